@@ -1,0 +1,28 @@
+"""Shared fixtures. Upstream material lives beside the repo in ../shared (never copied in)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+ARGO = SHARED / "argo"
+SEED = SHARED / "seed" / "argo-workflow-3.md"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every test gets its own data directory: no run, template or cache leaks between tests.
+    monkeypatch.setenv("JUPYTER_ARGO_HOME", str(tmp_path_factory.mktemp("argo-home")))
+
+
+def argo_examples() -> Path:
+    """The upstream examples, or a clean skip saying why they are not here."""
+    examples = ARGO / "examples"
+    if not examples.is_dir():
+        pytest.skip(f"Argo's upstream examples are not at {examples} (../shared/argo absent)")
+    return examples
