@@ -22,4 +22,5 @@ class Result:
         op = ">=" if self.higher_is_better else "<="
         mark = "ok  " if self.ok else "MISS"
         extra = f"  ({self.detail})" if self.detail else ""
-        return f"{mark} {self.name}: {self.value:.3g} {self.unit} (target {op} {self.target:g}){extra}"
+        target = f"(target {op} {self.target:g})"
+        return f"{mark} {self.name}: {self.value:.3g} {self.unit} {target}{extra}"

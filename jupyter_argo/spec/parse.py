@@ -288,7 +288,8 @@ class _Composer:
                             )
                         )
                     top.container[key] = value
-                    key_positions[top.path + (key,)] = top.key_mark
+                    key_path = (*top.path, key)
+                    key_positions[key_path] = top.key_mark
                     top.key = _NO_KEY
             else:
                 top.container.append(value)
