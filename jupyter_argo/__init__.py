@@ -6,12 +6,16 @@ dependency load on first use.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_argo._version import __version__
 from jupyter_argo.errors import ArgoError
 
-__all__ = ["ArgoError", "__version__", "load_ipython_extension"]
+if TYPE_CHECKING:
+    from jupyter_argo.render import render_svg
+    from jupyter_argo.widgets import WorkflowView
+
+__all__ = ["ArgoError", "WorkflowView", "__version__", "load_ipython_extension", "render_svg"]
 
 
 def load_ipython_extension(ipython: Any) -> None:
@@ -19,3 +23,16 @@ def load_ipython_extension(ipython: Any) -> None:
     from jupyter_argo.magics import ArgoMagics
 
     ipython.register_magics(ArgoMagics)
+
+
+def __getattr__(name: str) -> Any:
+    # `render_svg` and `WorkflowView` load graphviz, anywidget and ipywidgets: only on use.
+    if name == "render_svg":
+        from jupyter_argo.render import render_svg
+
+        return render_svg
+    if name == "WorkflowView":
+        from jupyter_argo.widgets import WorkflowView
+
+        return WorkflowView
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

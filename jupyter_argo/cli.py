@@ -5,28 +5,104 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from jupyter_argo._version import __version__
-from jupyter_argo.errors import ArgoError
+from jupyter_argo.cli_runs import register as register_run_commands
+from jupyter_argo.errors import ArgoError, Location, ParseError, UserError
 
 __all__ = ["main"]
 
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def manifest_files(paths: Sequence[str]) -> list[Path]:
+    """The files named, and every *.yaml, *.yml and *.json under the directories named."""
+    found: dict[Path, None] = {}
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                hidden = any(part.startswith(".") for part in child.relative_to(path).parts)
+                if child.suffix in MANIFEST_SUFFIXES and child.is_file() and not hidden:
+                    found.setdefault(child, None)
+        elif path.exists():
+            found.setdefault(path, None)
+        else:
+            raise UserError(f"{raw}: no such file or directory")
+    return list(found)
+
 
 def _lint(args: argparse.Namespace) -> int:
-    from jupyter_argo.spec.parse import parse_file
+    from jupyter_argo.spec.lint import Diagnostic, lint
+    from jupyter_argo.spec.parse import Document, parse_file
 
-    for path in args.paths:
-        parse_file(path)
-    return 0
+    files = manifest_files(args.paths)
+    if not files:
+        raise UserError("no manifests found (looked for *.yaml, *.yml and *.json)")
+    documents: list[Document] = []
+    unreadable: list[Diagnostic] = []
+    for file in files:
+        try:
+            documents.extend(parse_file(file))
+        except ParseError as err:
+            location = err.location or Location(str(file))
+            unreadable.append(Diagnostic("error", location, err.message))
+    if documents and all(d.kind == "Other" for d in documents):
+        # As `argo lint`: a run that found nothing to check fails.
+        unreadable.append(
+            Diagnostic(
+                "error",
+                documents[0].locate(("kind",)),
+                "nothing to lint: no Workflow, WorkflowTemplate, ClusterWorkflowTemplate, "
+                "CronWorkflow, ConfigMap, Secret or template here",
+            )
+        )
+    # One call, so WorkflowTemplates in one file resolve references from another.
+    diagnostics = unreadable + lint(documents, strict=args.strict)
+    order = {str(file): i for i, file in enumerate(files)}
+    diagnostics.sort(key=lambda d: order.get(d.location.file, len(order)))
+    shown = [d for d in diagnostics if args.verbose or d.severity != "note"]
+    for diagnostic in shown:
+        print(diagnostic)
+    errors = sum(d.severity == "error" for d in diagnostics)
+    warnings = sum(d.severity == "warning" for d in diagnostics)
+    print(
+        f"{_count(len(files), 'file')}, {_count(len(documents), 'manifest')}: "
+        f"{_count(errors, 'error')}, {_count(warnings, 'warning')}"
+    )
+    return 1 if errors else 0
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jupyter-argo", description=__doc__)
     parser.add_argument("--version", action="version", version=f"jupyter-argo {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    lint = commands.add_parser("lint", help="check manifests as strictly as `argo lint --strict`")
+    lint = commands.add_parser(
+        "lint",
+        help="check manifests as strictly as `argo lint --strict`",
+        description="Check Argo manifests: files, or directories searched for *.yaml, *.yml "
+        "and *.json. Exits 0 when there are no errors, 1 otherwise.",
+    )
     lint.add_argument("paths", nargs="+", metavar="PATH")
+    lint.add_argument(
+        "--strict",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="unknown fields are errors (default); --no-strict makes them warnings",
+    )
+    lint.add_argument(
+        "--offline", action="store_true", help="accepted for `argo lint` compatibility"
+    )
+    lint.add_argument(
+        "-v", "--verbose", action="store_true", help="also show notes (e.g. skipped objects)"
+    )
     lint.set_defaults(func=_lint)
+    register_run_commands(commands)
     return parser
 
 

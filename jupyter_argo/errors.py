@@ -7,7 +7,8 @@
     │   ├── ExpressionError       a {{=...}}, depends, when or valueFrom.expression is bad
     │   ├── UnsupportedError      a feature that cannot run on the chosen backend
     │   ├── NotFoundError         a workflow, template, node, artifact or object is not known
-    │   └── ConfigError           backend, data directory or repository set-up is wrong
+    │   ├── ConfigError           backend, data directory or repository set-up is wrong
+    │   └── ArtifactError         an artifact cannot be packed, stored, fetched or unpacked
     └── BackendError              the backend failed (process, store, cluster) while working
 
 Every UserError carries an optional `Location` (file, line, column, path) and renders as
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "ArgoError",
+    "ArtifactError",
     "BackendError",
     "ConfigError",
     "ExpressionError",
@@ -101,6 +103,11 @@ class NotFoundError(UserError):
 
 class ConfigError(UserError):
     """The configuration of a backend, repository or data directory is wrong."""
+
+
+class ArtifactError(UserError):
+    """An artifact cannot be packed, stored, fetched or unpacked (missing path, hostile
+    archive, unreachable or refusing repository). Messages never hold secret values."""
 
 
 class BackendError(ArgoError):

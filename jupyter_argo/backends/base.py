@@ -1,0 +1,83 @@
+"""The protocol every backend implements, like an httpx transport: small and shared.
+
+Everything is expressed in Argo's own objects: a Workflow is the dict Argo's API returns
+(apiVersion, kind, metadata, spec, status), and `status` is Argo's `Workflow.status`
+whichever backend ran it, so the Run, the live view and output binding never ask which.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = ["Backend", "Workflow"]
+
+Workflow = dict[str, Any]
+
+
+@runtime_checkable
+class Backend(Protocol):
+    name: str
+
+    def apply(self, manifest: Mapping[str, Any], namespace: str | None = None) -> str:
+        """Store a WorkflowTemplate, ClusterWorkflowTemplate, ConfigMap or Secret."""
+        ...
+
+    def submit(
+        self,
+        manifest: Mapping[str, Any],
+        *,
+        namespace: str | None = None,
+        parameters: Mapping[str, str] | None = None,
+        entrypoint: str | None = None,
+        name: str | None = None,
+        generate_name: str | None = None,
+    ) -> Workflow:
+        """Create a Workflow and start it; returns it as created."""
+        ...
+
+    def get(self, name: str, namespace: str | None = None) -> Workflow: ...
+
+    def list(self, namespace: str | None = None) -> list[Workflow]: ...
+
+    def watch(
+        self, name: str, namespace: str | None = None, *, timeout: float | None = None
+    ) -> Iterator[Workflow]:
+        """Snapshots as the workflow changes, pushed by the backend; the last is final."""
+        ...
+
+    def wait(
+        self, name: str, namespace: str | None = None, timeout: float | None = None
+    ) -> Workflow: ...
+
+    def logs(
+        self,
+        name: str,
+        namespace: str | None = None,
+        *,
+        node: str | None = None,
+        follow: bool = False,
+    ) -> Iterator[tuple[str, str]]:
+        """(pod name, line) pairs, in the order `argo logs` prints them."""
+        ...
+
+    def open_artifact(self, artifact: Mapping[str, Any], namespace: str | None = None) -> Path:
+        """A local copy of an output artifact from a node's status, unpacked."""
+        ...
+
+    def stop(self, name: str, namespace: str | None = None) -> None: ...
+
+    def terminate(self, name: str, namespace: str | None = None) -> None: ...
+
+    def suspend(self, name: str, namespace: str | None = None) -> None: ...
+
+    def resume(
+        self, name: str, namespace: str | None = None, *, node: str | None = None
+    ) -> None: ...
+
+    def retry(self, name: str, namespace: str | None = None) -> Workflow: ...
+
+    def resubmit(self, name: str, namespace: str | None = None) -> Workflow: ...
+
+    def delete(self, name: str, namespace: str | None = None, *, force: bool = False) -> None: ...

@@ -1,0 +1,331 @@
+"""The `jupyter-argo` subcommands that run and control workflows, named as the `argo` CLI's."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from jupyter_argo.errors import UserError
+
+__all__ = ["register"]
+
+_APPLY_KINDS = ("WorkflowTemplate", "ClusterWorkflowTemplate", "ConfigMap", "Secret")
+
+
+def _backend(args: argparse.Namespace) -> Any:
+    from jupyter_argo.backends.local import LocalBackend
+
+    return LocalBackend(namespace=args.namespace)
+
+
+def _parameters(pairs: Iterable[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise UserError(f"-p {pair}: expected NAME=VALUE")
+        out[name] = value
+    return out
+
+
+def _files(paths: Iterable[str]) -> list[Path]:
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found.extend(
+                sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml", ".json"))
+            )
+        elif path.exists():
+            found.append(path)
+        else:
+            raise UserError(f"{raw}: no such file or directory")
+    return found
+
+
+# ---- apply --------------------------------------------------------------------------------
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    from jupyter_argo.spec.parse import parse_file
+
+    backend = _backend(args)
+    for file in _files(args.paths):
+        for doc in parse_file(file):
+            if doc.kind not in _APPLY_KINDS:
+                what = f"{doc.kind} {doc.name}" if doc.name else doc.kind
+                print(
+                    f"{file}: {what} skipped (apply takes {', '.join(_APPLY_KINDS)})",
+                    file=sys.stderr,
+                )
+                continue
+            result = backend.apply(doc.body)
+            print(f"{doc.kind.lower()}/{doc.name} {result}")
+    return 0
+
+
+# ---- submit / run ---------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from jupyter_argo.spec.parse import parse_file
+
+    backend = _backend(args)
+    from jupyter_argo.spec import lint, raise_for
+
+    all_docs = parse_file(args.file)
+    docs = [d for d in all_docs if d.kind == "Workflow"]
+    if not docs:
+        raise UserError(f"{args.file}: no Workflow in this file")
+    raise_for(lint(all_docs, templates=backend.template_store()))
+    exit_code = 0
+    for doc in docs:
+        created = backend.submit(
+            doc.body,
+            parameters=_parameters(args.parameter),
+            entrypoint=args.entrypoint,
+            name=args.name,
+            generate_name=args.generate_name,
+            detach=not args.wait,
+        )
+        name = created["metadata"]["name"]
+        if args.wait is False:
+            _print_workflow(created, args.output)
+            continue
+        final = created
+        try:
+            for final in backend.watch(name):
+                if args.output not in ("json", "yaml"):
+                    _progress(final)
+        except KeyboardInterrupt:
+            # The run lives in this process: end it cleanly rather than orphan it.
+            backend.terminate(name)
+            final = backend.wait(name, timeout=30)
+            print(
+                f"\n{name}: interrupted, terminated ({final['status'].get('phase')})",
+                file=sys.stderr,
+            )
+            return 130
+        if args.output not in ("json", "yaml"):
+            sys.stderr.write("\n")
+        _print_workflow(final, args.output)
+        if (final.get("status") or {}).get("phase") != "Succeeded":
+            exit_code = 1
+    return exit_code
+
+
+def _progress(workflow: Mapping[str, Any]) -> None:
+    status = workflow.get("status") or {}
+    phase = status.get("phase") or "Pending"
+    line = f"{workflow['metadata']['name']}: {phase} {status.get('progress', '')}"
+    sys.stderr.write("\r" + line.ljust(60))
+    sys.stderr.flush()
+
+
+def _print_workflow(workflow: Mapping[str, Any], output: str | None) -> None:
+    if output == "json":
+        print(json.dumps(workflow, indent=2))
+    elif output == "yaml":
+        print(yaml.safe_dump(dict(workflow), sort_keys=False), end="")
+    else:
+        print(summary(workflow, wide=output == "wide"))
+
+
+def summary(workflow: Mapping[str, Any], *, wide: bool = False) -> str:
+    """The text `argo get` prints: header, then the node tree."""
+    meta = workflow["metadata"]
+    status = workflow.get("status") or {}
+    lines = [
+        f"Name:                {meta['name']}",
+        f"Namespace:           {meta.get('namespace', 'default')}",
+        f"Status:              {status.get('phase') or 'Pending'}",
+    ]
+    if status.get("message"):
+        lines.append(f"Message:             {status['message']}")
+    for field, label in (("startedAt", "Started"), ("finishedAt", "Finished")):
+        if status.get(field):
+            lines.append(f"{label + ':':<21}{status[field]}")
+    if status.get("progress"):
+        lines.append(f"Progress:            {status['progress']}")
+    outputs = status.get("outputs") or {}
+    if outputs.get("parameters"):
+        lines.append("Output Parameters:")
+        for param in outputs["parameters"]:
+            lines.append(f"  {param['name']}: {param.get('value', '')}")
+    nodes = status.get("nodes") or {}
+    root = nodes.get(meta["name"])
+    if root is not None:
+        lines.append("")
+        header = f"{'STEP':<40} {'TEMPLATE':<24} {'PODNAME':<40} DURATION  MESSAGE"
+        lines.append(header if wide else f"{'STEP':<40} {'TEMPLATE':<24} MESSAGE")
+        for depth, node in _tree(nodes, root):
+            lines.append(_node_line(workflow, node, depth, wide))
+    return "\n".join(lines)
+
+
+_SYMBOLS = {
+    "Succeeded": "✔",
+    "Failed": "✖",
+    "Error": "⚠",
+    "Running": "●",
+    "Pending": "◷",
+    "Skipped": "○",
+    "Omitted": "○",
+}
+
+
+def _tree(nodes: Mapping[str, Any], root: Mapping[str, Any]) -> list[tuple[int, Mapping[str, Any]]]:
+    out: list[tuple[int, Mapping[str, Any]]] = []
+    stack: list[tuple[int, Mapping[str, Any]]] = [(0, root)]
+    seen: set[str] = set()
+    while stack:
+        depth, node = stack.pop()
+        if node["id"] in seen:
+            continue
+        seen.add(node["id"])
+        if node.get("type") not in ("StepGroup",):
+            out.append((depth, node))
+        for child_id in reversed(node.get("children") or []):
+            child = nodes.get(child_id)
+            if child is not None:
+                step = 0 if node.get("type") == "StepGroup" else 1
+                stack.append((depth + step, child))
+    return out
+
+
+def _node_line(workflow: Mapping[str, Any], node: Mapping[str, Any], depth: int, wide: bool) -> str:
+    from jupyter_argo.status import node_duration, pod_name
+
+    symbol = _SYMBOLS.get(str(node.get("phase")), "?")
+    label = f"{'  ' * depth}{symbol} {node.get('displayName', node['name'])}"
+    template = node.get("templateName") or (node.get("templateRef") or {}).get("template", "")
+    message = node.get("message", "")
+    if not wide:
+        return f"{label:<40} {template:<24} {message}".rstrip()
+    pod = (
+        pod_name(workflow["metadata"]["name"], node["name"], template)
+        if node.get("type") == "Pod"
+        else ""
+    )
+    duration = f"{node_duration(node):.0f}s" if node.get("startedAt") else ""
+    return f"{label:<40} {template:<24} {pod:<40} {duration:<9} {message}".rstrip()
+
+
+# ---- reading -------------------------------------------------------------------------------
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    backend = _backend(args)
+    rows = backend.list(args.namespace)
+    if args.output == "json":
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'NAME':<40} {'STATUS':<10} {'AGE/FINISHED':<22} PROGRESS  MESSAGE")
+    for wf in rows:
+        status = wf.get("status") or {}
+        print(
+            f"{wf['metadata']['name']:<40} {status.get('phase') or 'Pending':<10} "
+            f"{status.get('finishedAt') or status.get('startedAt', ''):<22} "
+            f"{status.get('progress', ''):<9} {status.get('message', '')}".rstrip()
+        )
+    return 0
+
+
+def cmd_get(args: argparse.Namespace) -> int:
+    workflow = _backend(args).get(args.name)
+    _print_workflow(workflow, args.output)
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    for pod, line in _backend(args).logs(args.name, node=args.node, follow=args.follow):
+        print(f"{pod}: {line}", flush=args.follow)
+    return 0
+
+
+def cmd_wait(args: argparse.Namespace) -> int:
+    final = _backend(args).wait(args.name)
+    phase = (final.get("status") or {}).get("phase")
+    print(f"{args.name} {phase}")
+    return 0 if phase == "Succeeded" else 1
+
+
+def _action(verb: str) -> Any:
+    def run(args: argparse.Namespace) -> int:
+        backend = _backend(args)
+        result = getattr(backend, verb)(args.name)
+        name = result["metadata"]["name"] if isinstance(result, dict) else args.name
+        print(f"workflow {name} {verb}{'d' if verb.endswith('e') else 'ed'}")
+        return 0
+
+    return run
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    backend = _backend(args)
+    for name in args.names:
+        backend.delete(name, force=args.force)
+        print(f'Workflow "{name}" deleted')
+    return 0
+
+
+def register(commands: Any) -> None:
+    """Adds the run and control subcommands to the `jupyter-argo` parser."""
+
+    def add(name: str, help_text: str, func: Any) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = commands.add_parser(name, help=help_text)
+        parser.add_argument("-n", "--namespace", default="default")
+        parser.set_defaults(func=func)
+        return parser
+
+    apply = add(
+        "apply", "store WorkflowTemplates, ClusterWorkflowTemplates, ConfigMaps, Secrets", cmd_apply
+    )
+    apply.add_argument("paths", nargs="+", metavar="PATH")
+
+    for verb, waits in (("run", True), ("submit", False)):
+        run = add(
+            verb,
+            "submit a Workflow and wait for it (like `argo submit --wait`)"
+            if waits
+            else "submit a Workflow",
+            cmd_run,
+        )
+        run.add_argument("file", metavar="FILE")
+        run.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE")
+        run.add_argument("--entrypoint")
+        names = run.add_mutually_exclusive_group()
+        names.add_argument("--name")
+        names.add_argument("--generate-name")
+        run.add_argument("-o", "--output", choices=("json", "yaml", "wide", "name"))
+        run.add_argument("--no-wait", dest="wait", action="store_false", default=waits)
+        run.add_argument("--wait", dest="wait", action="store_true")
+
+    listing = add("list", "list workflows", cmd_list)
+    listing.add_argument("-o", "--output", choices=("json", "wide"))
+
+    get = add("get", "show a workflow", cmd_get)
+    get.add_argument("name")
+    get.add_argument("-o", "--output", choices=("json", "yaml", "wide"))
+
+    logs = add("logs", "print a workflow's logs", cmd_logs)
+    logs.add_argument("name")
+    logs.add_argument("node", nargs="?")
+    logs.add_argument("-f", "--follow", action="store_true")
+
+    waiter = add("wait", "wait for a workflow to finish", cmd_wait)
+    waiter.add_argument("name")
+
+    for verb in ("stop", "terminate", "suspend", "resume", "retry", "resubmit"):
+        parser = add(verb, f"{verb} a workflow", _action(verb))
+        parser.add_argument("name")
+
+    delete = add("delete", "delete workflows (and their artifacts as artifactGC says)", cmd_delete)
+    delete.add_argument("names", nargs="+", metavar="NAME")
+    delete.add_argument("--force", action="store_true")

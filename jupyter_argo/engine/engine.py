@@ -1,0 +1,669 @@
+"""The embedded engine: submits, runs and controls workflows on this machine.
+
+Workflows run on one asyncio loop in a background thread, so a notebook kernel stays
+free while they run and several run at once. Every change to a run's status is
+coalesced into immutable snapshots (at most one per `PUBLISH_INTERVAL`) that watchers
+receive, and into the SQLite store (at most one write per `PERSIST_INTERVAL`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jupyter_argo.engine.operator import OperatorHost, WorkflowOperator
+from jupyter_argo.engine.pods import PodHost
+from jupyter_argo.engine.store import Store
+from jupyter_argo.engine.templates import deep_merge
+from jupyter_argo.errors import NotFoundError, UnsupportedError, UserError
+from jupyter_argo.status import format_time, now
+
+__all__ = ["Engine"]
+
+PUBLISH_INTERVAL = 0.05
+PERSIST_INTERVAL = 1.0
+CONTROL_INTERVAL = 0.25
+_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # Kubernetes' generateName alphabet
+_STORE_KINDS = (
+    "WorkflowTemplate",
+    "ClusterWorkflowTemplate",
+    "ConfigMap",
+    "Secret",
+    "CronWorkflow",
+)
+# Fields that only mean something to a Kubernetes scheduler; accepted and noted.
+_CLUSTER_ONLY = (
+    "nodeSelector",
+    "affinity",
+    "tolerations",
+    "serviceAccountName",
+    "automountServiceAccountToken",
+    "podSpecPatch",
+    "priorityClassName",
+    "schedulerName",
+    "securityContext",
+    "hostAliases",
+    "imagePullSecrets",
+    "podDisruptionBudget",
+    "podGC",
+    "podMetadata",
+    "dnsConfig",
+    "dnsPolicy",
+    "executor",
+    "metrics",
+    "ttlStrategy",
+    "priority",
+)
+
+
+@dataclass
+class _Run:
+    """A workflow running in this process."""
+
+    workflow: dict[str, Any]  # live: mutated only on the loop thread
+    operator: WorkflowOperator | None = None
+    snapshot: dict[str, Any] = field(default_factory=dict)
+    version: int = 0
+    done: bool = False
+    dirty_nodes: set[str] = field(default_factory=set)
+    node_copies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    publish_scheduled: bool = False
+    last_persist: float = 0.0
+    persist_scheduled: bool = False
+    changed: threading.Condition = field(default_factory=threading.Condition)
+
+
+class Engine:
+    def __init__(
+        self,
+        home: Path | None = None,
+        *,
+        max_pods: int = 64,
+        images: Any = None,
+        isolation: str = "auto",
+        namespace: str = "default",
+    ) -> None:
+        self.store = Store(home)
+        self.namespace = namespace
+        self.max_pods = max_pods
+        self._images = images
+        self._isolation = isolation
+        self._executor: Any = None
+        self._runs: dict[tuple[str, str], _Run] = {}
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._slots: asyncio.Semaphore | None = None
+        self._io = ThreadPoolExecutor(max_workers=2, thread_name_prefix="jupyter-argo-store")
+        self._control_task: asyncio.Task[None] | None = None
+
+    # ---- the loop thread -------------------------------------------------------------
+
+    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                started = threading.Event()
+
+                def main() -> None:
+                    asyncio.set_event_loop(loop)
+                    self._slots = asyncio.Semaphore(self.max_pods)
+                    self._control_task = loop.create_task(self._take_requests())
+                    started.set()
+                    loop.run_forever()
+
+                threading.Thread(target=main, name="jupyter-argo-engine", daemon=True).start()
+                started.wait()
+                self._loop = loop
+            return self._loop
+
+    def _call(self, func: Any, *args: Any) -> Any:
+        """Run `func(*args)` on the loop thread and return its result."""
+        loop = self._ensure_loop()
+
+        async def call() -> Any:
+            return func(*args)
+
+        return asyncio.run_coroutine_threadsafe(call(), loop).result()
+
+    @property
+    def executor(self) -> Any:
+        if self._executor is None:
+            from jupyter_argo.executors import ProcessExecutor
+
+            self._executor = ProcessExecutor(self._images, isolation=self._isolation)
+        return self._executor
+
+    # ---- objects ---------------------------------------------------------------------
+
+    def apply(self, manifest: Mapping[str, Any], namespace: str | None = None) -> str:
+        kind = str(manifest.get("kind", ""))
+        if kind not in _STORE_KINDS:
+            raise UserError(
+                f"{kind or 'this document'} cannot be applied (only {', '.join(_STORE_KINDS)})"
+            )
+        return self.store.apply(dict(manifest), namespace or self.namespace)
+
+    def lookup(self, namespace: str) -> Any:
+        def find(kind: str, name: str) -> dict[str, Any] | None:
+            return self.store.get_object(kind, name, namespace)
+
+        return find
+
+    # ---- submit ----------------------------------------------------------------------
+
+    def submit(
+        self,
+        manifest: Mapping[str, Any],
+        *,
+        namespace: str | None = None,
+        parameters: Mapping[str, str] | None = None,
+        entrypoint: str | None = None,
+        name: str | None = None,
+        generate_name: str | None = None,
+        detach: bool = False,
+    ) -> dict[str, Any]:
+        """Start a Workflow; returns the Workflow object as created (status Pending).
+
+        With `detach`, a background process of its own runs it, so it outlives this one
+        (`jupyter-argo submit` without `--wait`)."""
+        if manifest.get("kind") not in ("Workflow", None):
+            raise UserError(f"only a Workflow can be submitted, not a {manifest.get('kind')}")
+        workflow = copy.deepcopy(dict(manifest))
+        workflow["apiVersion"] = "argoproj.io/v1alpha1"
+        workflow["kind"] = "Workflow"
+        meta = workflow.setdefault("metadata", {})
+        ns = namespace or meta.get("namespace") or self.namespace
+        meta["namespace"] = ns
+        if name:
+            meta["name"] = name
+            meta.pop("generateName", None)
+        elif generate_name:
+            meta["generateName"] = generate_name
+            meta.pop("name", None)
+        spec = workflow.setdefault("spec", {})
+        self._apply_workflow_template(workflow, ns)
+        if entrypoint:
+            spec["entrypoint"] = entrypoint
+        if parameters:
+            _override_parameters(spec, parameters)
+        if not spec.get("entrypoint"):
+            raise UserError("spec.entrypoint is required (or pass --entrypoint)")
+        notes = _check_supported(spec)
+        meta["uid"] = str(uuid.uuid4())
+        meta["creationTimestamp"] = format_time(now())
+        labels = meta.setdefault("labels", {})
+        labels["workflows.argoproj.io/completed"] = "false"
+        labels["workflows.argoproj.io/phase"] = "Pending"
+        workflow["status"] = {"phase": "Pending", "startedAt": meta["creationTimestamp"]}
+        if notes:
+            workflow["status"]["conditions"] = [
+                {"type": "SpecWarning", "status": "True", "message": notes}
+            ]
+        self._create(workflow, owned=not detach)
+        if detach:
+            self._spawn_runner(workflow)
+        else:
+            self._start(workflow)
+        return copy.deepcopy(workflow)
+
+    def _spawn_runner(self, workflow: dict[str, Any]) -> None:
+        import subprocess
+        import sys
+
+        meta = workflow["metadata"]
+        log = self.store.run_dir(meta["uid"]) / "engine.log"
+        with log.open("ab") as out:
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "jupyter_argo.engine.runner",
+                    str(self.store.home),
+                    meta["namespace"],
+                    meta["name"],
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def adopt(self, name: str, namespace: str | None = None) -> None:
+        """Run a stored workflow that no live process owns (submitted detached)."""
+        workflow = self.store.get_workflow(name, namespace or self.namespace)
+        self.store.save_workflow(workflow)
+        self._start(workflow)
+
+    def _create(self, workflow: dict[str, Any], *, owned: bool = True) -> None:
+        meta = workflow["metadata"]
+        fixed = meta.get("name")
+        for _ in range(20):
+            if not fixed:
+                prefix = str(meta.get("generateName") or "workflow-")
+                meta["name"] = prefix + "".join(secrets.choice(_NAME_ALPHABET) for _ in range(5))
+            if self.store.create_workflow(workflow, owned=owned):
+                return
+            if fixed:
+                raise UserError(f'workflows.argoproj.io "{fixed}" already exists')
+        raise UserError("could not generate a unique workflow name")
+
+    def _apply_workflow_template(self, workflow: dict[str, Any], namespace: str) -> None:
+        spec = workflow["spec"]
+        ref = spec.get("workflowTemplateRef")
+        if not ref:
+            return
+        kind = "ClusterWorkflowTemplate" if ref.get("clusterScope") else "WorkflowTemplate"
+        found = self.store.get_object(kind, str(ref.get("name")), namespace)
+        if found is None:
+            raise NotFoundError(
+                f"{kind} '{ref.get('name')}' not found (apply it first with "
+                "`jupyter-argo apply FILE` or a %%argo cell)"
+            )
+        base = copy.deepcopy(found.get("spec") or {})
+        own = {k: v for k, v in spec.items() if k not in ("workflowTemplateRef",)}
+        params = {p["name"]: p for p in (base.get("arguments") or {}).get("parameters") or []}
+        for p in (own.get("arguments") or {}).get("parameters") or []:
+            params[p["name"]] = {**params.get(p["name"], {}), **p}
+        merged = deep_merge(base, own)
+        if params:
+            merged.setdefault("arguments", {})["parameters"] = list(params.values())
+        merged["templates"] = (base.get("templates") or []) + (own.get("templates") or [])
+        workflow["spec"] = merged
+        workflow.setdefault("status", {})["storedWorkflowTemplateSpec"] = copy.deepcopy(merged)
+
+    def _start(self, workflow: dict[str, Any]) -> None:
+        meta = workflow["metadata"]
+        key = (meta["namespace"], meta["name"])
+        run = _Run(workflow=workflow, snapshot=copy.deepcopy(workflow))
+        with self._lock:
+            self._runs[key] = run
+        loop = self._ensure_loop()
+        loop.call_soon_threadsafe(self._launch, run)
+
+    def _launch(self, run: _Run) -> None:
+        from jupyter_argo import artifacts
+
+        workflow = run.workflow
+        meta = workflow["metadata"]
+        lookup = self.lookup(meta["namespace"])
+        assert self._slots is not None
+        configmaps = lambda name: lookup("ConfigMap", name)  # noqa: E731
+        repo = artifacts.default_repository(
+            configmaps, workflow["spec"].get("artifactRepositoryRef"), self.store.home
+        )
+        pods = PodHost(
+            executor=self.executor,
+            slots=self._slots,
+            run_dir=self.store.run_dir(meta["uid"]),
+            lookup=lookup,
+            artifacts=repo,
+        )
+        host = OperatorHost(lookup=lookup, pods=pods, changed=lambda nid: self._changed(run, nid))
+        run.operator = WorkflowOperator(workflow, host)
+        task = asyncio.ensure_future(self._drive(run))
+        task.add_done_callback(lambda _: None)
+
+    async def _drive(self, run: _Run) -> None:
+        assert run.operator is not None
+        try:
+            await run.operator.run()
+        except Exception as err:  # a bug of ours must still end the run visibly
+            status = run.workflow["status"]
+            status["phase"] = "Error"
+            status["message"] = f"internal error in the local engine: {type(err).__name__}: {err}"
+            status["finishedAt"] = format_time(now())
+            import traceback
+
+            (self.store.run_dir(run.workflow["metadata"]["uid"]) / "engine-error.txt").write_text(
+                traceback.format_exc()
+            )
+        labels = run.workflow["metadata"].setdefault("labels", {})
+        labels["workflows.argoproj.io/completed"] = "true"
+        labels["workflows.argoproj.io/phase"] = run.workflow["status"].get("phase", "")
+        run.dirty_nodes.update(run.workflow["status"].get("nodes", {}))
+        self._publish(run)
+        snapshot = run.snapshot
+        await asyncio.get_running_loop().run_in_executor(
+            self._io, self.store.save_workflow, snapshot
+        )
+        run.done = True
+        with run.changed:
+            run.changed.notify_all()
+
+    async def _take_requests(self) -> None:
+        """Stop/terminate/suspend/resume asked by other processes (`jupyter-argo stop`)."""
+        while True:
+            await asyncio.sleep(CONTROL_INTERVAL)
+            live = {key for key, run in self._runs.items() if not run.done and run.operator}
+            if not live:
+                continue
+            requests = await asyncio.get_running_loop().run_in_executor(
+                self._io, self.store.take_requests, live
+            )
+            for ns, name, action, node in requests:
+                operator = self._runs[(ns, name)].operator
+                if operator is None:
+                    continue
+                if action in ("Stop", "Terminate"):
+                    operator.stop(action)
+                elif action == "suspend":
+                    operator.suspend()
+                elif action == "resume":
+                    operator.resume(node)
+
+    # ---- publishing --------------------------------------------------------------------
+
+    def _changed(self, run: _Run, nid: str) -> None:
+        if nid:
+            run.dirty_nodes.add(nid)
+        if not run.publish_scheduled:
+            run.publish_scheduled = True
+            assert self._loop is not None
+            self._loop.call_later(PUBLISH_INTERVAL, self._publish, run)
+
+    def _publish(self, run: _Run) -> None:
+        """A new immutable snapshot: unchanged nodes are shared with the previous one."""
+        run.publish_scheduled = False
+        workflow = run.workflow
+        status = workflow["status"]
+        nodes = status.get("nodes", {})
+        for nid in run.dirty_nodes:
+            if nid in nodes:
+                run.node_copies[nid] = copy.deepcopy(nodes[nid])
+        run.dirty_nodes.clear()
+        snapshot = {k: v for k, v in workflow.items() if k != "status"}
+        snapshot["metadata"] = copy.deepcopy(workflow["metadata"])
+        snapshot_status = {k: copy.deepcopy(v) for k, v in status.items() if k != "nodes"}
+        snapshot_status["nodes"] = dict(run.node_copies)
+        if "phase" in status and run.operator is not None:
+            snapshot_status["progress"] = run.operator._progress()
+        snapshot["status"] = snapshot_status
+        with run.changed:
+            run.snapshot = snapshot
+            run.version += 1
+            run.changed.notify_all()
+        self._schedule_persist(run)
+
+    def _schedule_persist(self, run: _Run) -> None:
+        if run.persist_scheduled:
+            return
+        run.persist_scheduled = True
+        delay = max(0.0, run.last_persist + PERSIST_INTERVAL - time.monotonic())
+        assert self._loop is not None
+
+        def persist() -> None:
+            run.persist_scheduled = False
+            run.last_persist = time.monotonic()
+            if not run.done:
+                self._io.submit(self.store.save_workflow, run.snapshot)
+
+        self._loop.call_later(delay, persist)
+
+    # ---- reading -------------------------------------------------------------------------
+
+    def get(self, name: str, namespace: str | None = None) -> dict[str, Any]:
+        ns = namespace or self.namespace
+        run = self._runs.get((ns, name))
+        if run is not None:
+            with run.changed:
+                return run.snapshot
+        return self.store.get_workflow(name, ns)
+
+    def list(self, namespace: str | None = None) -> list[dict[str, Any]]:
+        listed = self.store.list_workflows(namespace)
+        out = []
+        for workflow in listed:
+            meta = workflow["metadata"]
+            run = self._runs.get((meta["namespace"], meta["name"]))
+            out.append(run.snapshot if run is not None else workflow)
+        return out
+
+    def watch(
+        self, name: str, namespace: str | None = None, *, timeout: float | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Snapshots as the run changes, ending with the final one."""
+        ns = namespace or self.namespace
+        deadline = None if timeout is None else time.monotonic() + timeout
+        run = self._runs.get((ns, name))
+        if run is None:
+            yield from self._watch_store(name, ns, deadline)
+            return
+        seen = -1
+        while True:
+            with run.changed:
+                while run.version == seen and not run.done:
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        return
+                    run.changed.wait(remaining)
+                snapshot, seen, done = run.snapshot, run.version, run.done
+            yield snapshot
+            if done:
+                return
+
+    def _watch_store(self, name: str, ns: str, deadline: float | None) -> Iterator[dict[str, Any]]:
+        # Another process runs it: the store's version column tells when it changed.
+        seen = None
+        while True:
+            version = self.store.workflow_version(name, ns)
+            if version is None:
+                raise NotFoundError(f'workflows.argoproj.io "{name}" not found')
+            if version != seen:
+                seen = version
+                workflow = self.store.get_workflow(name, ns)
+                yield workflow
+                if is_fulfilled_workflow(workflow):
+                    return
+            if deadline is not None and time.monotonic() > deadline:
+                return
+            time.sleep(0.1)
+
+    def wait(
+        self, name: str, namespace: str | None = None, timeout: float | None = None
+    ) -> dict[str, Any]:
+        last: dict[str, Any] | None = None
+        for snapshot in self.watch(name, namespace, timeout=timeout):
+            last = snapshot
+        return last if last is not None else self.get(name, namespace)
+
+    def logs(
+        self,
+        name: str,
+        namespace: str | None = None,
+        *,
+        node: str | None = None,
+        follow: bool = False,
+    ) -> Iterator[tuple[str, str]]:
+        """(pod name, line) for every container log of the run, like `argo logs`."""
+        from jupyter_argo.status import pod_name as make_pod_name
+
+        ns = namespace or self.namespace
+        workflow = self.get(name, ns)
+        run_dir = self.store.home / "runs" / workflow["metadata"]["uid"] / "logs"
+        offsets: dict[Path, int] = {}
+        while True:
+            workflow = self.get(name, ns)
+            done = is_fulfilled_workflow(workflow)
+            for entry in _pods_in_order(workflow):
+                if node is not None and node not in (
+                    entry["id"],
+                    entry["name"],
+                    entry.get("displayName"),
+                ):
+                    continue
+                template = entry.get("templateName") or (entry.get("templateRef") or {}).get(
+                    "template", ""
+                )
+                pod = make_pod_name(workflow["metadata"]["name"], entry["name"], template)
+                log = run_dir / pod / "main.log"
+                if not log.exists():
+                    continue
+                with log.open("rb") as handle:
+                    handle.seek(offsets.get(log, 0))
+                    data = handle.read()
+                complete = data[: data.rfind(b"\n") + 1] if not done else data
+                offsets[log] = offsets.get(log, 0) + len(complete)
+                for line in complete.decode("utf-8", "replace").splitlines():
+                    yield pod, line
+            if not follow or done:
+                return
+            time.sleep(0.1)
+
+    # ---- actions ---------------------------------------------------------------------------
+
+    def _control(
+        self, name: str, namespace: str | None, action: str, node: str | None = None
+    ) -> None:
+        ns = namespace or self.namespace
+        run = self._runs.get((ns, name))
+        if run is None or run.done or run.operator is None:
+            # Another process runs it: leave a request it picks up.
+            self.store.request(name, ns, action, node)
+            return
+        operator = run.operator
+        if action in ("Stop", "Terminate"):
+            self._call(operator.stop, action)
+        elif action == "suspend":
+            self._call(operator.suspend)
+        else:
+            self._call(operator.resume, node)
+
+    def stop(self, name: str, namespace: str | None = None) -> None:
+        self._control(name, namespace, "Stop")
+
+    def terminate(self, name: str, namespace: str | None = None) -> None:
+        self._control(name, namespace, "Terminate")
+
+    def suspend(self, name: str, namespace: str | None = None) -> None:
+        self._control(name, namespace, "suspend")
+
+    def resume(self, name: str, namespace: str | None = None, *, node: str | None = None) -> None:
+        self._control(name, namespace, "resume", node)
+
+    def retry(self, name: str, namespace: str | None = None) -> dict[str, Any]:
+        """Argo's retry: keep what succeeded, run again what failed, same name."""
+        ns = namespace or self.namespace
+        existing = self._runs.get((ns, name))
+        if existing is not None and not existing.done:
+            raise UserError(f"workflow {name} is still running; wait for it or stop it first")
+        workflow = self.store.get_workflow(name, ns)
+        status = workflow.get("status") or {}
+        if status.get("phase") not in ("Failed", "Error"):
+            raise UserError(
+                f"workflow {name} is {status.get('phase')}: "
+                "only Failed or Error runs can be retried"
+            )
+        nodes = status.get("nodes") or {}
+        keep = {
+            nid: n
+            for nid, n in nodes.items()
+            if n.get("phase") in ("Succeeded", "Skipped")
+            and n.get("type") in ("Pod", "Skipped", "Suspend", "HTTP", "Container")
+        }
+        for node in keep.values():
+            node["children"] = [c for c in node.get("children") or [] if c in keep]
+            if not node["children"]:
+                node.pop("children", None)
+        status["nodes"] = keep
+        for field_name in ("message", "finishedAt", "outputs"):
+            status.pop(field_name, None)
+        status["phase"] = "Running"
+        workflow["metadata"].setdefault("labels", {})["workflows.argoproj.io/completed"] = "false"
+        self.store.save_workflow(workflow)
+        self._start(workflow)
+        return copy.deepcopy(workflow)
+
+    def resubmit(self, name: str, namespace: str | None = None) -> dict[str, Any]:
+        """A new run of the same manifest, as `argo resubmit` does."""
+        ns = namespace or self.namespace
+        workflow = self.store.get_workflow(name, ns)
+        meta = workflow["metadata"]
+        fresh = {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "Workflow",
+            "metadata": {
+                "generateName": meta.get("generateName") or f"{meta['name']}-",
+                "namespace": ns,
+                "labels": {
+                    k: v
+                    for k, v in (meta.get("labels") or {}).items()
+                    if not k.startswith("workflows.argoproj.io/")
+                },
+                "annotations": meta.get("annotations") or {},
+            },
+            "spec": workflow["spec"],
+        }
+        return self.submit(fresh, namespace=ns)
+
+    def delete(self, name: str, namespace: str | None = None, *, force: bool = False) -> None:
+        ns = namespace or self.namespace
+        run = self._runs.get((ns, name))
+        if run is not None and not run.done and run.operator is not None:
+            self._call(run.operator.stop, "Terminate")
+            self.wait(name, ns, timeout=30)
+        workflow = self.store.delete_workflow(name, ns)
+        with self._lock:
+            self._runs.pop((ns, name), None)
+        import shutil
+
+        shutil.rmtree(self.store.home / "runs" / workflow["metadata"]["uid"], ignore_errors=True)
+
+
+def is_fulfilled_workflow(workflow: Mapping[str, Any]) -> bool:
+    return (workflow.get("status") or {}).get("phase") in ("Succeeded", "Failed", "Error")
+
+
+def _pods_in_order(workflow: Mapping[str, Any]) -> list[dict[str, Any]]:
+    nodes = (workflow.get("status") or {}).get("nodes") or {}
+    pods = [n for n in nodes.values() if n.get("type") == "Pod"]
+    return sorted(pods, key=lambda n: (n.get("startedAt") or "", n["name"]))
+
+
+def _override_parameters(spec: dict[str, Any], parameters: Mapping[str, str]) -> None:
+    """`-p NAME=VALUE`: an unknown name is an error, as with `argo submit`."""
+    arguments = spec.setdefault("arguments", {})
+    params = arguments.setdefault("parameters", [])
+    known = {p.get("name"): p for p in params}
+    for name, value in parameters.items():
+        if name not in known:
+            choices = ", ".join(str(n) for n in known) or "none declared"
+            raise UserError(f"parameter '{name}' is not a workflow argument (known: {choices})")
+        known[name]["value"] = value
+        known[name].pop("valueFrom", None)
+
+
+def _check_supported(spec: Mapping[str, Any]) -> str:
+    """Refuse what cannot run locally; list cluster-only settings that are ignored."""
+    refused = []
+    ignored = []
+    for tmpl in spec.get("templates") or []:
+        name = tmpl.get("name", "")
+        for kind, why in (
+            ("resource", "creates Kubernetes objects"),
+            ("plugin", "needs an executor plugin"),
+            ("data", "is not supported locally yet"),
+        ):
+            if tmpl.get(kind) is not None:
+                refused.append(f"template '{name}' uses {kind}: it {why}")
+        for key in _CLUSTER_ONLY:
+            if key in tmpl:
+                ignored.append(f"{key} (template {name})")
+    for key in _CLUSTER_ONLY:
+        if key in spec:
+            ignored.append(f"{key} (spec)")
+    if refused:
+        raise UnsupportedError(
+            "; ".join(refused) + " (run it with the kubernetes backend: --backend kubernetes)"
+        )
+    if ignored:
+        return "ignored by the local engine (cluster-only): " + ", ".join(ignored)
+    return ""

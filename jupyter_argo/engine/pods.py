@@ -1,0 +1,858 @@
+"""Running a pod node locally: inputs in, containers run, outputs out.
+
+This is what Argo's executor (the `init` and `wait` containers) and the kubelet do for a
+pod: place input artifacts, run init containers, sidecars and the main container, then
+collect `outputs.result`, `exitCode`, output parameters and artifacts, and set the
+node's phase and message as Argo would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+import socket
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jupyter_argo import expr
+from jupyter_argo.engine.variables import parameter_value
+from jupyter_argo.errors import ArgoError, UnsupportedError, UserError
+from jupyter_argo.status import pod_name
+
+if TYPE_CHECKING:
+    from jupyter_argo.engine.operator import WorkflowOperator
+    from jupyter_argo.executors import Process, ProcessExecutor, Sandbox
+
+__all__ = ["RESULT_LIMIT", "PodHost"]
+
+# Argo keeps the last 256 KiB of stdout as `outputs.result`.
+RESULT_LIMIT = 256 * 1024
+
+# Artifact transfers and file reads run off the event loop.
+_IO = ThreadPoolExecutor(max_workers=8, thread_name_prefix="jupyter-argo-io")
+
+
+@dataclass
+class PodHost:
+    """Everything a workflow's pods need from the engine, one per run."""
+
+    executor: ProcessExecutor
+    slots: asyncio.Semaphore  # how many pods run at once on this machine
+    run_dir: Path
+    lookup: Callable[[str, str], dict[str, Any] | None]  # (kind, name) -> object
+    artifacts: Any  # jupyter_argo.artifacts.RepositoryConfig for this run
+    running: dict[str, list[Process]] = field(default_factory=dict)
+    shutdown_message: dict[str, str] = field(default_factory=dict)
+
+    # ---- the store, as a cluster's ConfigMaps and Secrets --------------------------------
+
+    def configmap_value(self, name: str, key: str) -> str | None:
+        found = self.lookup("ConfigMap", name)
+        if found is None:
+            return None
+        value = (found.get("data") or {}).get(key)
+        return None if value is None else str(value)
+
+    def secret_value(self, name: str, key: str) -> str | None:
+        found = self.lookup("Secret", name)
+        if found is None:
+            return None
+        string_data = found.get("stringData") or {}
+        if key in string_data:
+            return str(string_data[key])
+        encoded = (found.get("data") or {}).get(key)
+        if encoded is None:
+            return None
+        import base64
+
+        return base64.b64decode(str(encoded)).decode("utf-8", "replace")
+
+    # ---- control ---------------------------------------------------------------------
+
+    def shutdown_all(self, op: WorkflowOperator, message: str | None = None) -> None:
+        for nid, processes in list(self.running.items()):
+            if message:
+                self.shutdown_message[nid] = message
+            for process in processes:
+                process.terminate(grace=2.0)
+
+    def stop_daemon(self, op: WorkflowOperator, node: dict[str, Any]) -> None:
+        for process in self.running.get(node["id"], []):
+            process.terminate(grace=2.0)
+
+    # ---- one pod ---------------------------------------------------------------------
+
+    async def run(
+        self, op: WorkflowOperator, node: dict[str, Any], tmpl: dict[str, Any], *, on_exit: bool
+    ) -> None:
+        if not on_exit:
+            await op.wait_resumed()
+        if op.shutdown and not (on_exit and op.shutdown == "Stop"):
+            op.mark(node, "Failed", f"Stopped with strategy '{op.shutdown}'")
+            return
+        async with op._parallelism, _acquire(self.slots):
+            if op.shutdown and not (on_exit and op.shutdown == "Stop"):
+                op.mark(node, "Failed", f"Stopped with strategy '{op.shutdown}'")
+                return
+            try:
+                await self._run(op, node, tmpl)
+            except ArgoError as err:
+                op.mark(node, "Error", str(err))
+            except OSError as err:
+                op.mark(node, "Error", f"{type(err).__name__}: {err}")
+
+    async def _run(self, op: WorkflowOperator, node: dict[str, Any], tmpl: dict[str, Any]) -> None:
+        if tmpl.get("http") is not None:
+            await self._run_http(op, node, tmpl)
+            return
+        if tmpl.get("resource") is not None:
+            raise UnsupportedError(
+                f"template '{tmpl.get('name')}': resource templates create Kubernetes objects "
+                "and need the kubernetes backend"
+            )
+        if tmpl.get("data") is not None:
+            raise UnsupportedError(
+                f"template '{tmpl.get('name')}': data templates are not supported by the "
+                "local engine yet"
+            )
+        from jupyter_argo.executors import SandboxSpec
+
+        pod = pod_name(op.name, node["name"], _template_name(node, tmpl))
+        node_dir = self.run_dir / "pods" / pod
+        logs_dir = self.run_dir / "logs" / pod
+        logs_dir.mkdir(parents=True, exist_ok=True)
+        mains = self._main_containers(tmpl)
+        declared = _declared_paths(tmpl, mains)
+        spec = SandboxSpec(
+            node_dir=node_dir,
+            declared_paths=declared,
+            shared_mounts=self._volume_mounts(op, tmpl, mains, node_dir),
+        )
+        sandbox = self.executor.prepare(spec)
+        node["podIP"] = "127.0.0.1"
+        node["hostNodeName"] = socket.gethostname()
+        try:
+            await self._load_inputs(op, node, tmpl, sandbox)
+            op.mark(node, "Running")
+            code, reason = await self._run_containers(op, node, tmpl, mains, sandbox, logs_dir)
+            if code is None:
+                return  # a daemon: left running, marked daemoned
+            await self._collect(op, node, tmpl, sandbox, logs_dir, code, reason)
+        finally:
+            if not node.get("daemoned"):
+                sandbox.cleanup()
+
+    def _main_containers(self, tmpl: Mapping[str, Any]) -> list[dict[str, Any]]:
+        if tmpl.get("containerSet") is not None:
+            return [dict(c) for c in (tmpl["containerSet"].get("containers") or [])]
+        body = tmpl.get("container") if tmpl.get("container") is not None else tmpl.get("script")
+        main = dict(body or {})
+        main.setdefault("name", "main")
+        return [main]
+
+    async def _run_containers(
+        self,
+        op: WorkflowOperator,
+        node: dict[str, Any],
+        tmpl: dict[str, Any],
+        mains: list[dict[str, Any]],
+        sandbox: Sandbox,
+        logs_dir: Path,
+    ) -> tuple[int | None, str]:
+        """Runs init containers, sidecars and the main container(s); the main exit code."""
+        nid = node["id"]
+        env_base = self._argo_env(op, node, tmpl)
+        for init in tmpl.get("initContainers") or []:
+            code, _ = await self._run_one(op, nid, init, sandbox, logs_dir, env_base, wait=True)
+            if code:
+                return code, f"init container {init.get('name')} failed"
+        sidecars = [
+            await self._run_one(op, nid, side, sandbox, logs_dir, env_base, wait=False)
+            for side in tmpl.get("sidecars") or []
+        ]
+        try:
+            if tmpl.get("daemon"):
+                await self._start_daemon(op, node, tmpl, mains[0], sandbox, logs_dir, env_base)
+                return None, ""
+            if tmpl.get("containerSet") is not None:
+                return await self._run_container_set(op, node, mains, sandbox, logs_dir, env_base)
+            script = tmpl.get("script")
+            code, _ = await self._run_one(
+                op,
+                nid,
+                mains[0],
+                sandbox,
+                logs_dir,
+                env_base,
+                wait=True,
+                script=script.get("source") if isinstance(script, dict) else None,
+                timeout=_deadline(tmpl),
+                stdout=True,
+            )
+            return code, ""
+        finally:
+            for _, process in sidecars:
+                if process is not None:
+                    process.terminate(grace=1.0)
+
+    async def _run_container_set(
+        self,
+        op: WorkflowOperator,
+        node: dict[str, Any],
+        containers: list[dict[str, Any]],
+        sandbox: Sandbox,
+        logs_dir: Path,
+        env_base: dict[str, str],
+    ) -> tuple[int | None, str]:
+        """Each container is a `Container` child node; `dependencies` order them
+        (Argo's containerSet)."""
+        children: dict[str, dict[str, Any]] = {}
+        for container in containers:
+            child_name = f"{node['name']}.{container['name']}"
+            children[container["name"]] = _container_node(op, child_name, node)
+        finished: dict[str, asyncio.Event] = {c["name"]: asyncio.Event() for c in containers}
+        codes: dict[str, int] = {}
+
+        async def run(container: dict[str, Any]) -> None:
+            name = container["name"]
+            for dep in container.get("dependencies") or []:
+                if dep in finished:
+                    await finished[dep].wait()
+            child = children[name]
+            if any(codes.get(d, 0) != 0 for d in container.get("dependencies") or []):
+                op.mark(child, "Omitted", "omitted: depends condition not met")
+                codes[name] = 0
+                finished[name].set()
+                return
+            op.mark(child, "Running")
+            code, _ = await self._run_one(
+                op,
+                node["id"],
+                container,
+                sandbox,
+                logs_dir,
+                env_base,
+                wait=True,
+                stdout=name == "main",
+            )
+            codes[name] = code or 0
+            op.mark(
+                child,
+                "Succeeded" if not code else "Failed",
+                "" if not code else f"Error (exit code {code})",
+            )
+            finished[name].set()
+
+        await asyncio.gather(*(run(c) for c in containers))
+        # Link containers that depend on others under them, roots under the pod.
+        for container in containers:
+            deps = container.get("dependencies") or []
+            if not deps:
+                op.add_child(node["name"], children[container["name"]]["name"])
+            for dep in deps:
+                if dep in children:
+                    op.add_child(children[dep]["name"], children[container["name"]]["name"])
+        failed = [c for c in codes.values() if c]
+        main_code = codes.get("main", failed[0] if failed else 0)
+        return (main_code if main_code else (failed[0] if failed else 0)), ""
+
+    async def _run_one(
+        self,
+        op: WorkflowOperator,
+        nid: str,
+        container: Mapping[str, Any],
+        sandbox: Sandbox,
+        logs_dir: Path,
+        env_base: Mapping[str, str],
+        *,
+        wait: bool,
+        script: str | None = None,
+        timeout: float | None = None,
+        stdout: bool = False,
+    ) -> tuple[int | None, Process | None]:
+        from jupyter_argo.executors import ContainerSpec
+
+        name = str(container.get("name") or "main")
+        spec = ContainerSpec(
+            name=name,
+            image=str(container.get("image") or ""),
+            command=[str(c) for c in container.get("command") or []],
+            args=[str(a) for a in container.get("args") or []],
+            env={**env_base, **self._container_env(container)},
+            working_dir=container.get("workingDir"),
+            script_source=script,
+        )
+        process = self.executor.start(
+            spec,
+            sandbox,
+            stdout_path=logs_dir / f"{name}.stdout",
+            log_path=logs_dir / f"{name}.log",
+        )
+        self.running.setdefault(nid, []).append(process)
+        if not wait:
+            return None, process
+        try:
+            code = await _wait(process, timeout)
+            if code is None:
+                process.terminate(grace=2.0)
+                self.shutdown_message[nid] = (
+                    "Pod was active on the node longer than the specified deadline"
+                )
+                code = await _wait(process, None)
+        finally:
+            running = self.running.get(nid, [])
+            if process in running:
+                running.remove(process)
+        return code, None
+
+    async def _start_daemon(
+        self,
+        op: WorkflowOperator,
+        node: dict[str, Any],
+        tmpl: Mapping[str, Any],
+        main: Mapping[str, Any],
+        sandbox: Sandbox,
+        logs_dir: Path,
+        env_base: Mapping[str, str],
+    ) -> None:
+        _, process = await self._run_one(
+            op, node["id"], main, sandbox, logs_dir, env_base, wait=False
+        )
+        assert process is not None
+        await _wait_ready(main.get("readinessProbe"), process)
+        node["daemoned"] = True
+        op.mark(node, "Running")
+
+        async def reap() -> None:
+            code = await _wait(process, None)
+            node.pop("daemoned", None)
+            stopped = op.shutdown or node["id"] in self.shutdown_message or code in (143, 137, -15)
+            if stopped or code == 0:
+                op.mark(node, "Succeeded")
+            else:
+                op.mark(node, "Failed", f"Error (exit code {code})")
+            sandbox.cleanup()
+
+        op.background(reap())
+
+    # ---- environment and volumes -----------------------------------------------------
+
+    def _argo_env(
+        self, op: WorkflowOperator, node: Mapping[str, Any], tmpl: Mapping[str, Any]
+    ) -> dict[str, str]:
+        return {
+            "ARGO_WORKFLOW_NAME": op.name,
+            "ARGO_NODE_ID": str(node["id"]),
+            "ARGO_TEMPLATE": json.dumps({"name": tmpl.get("name", "")}),
+            "ARGO_POD_NAME": pod_name(op.name, node["name"], _template_name(node, tmpl)),
+        }
+
+    def _container_env(self, container: Mapping[str, Any]) -> dict[str, str]:
+        env: dict[str, str] = {}
+        for source in container.get("envFrom") or []:
+            if source.get("configMapRef"):
+                found = self.lookup("ConfigMap", str(source["configMapRef"].get("name")))
+                for k, v in ((found or {}).get("data") or {}).items():
+                    env[f"{source.get('prefix', '')}{k}"] = str(v)
+            if source.get("secretRef"):
+                name = str(source["secretRef"].get("name"))
+                found = self.lookup("Secret", name)
+                keys = set((found or {}).get("data") or {}) | set(
+                    (found or {}).get("stringData") or {}
+                )
+                for k in keys:
+                    value = self.secret_value(name, k)
+                    if value is not None:
+                        env[f"{source.get('prefix', '')}{k}"] = value
+        for var in container.get("env") or []:
+            name = str(var.get("name"))
+            if "value" in var:
+                env[name] = parameter_value(var["value"])
+                continue
+            ref = var.get("valueFrom") or {}
+            if ref.get("secretKeyRef"):
+                r = ref["secretKeyRef"]
+                value = self.secret_value(str(r.get("name")), str(r.get("key")))
+                if value is None and not r.get("optional"):
+                    raise UserError(
+                        f"env {name}: Secret {r.get('name')} has no key {r.get('key')} "
+                        "(apply it first)"
+                    )
+            elif ref.get("configMapKeyRef"):
+                r = ref["configMapKeyRef"]
+                value = self.configmap_value(str(r.get("name")), str(r.get("key")))
+                if value is None and not r.get("optional"):
+                    raise UserError(
+                        f"env {name}: ConfigMap {r.get('name')} has no key {r.get('key')} "
+                        "(apply it first)"
+                    )
+            elif ref.get("fieldRef"):
+                value = {"metadata.name": "", "status.podIP": "127.0.0.1"}.get(
+                    str(ref["fieldRef"].get("fieldPath")), ""
+                )
+            else:
+                value = ""
+            if value is not None:
+                env[name] = value
+        return env
+
+    def _volume_mounts(
+        self,
+        op: WorkflowOperator,
+        tmpl: Mapping[str, Any],
+        mains: list[dict[str, Any]],
+        node_dir: Path,
+    ) -> dict[str, Path]:
+        """Volumes as directories: emptyDir per pod, claims shared by the run,
+        ConfigMaps and Secrets as files."""
+        volumes = {
+            v["name"]: v for v in (op.spec.get("volumes") or []) + (tmpl.get("volumes") or [])
+        }
+        claims = {
+            c["metadata"]["name"]
+            for c in op.spec.get("volumeClaimTemplates") or []
+            if c.get("metadata")
+        }
+        mounts: dict[str, Path] = {}
+        containers = [*mains, *(tmpl.get("sidecars") or []), *(tmpl.get("initContainers") or [])]
+        volume_mounts = [m for c in containers for m in c.get("volumeMounts") or []]
+        volume_mounts += list((tmpl.get("containerSet") or {}).get("volumeMounts") or [])
+        for mount in volume_mounts:
+            name = str(mount.get("name"))
+            path = str(mount.get("mountPath"))
+            volume = volumes.get(name, {})
+            if name in claims or volume.get("persistentVolumeClaim"):
+                claim = (volume.get("persistentVolumeClaim") or {}).get("claimName", name)
+                host = self.run_dir / "volumes" / str(claim)
+            elif volume.get("configMap") or volume.get("secret"):
+                host = node_dir / "volumes" / name
+                self._materialize(volume, host)
+            else:
+                host = node_dir / "volumes" / name
+            host.mkdir(parents=True, exist_ok=True)
+            sub = mount.get("subPath")
+            mounts[path] = host / str(sub) if sub else host
+        return mounts
+
+    def _materialize(self, volume: Mapping[str, Any], host: Path) -> None:
+        host.mkdir(parents=True, exist_ok=True)
+        if volume.get("configMap"):
+            name = str(volume["configMap"].get("name"))
+            for key, value in ((self.lookup("ConfigMap", name) or {}).get("data") or {}).items():
+                (host / key).write_text(str(value))
+        else:
+            name = str(volume["secret"].get("secretName"))
+            found = self.lookup("Secret", name) or {}
+            for key in set(found.get("data") or {}) | set(found.get("stringData") or {}):
+                value = self.secret_value(name, key)
+                if value is not None:
+                    target = host / key
+                    target.write_text(value)
+                    target.chmod(0o600)
+
+    # ---- inputs and outputs ------------------------------------------------------------
+
+    async def _load_inputs(
+        self, op: WorkflowOperator, node: dict[str, Any], tmpl: Mapping[str, Any], sandbox: Sandbox
+    ) -> None:
+        from jupyter_argo import artifacts
+
+        for art in (tmpl.get("inputs") or {}).get("artifacts") or []:
+            if not art.get("path"):
+                continue
+            dest = sandbox.host_path(str(art["path"]))
+            if not _has_source(art):
+                if art.get("optional"):
+                    continue
+                raise UserError(
+                    f"inputs.artifacts.{art['name']} has no source (from, s3, http, git, raw, ...)"
+                )
+            await asyncio.get_running_loop().run_in_executor(
+                _IO,
+                functools.partial(
+                    artifacts.load_input,
+                    art,
+                    dest,
+                    default=self.artifacts,
+                    secrets=self.secret_value,
+                ),
+            )
+
+    async def _collect(
+        self,
+        op: WorkflowOperator,
+        node: dict[str, Any],
+        tmpl: Mapping[str, Any],
+        sandbox: Sandbox,
+        logs_dir: Path,
+        code: int,
+        reason: str,
+    ) -> None:
+        outputs: dict[str, Any] = {}
+        stdout = logs_dir / "main.stdout"
+        if stdout.exists():
+            outputs["result"] = _read_result(stdout)
+        outputs["exitCode"] = str(code)
+        message = ""
+        phase = "Succeeded" if code == 0 else "Failed"
+        if code != 0:
+            message = reason or f"Error (exit code {code})"
+        stopped = self.shutdown_message.pop(node["id"], None)
+        if op.shutdown and code != 0:
+            message = f"Stopped with strategy '{op.shutdown}'"
+        elif stopped:
+            phase, message = "Failed", stopped
+        declared = tmpl.get("outputs") or {}
+        try:
+            params = self._output_parameters(declared, sandbox, code)
+            if params:
+                outputs["parameters"] = params
+            arts = await self._output_artifacts(op, node, tmpl, declared, sandbox, logs_dir, phase)
+            if arts:
+                outputs["artifacts"] = arts
+        except ArgoError as err:
+            node["outputs"] = outputs
+            op.mark(node, "Error" if phase == "Succeeded" else phase, message or str(err))
+            if phase == "Succeeded":
+                node["message"] = str(err)
+            return
+        node["outputs"] = outputs
+        op.add_node_outputs_to_globals(outputs)
+        op.mark(node, phase, message)
+
+    def _output_parameters(
+        self, declared: Mapping[str, Any], sandbox: Sandbox, code: int
+    ) -> list[dict[str, Any]]:
+        params = []
+        for param in declared.get("parameters") or []:
+            value_from = param.get("valueFrom") or {}
+            out = dict(param)
+            if "path" in value_from:
+                path = sandbox.host_path(str(value_from["path"]))
+                try:
+                    value: str | None = _read_parameter(path)
+                except OSError:
+                    value = None
+                if value is None:
+                    if "default" in value_from:
+                        value = parameter_value(value_from["default"])
+                    elif code == 0:
+                        raise UserError(
+                            f"output parameter {param['name']}: open {value_from['path']}: "
+                            "no such file or directory"
+                        )
+                    else:
+                        continue
+                out["value"] = value
+            elif "default" in value_from:
+                out["value"] = parameter_value(value_from["default"])
+            elif "value" in param:
+                out["value"] = parameter_value(param["value"])
+            elif value_from.get("configMapKeyRef"):
+                ref = value_from["configMapKeyRef"]
+                found = self.configmap_value(str(ref.get("name")), str(ref.get("key")))
+                if found is None:
+                    continue
+                out["value"] = found
+            else:
+                continue
+            params.append(out)
+        return params
+
+    async def _output_artifacts(
+        self,
+        op: WorkflowOperator,
+        node: Mapping[str, Any],
+        tmpl: Mapping[str, Any],
+        declared: Mapping[str, Any],
+        sandbox: Sandbox,
+        logs_dir: Path,
+        phase: str,
+    ) -> list[dict[str, Any]]:
+        from jupyter_argo import artifacts
+
+        prefix = self.key_prefix(op, node, tmpl)
+        repository = self._archive_repository(tmpl)
+        saved: list[dict[str, Any]] = []
+        loop = asyncio.get_running_loop()
+        for art in declared.get("artifacts") or []:
+            if not art.get("path"):
+                continue
+            src = sandbox.host_path(str(art["path"]))
+            if not src.exists() and phase != "Succeeded":
+                continue
+            result = await loop.run_in_executor(
+                _IO,
+                functools.partial(
+                    artifacts.save_output,
+                    art,
+                    src,
+                    key_prefix=prefix,
+                    default=repository,
+                    secrets=self.secret_value,
+                ),
+            )
+            if result is not None:
+                saved.append(result)
+        if self._archive_logs(op, tmpl):
+            log = logs_dir / "main.log"
+            if log.exists():
+                entry = {"name": "main-logs", "path": str(log), "archive": {"none": {}}}
+                result = await loop.run_in_executor(
+                    _IO,
+                    lambda: artifacts.save_output(
+                        entry,
+                        log,
+                        key_prefix=prefix,
+                        default=self.artifacts,
+                        secrets=self.secret_value,
+                    ),
+                )
+                if result is not None:
+                    result.pop("path", None)
+                    result.pop("archive", None)
+                    saved.append(result)
+        return saved
+
+    def _archive_repository(self, tmpl: Mapping[str, Any]) -> Any:
+        """A template's complete `archiveLocation` is a repository of its own."""
+        from jupyter_argo import artifacts
+        from jupyter_argo.artifacts._repository import has_location
+
+        archive = tmpl.get("archiveLocation") or {}
+        if archive and has_location(archive):
+            return artifacts.RepositoryConfig.from_archive_location(archive)
+        return self.artifacts
+
+    def key_prefix(
+        self, op: WorkflowOperator, node: Mapping[str, Any], tmpl: Mapping[str, Any]
+    ) -> str:
+        """The repository's keyFormat with Argo's variables
+        (default `{{workflow.name}}/{{pod.name}}`)."""
+        key_format = str(
+            getattr(self.artifacts, "key_format", "") or "{{workflow.name}}/{{pod.name}}"
+        )
+        archive = tmpl.get("archiveLocation") or {}
+        for kind in ("s3", "gcs", "oss", "azure", "artifactory", "hdfs"):
+            if isinstance(archive.get(kind), dict) and archive[kind].get("key"):
+                key_format = str(archive[kind]["key"])
+        variables = dict(op.globals)
+        variables["pod.name"] = pod_name(op.name, node["name"], _template_name(node, tmpl))
+        variables["node.name"] = node["name"]
+        created = str(op.wf["metadata"].get("creationTimestamp", ""))
+        if created:
+            variables["workflow.creationTimestamp.Y"] = created[0:4]
+            variables["workflow.creationTimestamp.m"] = created[5:7]
+            variables["workflow.creationTimestamp.d"] = created[8:10]
+            variables["workflow.creationTimestamp.H"] = created[11:13]
+            variables["workflow.creationTimestamp.M"] = created[14:16]
+            variables["workflow.creationTimestamp.S"] = created[17:19]
+        return expr.substitute(key_format, variables, json_escape=False)
+
+    def _archive_logs(self, op: WorkflowOperator, tmpl: Mapping[str, Any]) -> bool:
+        archive = tmpl.get("archiveLocation") or {}
+        if "archiveLogs" in archive:
+            return bool(archive["archiveLogs"])
+        if op.spec.get("archiveLogs") is not None:
+            return bool(op.spec["archiveLogs"])
+        return bool(getattr(self.artifacts, "archive_logs", False))
+
+    # ---- http templates ----------------------------------------------------------------
+
+    async def _run_http(
+        self, op: WorkflowOperator, node: dict[str, Any], tmpl: Mapping[str, Any]
+    ) -> None:
+        http = tmpl["http"]
+        op.mark(node, "Running")
+        loop = asyncio.get_running_loop()
+        status, body, headers = await loop.run_in_executor(_IO, lambda: self._http_request(http))
+        response = {"statusCode": status, "body": body, "headers": headers}
+        condition = http.get("successCondition")
+        if condition:
+            try:
+                ok = (
+                    expr.evaluate(
+                        str(condition), expr.expand_variables({}) | {"response": response}
+                    )
+                    is True
+                )
+            except ArgoError as err:
+                node["outputs"] = {"result": body}
+                op.mark(node, "Failed", str(err))
+                return
+        else:
+            ok = 200 <= status < 300
+        node["outputs"] = {"result": body}
+        if ok:
+            op.mark(node, "Succeeded")
+        else:
+            op.mark(
+                node,
+                "Failed",
+                f"received non-2xx response code: {status}"
+                if not condition
+                else f"successCondition '{condition}' evaluated false",
+            )
+
+    def _http_request(self, http: Mapping[str, Any]) -> tuple[int, str, dict[str, list[str]]]:
+        headers: dict[str, str] = {}
+        for header in http.get("headers") or []:
+            if "value" in header:
+                headers[str(header["name"])] = str(header["value"])
+            elif (header.get("valueFrom") or {}).get("secretKeyRef"):
+                ref = header["valueFrom"]["secretKeyRef"]
+                headers[str(header["name"])] = (
+                    self.secret_value(str(ref.get("name")), str(ref.get("key"))) or ""
+                )
+        body = http.get("body")
+        data = str(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            str(http.get("url")),
+            data=data,
+            headers=headers,
+            method=str(http.get("method") or "GET"),
+        )
+        timeout = float(http.get("timeoutSeconds") or 30)
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                text = response.read(RESULT_LIMIT * 4).decode("utf-8", "replace")
+                return response.status, text, {k: [v] for k, v in response.headers.items()}
+        except urllib.error.HTTPError as err:
+            return (
+                err.code,
+                err.read().decode("utf-8", "replace"),
+                {k: [v] for k, v in err.headers.items()},
+            )
+        except (urllib.error.URLError, OSError) as err:
+            raise UserError(
+                f"http template: {http.get('url')}: {getattr(err, 'reason', err)}"
+            ) from None
+
+
+def _container_node(op: WorkflowOperator, name: str, pod: dict[str, Any]) -> dict[str, Any]:
+    existing = op.node_by_name(name)
+    if existing is not None:
+        return existing
+    from jupyter_argo.engine.templates import TemplateContext
+
+    context = TemplateContext([], scope=pod.get("templateScope", ""), lookup=op.host.lookup)
+    holder = {"template": pod.get("templateName")} if pod.get("templateName") else {}
+    return op.init_node(name, "Container", context, holder, pod["id"], "Pending")
+
+
+def _template_name(node: Mapping[str, Any], tmpl: Mapping[str, Any]) -> str:
+    if node.get("templateName"):
+        return str(node["templateName"])
+    ref = node.get("templateRef")
+    if isinstance(ref, dict) and ref.get("template"):
+        return str(ref["template"])
+    return str(tmpl.get("name", ""))
+
+
+def _declared_paths(tmpl: Mapping[str, Any], mains: list[dict[str, Any]]) -> list[str]:
+    paths: list[str] = []
+    for art in (tmpl.get("inputs") or {}).get("artifacts") or []:
+        if art.get("path"):
+            paths.append(str(art["path"]))
+    outputs = tmpl.get("outputs") or {}
+    for art in outputs.get("artifacts") or []:
+        if art.get("path"):
+            paths.append(str(art["path"]))
+    for param in outputs.get("parameters") or []:
+        path = (param.get("valueFrom") or {}).get("path")
+        if path:
+            paths.append(str(path))
+    for container in mains:
+        if container.get("workingDir"):
+            paths.append(str(container["workingDir"]))
+    return list(dict.fromkeys(p for p in paths if p.startswith("/")))
+
+
+def _has_source(art: Mapping[str, Any]) -> bool:
+    return any(
+        art.get(k) is not None
+        for k in ("s3", "gcs", "git", "http", "artifactory", "hdfs", "raw", "oss", "azure", "key")
+    )
+
+
+def _deadline(tmpl: Mapping[str, Any]) -> float | None:
+    value = tmpl.get("activeDeadlineSeconds")
+    if value in (None, ""):
+        return None
+    try:
+        return float(parameter_value(value))
+    except ValueError:
+        raise UserError(f"activeDeadlineSeconds: '{value}' is not a number") from None
+
+
+def _read_result(path: Path) -> str:
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        if size > RESULT_LIMIT:
+            handle.seek(size - RESULT_LIMIT)
+        data = handle.read()
+    text = data.decode("utf-8", "replace")
+    return text[:-1] if text.endswith("\n") else text
+
+
+def _read_parameter(path: Path) -> str | None:
+    if not path.is_file():
+        return None
+    text = path.read_text("utf-8", "replace")
+    return text[:-1] if text.endswith("\n") else text
+
+
+@contextlib.asynccontextmanager
+async def _acquire(semaphore: asyncio.Semaphore) -> Any:
+    await semaphore.acquire()
+    try:
+        yield
+    finally:
+        semaphore.release()
+
+
+async def _wait(process: Process, timeout: float | None) -> int | None:
+    """The exit code, or None after `timeout` seconds; no thread waits per process."""
+    code = process.poll()
+    if code is not None:
+        return code
+    loop = asyncio.get_running_loop()
+    exited: asyncio.Future[None] = loop.create_future()
+
+    def settle() -> None:
+        if not exited.done():
+            exited.set_result(None)
+
+    def done(_: Process) -> None:
+        loop.call_soon_threadsafe(settle)
+
+    process.add_done_callback(done)
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(exited, timeout)
+    return process.poll()
+
+
+async def _wait_ready(probe: Any, process: Process) -> None:
+    """Until a daemon's readiness probe (tcpSocket or httpGet on 127.0.0.1) answers."""
+    if not isinstance(probe, dict):
+        return
+    target = probe.get("tcpSocket") or probe.get("httpGet") or {}
+    port = target.get("port")
+    if not isinstance(port, int):
+        return
+    deadline = time.monotonic() + float(probe.get("initialDelaySeconds", 0)) + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        with (
+            contextlib.suppress(OSError),
+            socket.create_connection(("127.0.0.1", port), timeout=0.5),
+        ):
+            return
+        await asyncio.sleep(0.1)

@@ -1,0 +1,28 @@
+"""Run container and script templates as local processes.
+
+`ProcessExecutor.prepare` gives each node a `Sandbox` (its private view of the
+filesystem); `ProcessExecutor.start` maps a container's image to a local program
+(`ImageMap`) and starts it there as a `Process` whose whole tree it controls.
+See docs/isolation.md for what each isolation mode guarantees.
+"""
+
+from __future__ import annotations
+
+from jupyter_argo.executors._executor import (
+    ContainerSpec,
+    ProcessExecutor,
+    Sandbox,
+    SandboxSpec,
+)
+from jupyter_argo.executors._images import ImageMap, ImageRule
+from jupyter_argo.executors._process import Process
+
+__all__ = [
+    "ContainerSpec",
+    "ImageMap",
+    "ImageRule",
+    "Process",
+    "ProcessExecutor",
+    "Sandbox",
+    "SandboxSpec",
+]

@@ -1,0 +1,524 @@
+"""The process executor: container and script templates run as local processes."""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import itertools
+import logging
+import os
+import posixpath
+import queue
+import re
+import secrets
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from jupyter_argo.errors import BackendError, ConfigError, UnsupportedError
+from jupyter_argo.executors import _bwrap, _linux
+from jupyter_argo.executors._images import ImageMap, ImageRule, split_image
+from jupyter_argo.executors._layout import TMP, Layout
+from jupyter_argo.executors._process import TREE_ENV, BwrapTree, NamespaceTree, Process, Tree
+from jupyter_argo.executors._runtime import Runtime
+
+if TYPE_CHECKING:
+    from jupyter_argo.executors._namespace import MountNamespace
+
+log = logging.getLogger(__name__)
+
+ISOLATION_MODES = ("auto", "namespace", "bwrap", "remap", "none")
+
+# Marks the processes of one container (remap and none modes) in their environment.
+_TOKEN_PREFIX = f"{os.getpid()}-{secrets.token_hex(4)}"
+_token_numbers = itertools.count()
+
+
+@dataclass
+class ContainerSpec:
+    """One container of a node, after {{...}} substitution."""
+
+    name: str  # "main", or a sidecar/containerSet container name
+    image: str
+    command: list[str]  # may be empty: then the image's entrypoint
+    args: list[str]
+    env: dict[str, str]
+    working_dir: str | None = None
+    script_source: str | None = None  # script templates
+    stdin: bytes | None = None
+
+
+@dataclass
+class SandboxSpec:
+    """What a node needs private: the absolute container paths it reads or writes."""
+
+    node_dir: Path  # a private, empty-or-new directory for this node
+    declared_paths: list[str]  # artifact, parameter, volume-mount and working-dir paths
+    shared_mounts: dict[str, Path] = field(default_factory=dict)  # container -> host dir
+
+
+class Sandbox:
+    """A node's private view of the filesystem (made by `ProcessExecutor.prepare`)."""
+
+    def __init__(
+        self,
+        layout: Layout,
+        namespace: MountNamespace | None = None,
+        bwrap: _bwrap.BwrapPlan | None = None,
+    ) -> None:
+        self.mode = layout.mode
+        self._layout = layout
+        self._namespace = namespace
+        self._bwrap = bwrap
+        self._processes: list[Process] = []
+        self._scratch: list[Path] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def __repr__(self) -> str:
+        state = " (cleaned up)" if self._closed else ""
+        return f"<Sandbox {self.mode} {self._layout.base}{state}>"
+
+    def host_path(self, container_path: str) -> Path:
+        """Where `container_path` lives on the host: put inputs there before start, read
+        outputs there after exit. Paths the sandbox does not make private map to themselves."""
+        return self._layout.host_path(container_path)
+
+    def cleanup(self, *, wait: bool = False) -> None:
+        """Kill what still runs and remove the node's private files.
+
+        The removal finishes in the background (deleting is slow on some disks and
+        nothing reads these files afterwards) unless `wait` is true.
+        """
+        self._closed = True
+        for process in self._processes:
+            process.kill()
+        processes, self._processes = self._processes, []
+        namespace, self._namespace = self._namespace, None
+        base = self._layout.base
+        paths = [base / name for name in ("fs", "upper", "work", "root")] + self._scratch
+
+        def remove() -> None:
+            for process in processes:
+                process.wait(10)
+            if namespace is not None:
+                namespace.close()
+            for path in paths:
+                shutil.rmtree(path, ignore_errors=True)
+
+        _discard(remove, wait)
+
+    def _add_paths(self, paths: Iterable[str]) -> None:
+        with self._lock:
+            added = self._layout.add(paths)
+            _make_directories(self._layout)
+            if self._namespace is not None:
+                self._namespace.extend(added)
+
+
+@dataclass
+class _Launch:
+    argv: list[str]
+    env: dict[str, str]
+    cwd: str
+    token: str | None
+
+
+class ProcessExecutor:
+    """Runs containers as local processes, each node in its own sandbox.
+
+    `isolation` is "auto" (namespace when root on Linux, else bwrap when installed,
+    else remap), or one of "namespace", "bwrap", "remap", "none"; see docs/isolation.md.
+    """
+
+    def __init__(self, images: ImageMap | None = None, isolation: str = "auto") -> None:
+        if isolation not in ISOLATION_MODES:
+            raise ConfigError(f"isolation {isolation!r} is not one of {', '.join(ISOLATION_MODES)}")
+        self.images = images if images is not None else ImageMap.default()
+        self.isolation = isolation
+        self._mode: str | None = None
+        self._runtime: Runtime | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"<ProcessExecutor isolation={self.isolation}>"
+
+    @property
+    def mode(self) -> str:
+        """The isolation mode sandboxes get (what "auto" stands for here)."""
+        with self._lock:
+            if self._mode is None:
+                self._mode = _choose_mode(self.isolation)
+            return self._mode
+
+    @property
+    def _runtime_dir(self) -> Runtime:
+        with self._lock:
+            if self._runtime is None:
+                self._runtime = Runtime()
+            return self._runtime
+
+    def prepare(self, sandbox: SandboxSpec) -> Sandbox:
+        mode = self.mode
+        base = Path(sandbox.node_dir).resolve()
+        base.mkdir(parents=True, exist_ok=True)
+        try:
+            return _prepare(sandbox, mode, base)
+        except OSError as exc:
+            if mode != "namespace" or self.isolation != "auto":
+                raise BackendError(f"cannot prepare a {mode} sandbox in {base}: {exc}") from exc
+            log.warning("namespace sandbox failed in %s (%s); using remap mode", base, exc)
+            for leftover in ("fs", "upper", "work", "root"):
+                shutil.rmtree(base / leftover, ignore_errors=True)
+            return _prepare(sandbox, "remap", base)
+
+    def start(
+        self,
+        container: ContainerSpec,
+        sandbox: Sandbox,
+        *,
+        stdout_path: Path,
+        log_path: Path,
+    ) -> Process:
+        """Start `container` in `sandbox`. stdout goes to `stdout_path`; stdout and stderr,
+        interleaved as they come, to `log_path`."""
+        if sandbox._closed:
+            raise BackendError(f"{sandbox!r}: cannot start {container.name!r} after clean-up")
+        launch = self._launch(container, sandbox)
+        return _spawn(launch, container.stdin, sandbox, Path(stdout_path), Path(log_path))
+
+    # Resolution: image -> argv, env, cwd
+
+    def _launch(self, container: ContainerSpec, sandbox: Sandbox) -> _Launch:
+        rule = self.images.rule_for(container.image)
+        runtime = self._runtime_dir
+        layout = sandbox._layout
+        argv = list(container.command) + list(container.args)
+        if not container.command:
+            argv = rule.default_argv(list(container.args)) if rule else list(container.args)
+        if not argv:
+            raise _no_entrypoint(container.image)
+        script = container.script_source
+        script_path = None
+        if script is not None:
+            scratch = runtime.new_node_dir()
+            sandbox._scratch.append(scratch)
+            script_path = scratch / "script"
+            argv.append(str(script_path))
+        program, own = self._program(container.image, rule, argv[0], layout)
+        user_env = dict(container.env)
+        texts = [*argv[1:], *(script or "",), *user_env.values()]
+        files = rule.referenced_files(texts) if rule else {}
+        if layout.isolating:
+            for path, spec in files.items():
+                _provide(sandbox, runtime, path, spec)
+
+        def remap(text: str) -> str:
+            for path, spec in files.items():
+                target = runtime.program_file(spec)
+                if target is not None:
+                    text = _replace_path(text, path, target)
+            return layout.rewrite(text)
+
+        rest = argv[1:]
+        if not layout.isolating:
+            rest = [remap(arg) for arg in rest]
+            program = program if own else [remap(program[0]), *program[1:]]
+            script = remap(script) if script is not None else None
+            user_env = {key: remap(value) for key, value in user_env.items()}
+        if script_path is not None:
+            script_path.write_text(script or "")
+        env = _base_env(layout.isolating)
+        env.update(user_env)
+        shims = runtime.shim_dir(rule) if rule else None
+        if shims:
+            env["PATH"] = shims + os.pathsep + env.get("PATH", os.defpath)
+        token = None
+        if not layout.isolating:
+            token = f"{_TOKEN_PREFIX}-{next(_token_numbers)}"
+            env[TREE_ENV] = token
+            if layout.mode == "remap" and "TMPDIR" not in user_env:
+                env["TMPDIR"] = str(layout.host_path(TMP))
+        cwd = _working_dir(container.working_dir, sandbox)
+        return _Launch([*program, *rest], env, cwd, token)
+
+    def _program(
+        self, image: str, rule: ImageRule | None, argv0: str, layout: Layout
+    ) -> tuple[list[str], bool]:
+        """argv[0] as a local program; True when it is one of ours (never rewritten)."""
+        if rule is None:
+            name, _ = split_image(image)
+            raise _refusal(image, argv0, f"no image rule matches {name!r}")
+        spec = rule.program_for(argv0)
+        runtime = self._runtime_dir
+        if spec is not None:
+            expanded = runtime.expand(spec)
+            if expanded is None:
+                raise _refusal(image, argv0, f"{spec.split()[0]!r} is not installed here")
+            return expanded, True
+        if not rule.host_programs:
+            raise _refusal(image, argv0, "the image rule allows only the programs it names")
+        if argv0.startswith("/"):
+            inside = layout.layer_of(layout.resolve(argv0)) is not None
+            if inside or runtime.which(argv0):
+                return [argv0], False
+            found = runtime.which(posixpath.basename(argv0))
+        else:
+            found = runtime.which(argv0) and argv0
+        if not found:
+            raise _refusal(image, argv0, "it is not installed here")
+        return [found], False
+
+
+_discards: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+_discarder: threading.Thread | None = None
+_discard_lock = threading.Lock()
+
+
+def _discard(job: Callable[[], None], wait: bool) -> None:
+    """Run a clean-up job now (`wait`) or on the background clean-up thread."""
+    global _discarder
+    if wait:
+        job()
+        return
+    with _discard_lock:
+        if _discarder is None:
+            _discarder = threading.Thread(target=_discard_forever, name="jupyter-argo-cleanup")
+            _discarder.daemon = True
+            _discarder.start()
+            atexit.register(_discard_pending)
+    _discards.put(job)
+
+
+def _discard_forever() -> None:
+    while True:
+        job = _discards.get()
+        try:
+            job()
+        except Exception:
+            log.exception("jupyter-argo: sandbox clean-up failed")
+
+
+def _discard_pending() -> None:
+    # At exit, finish what the background thread has not reached.
+    while True:
+        try:
+            job = _discards.get_nowait()
+        except queue.Empty:
+            return
+        with contextlib.suppress(Exception):
+            job()
+
+
+def _choose_mode(isolation: str) -> str:
+    if isolation == "namespace":
+        if not _namespace_available():
+            raise ConfigError(
+                "isolation 'namespace' needs Linux and root; use 'bwrap' or 'remap' instead"
+            )
+        return isolation
+    if isolation == "bwrap":
+        if not _bwrap.available():
+            raise ConfigError(
+                "isolation 'bwrap' needs bubblewrap (apt-get install bubblewrap) and user"
+                " namespaces"
+            )
+        return isolation
+    if isolation != "auto":
+        return isolation
+    if _namespace_available():
+        return "namespace"
+    if _bwrap.available():
+        return "bwrap"
+    return "remap"
+
+
+_namespace_probe: bool | None = None
+
+
+def _namespace_available() -> bool:
+    global _namespace_probe
+    if _namespace_probe is None:
+        _namespace_probe = False
+        if _linux.supported():
+            try:
+                worker = _linux.worker()
+
+                def probe() -> None:
+                    os.close(worker.new_mount_namespace())
+                    worker.new_pid_namespace()
+
+                worker.call(probe)
+                _namespace_probe = True
+            except OSError as exc:
+                log.info("mount namespaces are not available: %s", exc)
+    return _namespace_probe
+
+
+def _prepare(spec: SandboxSpec, mode: str, base: Path) -> Sandbox:
+    layout = Layout(mode, base, {key: Path(value) for key, value in spec.shared_mounts.items()})
+    layout.add(spec.declared_paths)
+    layout.add_mountpoints()
+    _make_directories(layout)
+    if mode == "namespace":
+        from jupyter_argo.executors._namespace import MountNamespace
+
+        return Sandbox(layout, namespace=MountNamespace(layout))
+    if mode == "bwrap":
+        return Sandbox(layout, bwrap=_bwrap.BwrapPlan(layout))
+    return Sandbox(layout)
+
+
+def _make_directories(layout: Layout) -> None:
+    tmp = layout.host_path(TMP) if layout.mode != "none" else None
+    for directory in dict.fromkeys(layout.directories()):
+        try:
+            directory.mkdir()
+        except FileNotFoundError:
+            directory.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            continue
+        if directory == tmp:
+            directory.chmod(0o1777)
+
+
+def _provide(sandbox: Sandbox, runtime: Runtime, path: str, spec: str) -> None:
+    """Put the program `spec` at the image path `path` inside the sandbox."""
+    program = runtime.program_file(spec)
+    if program is None:
+        return
+    sandbox._add_paths([path])
+    target = sandbox.host_path(path)
+    if target.exists():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if runtime.is_builtin_file(program):
+        shutil.copyfile(program, target)
+    else:
+        target.write_text(f'#!/bin/sh\nexec "{program}" "$@"\n')
+    target.chmod(0o755)
+
+
+def _working_dir(working_dir: str | None, sandbox: Sandbox) -> str:
+    layout = sandbox._layout
+    if working_dir is None:
+        if layout.isolating:
+            return "/"
+        # Relative writes land in the node's own directory rather than the host's root.
+        fallback = layout.host_path(TMP).parent if layout.mode == "remap" else layout.base
+        return str(fallback)
+    path = layout.resolve(working_dir)
+    if layout.mode != "none" and layout.layer_of(path) is None and not os.path.isdir(path):
+        sandbox._add_paths([path])
+    host = layout.host_path(path)
+    if not host.is_dir():
+        try:
+            host.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BackendError(f"cannot create the working directory {working_dir}: {exc}") from exc
+    return path if layout.isolating else str(host)
+
+
+_KERNEL_ONLY = ("JPY_", "PYDEVD_")
+
+
+def _base_env(isolating: bool) -> dict[str, str]:
+    """The host environment, less what only makes sense inside a notebook kernel."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(_KERNEL_ONLY)}
+    if env.get("MPLBACKEND", "").startswith("module://matplotlib_inline"):
+        del env["MPLBACKEND"]
+    if isolating:
+        env.pop("TMPDIR", None)  # the host's TMPDIR is not in the sandbox's /tmp
+    return env
+
+
+def _replace_path(text: str, path: str, replacement: str) -> str:
+    return re.sub(rf"(?<![\w./-]){re.escape(path)}(?![\w.-])", lambda _: replacement, text)
+
+
+def _refusal(image: str, argv0: str, reason: str) -> UnsupportedError:
+    name, _ = split_image(image)
+    key = posixpath.basename(argv0) or argv0
+    return UnsupportedError(
+        f"image {image!r}: no local program for command {argv0!r} ({reason}; map it with"
+        f" ImageRule(match={name!r}, programs={{{key!r}: '<program>'}}))"
+    )
+
+
+def _no_entrypoint(image: str) -> UnsupportedError:
+    name, _ = split_image(image)
+    return UnsupportedError(
+        f"image {image!r}: no command given and no known entrypoint (give a command, or map it"
+        f" with ImageRule(match={name!r}, cmd=['<program>']))"
+    )
+
+
+def _stdin_fd(data: bytes | None) -> int:
+    """An fd reading `data` (an unlinked file), or -1 for no stdin."""
+    if data is None:
+        return -1
+    fd, name = tempfile.mkstemp()
+    os.unlink(name)
+    os.write(fd, data)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def _spawn(
+    launch: _Launch, stdin: bytes | None, sandbox: Sandbox, stdout_path: Path, log_path: Path
+) -> Process:
+    stdin_fd = _stdin_fd(stdin)
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+    stdout_fd = os.open(stdout_path, flags, 0o644)
+    log_fd = os.open(log_path, flags, 0o644)
+    info_r = info_w = -1
+
+    def start(argv: list[str], cwd: str, keep: tuple[int, ...] = ()) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            argv,
+            stdin=stdin_fd if stdin_fd >= 0 else subprocess.DEVNULL,
+            stdout=out_w,
+            stderr=err_w,
+            cwd=cwd,
+            env=launch.env,
+            start_new_session=True,
+            pass_fds=keep,
+        )
+
+    tree: Tree
+    try:
+        if sandbox._namespace is not None:
+            popen = sandbox._namespace.spawn(lambda: start(launch.argv, launch.cwd))
+            tree = NamespaceTree(popen)
+        elif sandbox._bwrap is not None:
+            info_r, info_w = os.pipe()
+            popen = start(sandbox._bwrap.argv(launch.argv, launch.cwd, info_w), "/", (info_w,))
+            tree = BwrapTree(popen, info_r)
+            info_r = -1
+        else:
+            popen = start(launch.argv, launch.cwd)
+            tree = Tree(popen, launch.token)
+    except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
+        # exec failed (the child reports it): a shell would say 127 or 126.
+        for fd in (out_r, err_r, stdout_fd, log_fd, info_r):
+            if fd >= 0:
+                os.close(fd)
+        code = 126 if isinstance(exc, PermissionError) else 127
+        reason = exc.strerror or str(exc)
+        return Process.failed(
+            code, f"{launch.argv[0]}: {reason}", log_path=log_path, stdout_path=stdout_path
+        )
+    finally:
+        for fd in (out_w, err_w, info_w, stdin_fd):
+            if fd >= 0:
+                os.close(fd)
+    process = Process(popen, tree, stdout_fd=stdout_fd, log_fd=log_fd, out_r=out_r, err_r=err_r)
+    sandbox._processes.append(process)
+    return process

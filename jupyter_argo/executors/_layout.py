@@ -1,0 +1,232 @@
+"""Where each private container path of a sandbox lives on the host.
+
+Pure planning: this module decides, the namespace and bwrap modules mount. A sandbox
+is a set of layers, each a container directory and the host directory behind it:
+
+    tmp      /tmp, always private (as in a container)           base/fs/tmp
+    fresh    a new top-level entry such as /src or /result.txt  base/fs/<name>
+    overlay  an existing host directory the node adds to or     base/upper/<dir>
+             changes privately, e.g. /usr/local/bin, /mnt
+    shared   a volume: a host directory several nodes share     as given
+    remap    (remap mode) a declared path, rewritten in text    base/fs/<path>
+
+In the namespace modes a new top-level entry makes base/fs the node's root: it holds
+the fresh entries and /tmp, and mount points for the host's other top-level entries.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+import stat
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from jupyter_argo.errors import UnsupportedError
+
+TMP = "/tmp"
+_PSEUDO = ("/proc", "/sys", "/dev")
+
+
+@dataclass(frozen=True)
+class Layer:
+    container: str
+    host: Path
+    kind: str  # tmp | fresh | overlay | shared | remap
+
+
+def normalize(path: str) -> str:
+    if not path.startswith("/"):
+        raise UnsupportedError(f"container path {path!r} is not absolute")
+    return posixpath.normpath("/" + path.lstrip("/"))
+
+
+def is_under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+class Layout:
+    """The layers of one sandbox. `mode` is namespace, bwrap, remap or none."""
+
+    def __init__(self, mode: str, base: Path, shared: Mapping[str, Path] | None = None) -> None:
+        self.mode = mode
+        self.base = base
+        self.layers: list[Layer] = []
+        self.declared: list[str] = []
+        if mode != "none":
+            self.layers.append(Layer(TMP, base / "fs" / "tmp", "tmp"))
+        for target, source in (shared or {}).items():
+            self.layers.append(Layer(normalize(target), Path(source), "shared"))
+
+    @property
+    def isolating(self) -> bool:
+        return self.mode in ("namespace", "bwrap")
+
+    @property
+    def root(self) -> Path:
+        """The node's root directory when it has fresh top-level entries."""
+        return self.base / "fs"
+
+    @property
+    def needs_root(self) -> bool:
+        return any(layer.kind == "fresh" for layer in self.layers)
+
+    def of_kind(self, kind: str) -> list[Layer]:
+        return [layer for layer in self.layers if layer.kind == kind]
+
+    def layer_of(self, path: str) -> Layer | None:
+        """The innermost layer holding `path` (a volume wins over its own mount point)."""
+        best: Layer | None = None
+        for layer in self.layers:
+            if not is_under(path, layer.container):
+                continue
+            if (
+                best is None
+                or len(layer.container) > len(best.container)
+                or (layer.container == best.container and layer.kind == "shared")
+            ):
+                best = layer
+        return best
+
+    def resolve(self, path: str) -> str:
+        """`path` with host symlinks outside the layers resolved (`/bin/x` -> `/usr/bin/x`)."""
+        path = normalize(path)
+        if not self.isolating:
+            return path
+        parts = [part for part in path.split("/") if part]
+        current = "/"
+        for index, part in enumerate(parts):
+            candidate = posixpath.join(current, part)
+            if self.layer_of(candidate) is not None:
+                return posixpath.join(candidate, *parts[index + 1 :])
+            if os.path.islink(candidate):
+                candidate = os.path.realpath(candidate)
+            current = candidate
+        return current
+
+    def host_path(self, container_path: str) -> Path:
+        path = self.resolve(container_path)
+        layer = self.layer_of(path)
+        return Path(path) if layer is None else self.host_path_in(layer, path)
+
+    def add(self, paths: Iterable[str]) -> list[Layer]:
+        """Make `paths` private; return the layers this adds.
+
+        A new layer swallows the layers inside it (their host directories nest the same
+        way, so nothing is lost), except volumes, which are mounted on top.
+        """
+        added: list[Layer] = []
+        for raw in paths:
+            path = self.resolve(raw)
+            if path not in self.declared:
+                self.declared.append(path)
+            if self.mode == "none" or self.layer_of(path) is not None:
+                continue
+            layer = self._remap_layer(path) if self.mode == "remap" else self._layer_for(path)
+            if self.layer_of(layer.container) is not None:
+                continue
+            self.layers = [
+                other
+                for other in self.layers
+                if other.kind == "shared" or not is_under(other.container, layer.container)
+            ]
+            self.layers.append(layer)
+            added.append(layer)
+        return added
+
+    def add_mountpoints(self) -> list[Layer]:
+        """Make room for volumes whose mount points the host lacks."""
+        added: list[Layer] = []
+        if not self.isolating:
+            return added
+        for layer in self.of_kind("shared"):
+            target = layer.container
+            if self._outer_layer(target) is not None or _is_dir(target):
+                continue
+            parent = posixpath.dirname(target)
+            if parent == "/":
+                fresh = Layer(target, self.root / target.lstrip("/"), "fresh")
+                self.layers.append(fresh)
+                added.append(fresh)
+            else:
+                added.extend(self.add([parent]))
+        return added
+
+    def _remap_layer(self, path: str) -> Layer:
+        return Layer(path, self.base / "fs" / path.lstrip("/"), "remap")
+
+    def _layer_for(self, path: str) -> Layer:
+        if path == "/":
+            raise UnsupportedError("the container path '/' cannot be made private")
+        if any(is_under(path, pseudo) for pseudo in _PSEUDO):
+            raise UnsupportedError(f"container path {path!r} is on a kernel filesystem")
+        anchor = path if _is_dir(path) else posixpath.dirname(path)
+        while anchor != "/" and not _is_dir(anchor):
+            anchor = posixpath.dirname(anchor)
+        if anchor == "/":
+            name = path.split("/")[1]
+            return Layer("/" + name, self.root / name, "fresh")
+        return Layer(anchor, self.base / "upper" / anchor.lstrip("/"), "overlay")
+
+    def directories(self) -> list[Path]:
+        """Host directories to create before mounting: layer roots, parents, mount points."""
+        wanted = [layer.host for layer in self.layers if layer.kind in ("tmp", "overlay", "shared")]
+        if self.needs_root:
+            wanted.append(self.root)
+        for path in self.declared:
+            layer = self.layer_of(path)
+            if layer is None or layer.kind == "shared":
+                continue
+            if path != layer.container or layer.kind == "remap":
+                wanted.append(self.host_path(path).parent)
+        for layer in self.of_kind("shared"):
+            outer = self._outer_layer(layer.container)
+            if outer is not None:
+                wanted.append(self.host_path_in(outer, layer.container))
+        return wanted
+
+    def _outer_layer(self, path: str) -> Layer | None:
+        """The non-volume layer holding the mount point `path`, if any."""
+        best: Layer | None = None
+        for layer in self.layers:
+            if layer.kind == "shared":
+                continue
+            if is_under(path, layer.container) and (
+                best is None or len(layer.container) > len(best.container)
+            ):
+                best = layer
+        return best
+
+    def host_path_in(self, layer: Layer, path: str) -> Path:
+        rest = path[len(layer.container) :].lstrip("/")
+        return layer.host / rest if rest else layer.host
+
+    def rewrite(self, text: str) -> str:
+        """`text` with every literal layer path replaced by its host path (remap, none)."""
+        if not self.layers or not text:
+            return text
+        table = {layer.container: str(layer.host) for layer in self.layers}
+        pattern = _pattern(tuple(sorted(table, key=len, reverse=True)))
+        return pattern.sub(lambda m: table[m.group(0)], text)
+
+
+_patterns: dict[tuple[str, ...], re.Pattern[str]] = {}
+
+
+def _pattern(roots: tuple[str, ...]) -> re.Pattern[str]:
+    found = _patterns.get(roots)
+    if found is None:
+        alternatives = "|".join(re.escape(root) for root in roots)
+        found = re.compile(rf"(?<![\w./~-])(?:{alternatives})(?![\w.-])")
+        if len(_patterns) < 256:
+            _patterns[roots] = found
+    return found
+
+
+def _is_dir(path: str) -> bool:
+    try:
+        return stat.S_ISDIR(os.stat(path).st_mode)
+    except OSError:
+        return False

@@ -1,0 +1,191 @@
+"""Linux namespaces without a wrapper process.
+
+A process inherits its mount and PID namespaces from the thread that forks it, and
+`unshare`/`setns` act on the calling thread only. So one dedicated thread (`Worker`)
+steps into a node's mount namespace, asks for a fresh PID namespace for its next
+child, spawns the child with an ordinary `subprocess.Popen` (vfork, no pre-exec
+Python), and steps back. No helper process, no Python in the child.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import queue
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+CLONE_FS = 0x00000200
+CLONE_NEWNS = 0x00020000
+CLONE_NEWPID = 0x20000000
+
+MS_BIND = 0x1000
+MS_REC = 0x4000
+MS_SLAVE = 1 << 19
+
+T = TypeVar("T")
+
+_libc: Any = None
+
+
+def _lib() -> Any:
+    global _libc
+    if _libc is None:
+        lib = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        lib.mount.argtypes = [
+            ctypes.c_char_p,
+            ctypes.c_char_p,
+            ctypes.c_char_p,
+            ctypes.c_ulong,
+            ctypes.c_char_p,
+        ]
+        lib.unshare.argtypes = [ctypes.c_int]
+        lib.setns.argtypes = [ctypes.c_int, ctypes.c_int]
+        _libc = lib
+    return _libc
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{what}: {os.strerror(errno)}")
+
+
+def unshare(flags: int) -> None:
+    _check(_lib().unshare(flags), "unshare")
+
+
+def setns(fd: int, nstype: int) -> None:
+    _check(_lib().setns(fd, nstype), "setns")
+
+
+def mount(source: str | None, target: str, fstype: str | None, flags: int, data: str = "") -> None:
+    _check(
+        _lib().mount(
+            source.encode() if source is not None else None,
+            target.encode(),
+            fstype.encode() if fstype is not None else None,
+            flags,
+            data.encode() if data else None,
+        ),
+        f"mount {target}",
+    )
+
+
+def bind(source: str, target: str) -> None:
+    mount(source, target, None, MS_BIND | MS_REC)
+
+
+def fd_path(fd: int) -> str:
+    """A path naming what `fd` refers to, even where that thing has no path (mounted over)."""
+    return f"/proc/self/fd/{fd}"
+
+
+def supported() -> bool:
+    return sys.platform.startswith("linux") and hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+class _Call:
+    __slots__ = ("done", "error", "fn", "result")
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        self.fn = fn
+        self.done = threading.Event()
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+
+class Worker:
+    """A thread that owns namespace juggling: every call runs there, one at a time.
+
+    Calls may `enter` a mount namespace and `new_pid_namespace`; the worker always
+    returns to the original namespaces after each call, so a failed call cannot leak
+    a namespace into the next one.
+    """
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
+        self._ready = threading.Event()
+        self._startup_error: BaseException | None = None
+        self._home_mnt = -1
+        self._home_pid = -1
+        self._thread = threading.Thread(target=self._run, name="jupyter-argo-ns", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._startup_error is not None:
+            raise self._startup_error
+
+    def call(self, fn: Callable[[], T]) -> T:
+        if not self._thread.is_alive():
+            raise OSError("the namespace worker has stopped")
+        job = _Call(fn)
+        self._queue.put(job)
+        job.done.wait()
+        if job.error is not None:
+            raise job.error
+        result: T = job.result
+        return result
+
+    def enter(self, mnt_fd: int) -> None:
+        """In a call: move this thread into the mount namespace `mnt_fd` (root and cwd reset)."""
+        setns(mnt_fd, CLONE_NEWNS)
+
+    def new_mount_namespace(self) -> int:
+        """In a call: move into a copy of the original mount namespace; return its fd."""
+        unshare(CLONE_NEWNS)
+        # Mounts made here must never reach the host, while host mounts may still flow in.
+        mount(None, "/", None, MS_REC | MS_SLAVE)
+        return os.open("/proc/thread-self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+
+    def new_pid_namespace(self) -> None:
+        """In a call: the next child this thread forks is PID 1 of a new PID namespace."""
+        unshare(CLONE_NEWPID)
+
+    def _run(self) -> None:
+        try:
+            # A private fs_struct (root, cwd) is a prerequisite of setns(CLONE_NEWNS).
+            unshare(CLONE_FS)
+            self._home_mnt = os.open("/proc/thread-self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+            self._home_pid = os.open("/proc/thread-self/ns/pid_for_children", os.O_RDONLY)
+            os.set_inheritable(self._home_pid, False)
+        except BaseException as exc:  # reported to the creator
+            self._startup_error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            try:
+                job.result = job.fn()
+            except BaseException as exc:  # handed to the caller
+                job.error = exc
+            try:
+                self._go_home()
+            except BaseException as exc:
+                # Should never happen; if it does this thread is unusable.
+                job.error = job.error or exc
+                job.done.set()
+                return
+            job.done.set()
+
+    def _go_home(self) -> None:
+        setns(self._home_pid, CLONE_NEWPID)
+        setns(self._home_mnt, CLONE_NEWNS)
+
+
+_worker: Worker | None = None
+_worker_lock = threading.Lock()
+
+
+def worker() -> Worker:
+    """The process-wide namespace worker, started on first use."""
+    global _worker
+    with _worker_lock:
+        if _worker is None or not _worker._thread.is_alive():
+            _worker = Worker()
+        return _worker

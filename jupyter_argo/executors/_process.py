@@ -1,0 +1,465 @@
+"""Running containers: output copying, reaping and whole-tree signals.
+
+One `Pump` thread serves every process: it copies each child's stdout to its stdout
+file and to its log, stderr to the log, notices exits through pidfds and runs timers
+(the SIGKILL that follows a SIGTERM after the grace period). A `Process` is done when
+its main process has exited and both streams are drained.
+
+How a tree is ended depends on the sandbox:
+
+- PID namespace (namespace and bwrap modes): the command is PID 1 of its own PID
+  namespace, so when it ends the kernel kills everything it left behind, daemons and
+  `setsid` escapees included. SIGTERM goes to the command's process group, as Argo's
+  executor does; PID 1 ignores signals it has no handler for, so when the command
+  keeps SIGTERM's default action we stop it with SIGKILL and report 143, the code a
+  plain process would have had.
+- Process group (remap and none modes): signals go to the group, and processes that
+  left it are found by a marker in their environment.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import heapq
+import itertools
+import json
+import logging
+import os
+import selectors
+import signal
+import subprocess
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+TREE_ENV = "JUPYTER_ARGO_TREE"
+_STRAGGLER_DELAY = 0.05  # after the main process exits, before hunting escaped processes
+_DRAIN_LIMIT = 5.0  # after the main process exits, before giving up on open streams
+
+
+class Pump:
+    """The I/O, reaping and timer thread shared by all processes."""
+
+    def __init__(self) -> None:
+        self._selector = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._selector.register(self._wake_r, selectors.EVENT_READ, None)
+        self._inbox: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+        self._timers: list[tuple[float, int, Callable[[], None]]] = []
+        self._sequence = itertools.count()
+        self._thread = threading.Thread(target=self._run, name="jupyter-argo-pump", daemon=True)
+        self._thread.start()
+
+    def submit(self, fn: Callable[[], None]) -> None:
+        """Run `fn` on the pump thread."""
+        with self._lock:
+            self._inbox.append(fn)
+        with contextlib.suppress(BlockingIOError):
+            os.write(self._wake_w, b"\0")
+
+    def later(self, delay: float, fn: Callable[[], None]) -> None:
+        """Run `fn` on the pump thread after `delay` seconds."""
+        due = time.monotonic() + delay
+        self.submit(lambda: heapq.heappush(self._timers, (due, next(self._sequence), fn)))
+
+    def watch(self, fd: int, callback: Callable[[], None]) -> None:
+        """(Pump thread) call `callback` whenever `fd` is readable."""
+        self._selector.register(fd, selectors.EVENT_READ, callback)
+
+    def unwatch(self, fd: int) -> None:
+        """(Pump thread)"""
+        with contextlib.suppress(KeyError, ValueError):
+            self._selector.unregister(fd)
+
+    def _run(self) -> None:
+        while True:
+            timeout = None
+            if self._timers:
+                timeout = max(0.0, self._timers[0][0] - time.monotonic())
+            for key, _ in self._selector.select(timeout):
+                if key.data is None:
+                    self._drain_inbox()
+                else:
+                    _guarded(key.data)
+            now = time.monotonic()
+            while self._timers and self._timers[0][0] <= now:
+                _guarded(heapq.heappop(self._timers)[2])
+
+    def _drain_inbox(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            while os.read(self._wake_r, 4096):
+                pass
+        with self._lock:
+            jobs, self._inbox = self._inbox, []
+        for job in jobs:
+            _guarded(job)
+
+
+def _guarded(fn: Callable[[], None]) -> None:
+    try:
+        fn()
+    except Exception:
+        log.exception("jupyter-argo pump: a callback failed")
+
+
+_pump: Pump | None = None
+_pump_lock = threading.Lock()
+
+
+def pump() -> Pump:
+    global _pump
+    with _pump_lock:
+        if _pump is None or not _pump._thread.is_alive():
+            _pump = Pump()
+        return _pump
+
+
+class Tree:
+    """How to signal a process tree; the default is its process group."""
+
+    pid_namespace = False
+
+    def __init__(self, popen: subprocess.Popen[bytes], token: str | None = None) -> None:
+        self.popen = popen
+        self.token = token
+        self.emulated: int | None = None
+
+    def init_pid(self) -> int | None:
+        """Host PID of the tree's PID 1 (PID-namespace trees only)."""
+        return None
+
+    def signal(self, sig: int) -> None:
+        group = self.popen.pid
+        _signal_group(group, sig)
+        if self.token:
+            for pid in tagged(self.token):
+                if _group_of(pid) != group:  # the group already has it; twice may be fatal
+                    _signal_pid(pid, sig)
+
+    def after_exit(self, process: Process) -> None:
+        """The main process has exited: end what is left, like a container runtime."""
+        _signal_group(self.popen.pid, signal.SIGKILL)
+        p = pump()
+        p.later(_STRAGGLER_DELAY, lambda: process._hunt(self))
+
+
+class NamespaceTree(Tree):
+    """The command is PID 1 of its own PID namespace."""
+
+    pid_namespace = True
+
+    def init_pid(self) -> int | None:
+        return self.popen.pid
+
+    def signal(self, sig: int) -> None:
+        init = self.init_pid()
+        if init is None:
+            return
+        # Look before signalling: a handler may restore the default action on its way out.
+        emulate = sig != signal.SIGKILL and _default_action(init, sig)
+        _signal_group(init, sig)
+        if sig == signal.SIGKILL or emulate:
+            if emulate:
+                self.emulated = 128 + sig
+            _signal_pid(init, signal.SIGKILL)
+
+    def after_exit(self, process: Process) -> None:
+        pass  # the kernel has already killed the rest of the namespace
+
+
+class BwrapTree(NamespaceTree):
+    """bwrap's child is PID 1 of the sandbox; bwrap reports its host PID on `info_fd`."""
+
+    def __init__(self, popen: subprocess.Popen[bytes], info_fd: int) -> None:
+        super().__init__(popen)
+        self._info_fd = info_fd
+        self._init: int | None = None
+
+    def init_pid(self) -> int | None:
+        if self._init is None and self._info_fd >= 0:
+            self._init = _read_child_pid(self._info_fd)
+            os.close(self._info_fd)
+            self._info_fd = -1
+        return self._init
+
+    def close(self) -> None:
+        if self._info_fd >= 0:
+            os.close(self._info_fd)
+            self._info_fd = -1
+
+
+def _read_child_pid(fd: int, limit: float = 2.0) -> int | None:
+    data = b""
+    deadline = time.monotonic() + limit
+    selector = selectors.DefaultSelector()
+    selector.register(fd, selectors.EVENT_READ)
+    try:
+        while time.monotonic() < deadline:
+            if not selector.select(max(0.0, deadline - time.monotonic())):
+                break
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                break
+            data += chunk
+            with contextlib.suppress(ValueError):
+                pid = json.loads(data).get("child-pid")
+                return pid if isinstance(pid, int) else None
+    finally:
+        selector.close()
+    return None
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _signal_pid(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, sig)
+
+
+def _group_of(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except OSError:
+        return None
+
+
+def _default_action(pid: int, sig: int) -> bool:
+    """True when `pid` neither catches nor ignores `sig` (so, as PID 1, it would ignore it)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    masks = {}
+    for line in status.splitlines():
+        key, _, value = line.partition(":")
+        if key in ("SigIgn", "SigCgt"):
+            masks[key] = int(value.strip(), 16)
+    bit = 1 << (sig - 1)
+    return len(masks) == 2 and not (masks["SigIgn"] | masks["SigCgt"]) & bit
+
+
+def tagged(token: str) -> list[int]:
+    """PIDs of the processes whose environment carries our marker for `token`."""
+    marker = f"{TREE_ENV}={token}".encode()
+    found: list[int] = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return found
+    own = os.getpid()
+    for name in entries:
+        if not name.isdigit() or int(name) == own:
+            continue
+        try:
+            with open(f"/proc/{name}/environ", "rb") as handle:
+                environ = handle.read()
+        except OSError:
+            continue
+        if marker in environ.split(b"\0"):
+            found.append(int(name))
+    return found
+
+
+class Process:
+    """One running container: its main process and every process it starts."""
+
+    def __init__(
+        self,
+        popen: subprocess.Popen[bytes],
+        tree: Tree,
+        *,
+        stdout_fd: int,
+        log_fd: int,
+        out_r: int,
+        err_r: int,
+    ) -> None:
+        self.pid = popen.pid
+        self._popen = popen
+        self._tree = tree
+        self._stdout_fd = stdout_fd
+        self._log_fd = log_fd
+        self._streams = {out_r: True, err_r: False}  # fd -> is stdout
+        self._exited = False
+        self._code: int | None = None
+        self._done = threading.Event()
+        self._callbacks: list[Callable[[Process], None]] = []
+        self._lock = threading.Lock()
+        self._pump = pump()
+        _live.add(self)
+        self._pump.submit(self._attach)
+
+    @classmethod
+    def failed(cls, code: int, message: str, *, log_path: Path, stdout_path: Path) -> Process:
+        """A process that could not start, reported like a shell: 126 or 127 and a message."""
+        stdout_path.write_bytes(b"")
+        log_path.write_bytes(message.encode() + b"\n")
+        process = cls.__new__(cls)
+        process.pid = 0
+        process._code = code
+        process._exited = True
+        process._done = threading.Event()
+        process._done.set()
+        process._callbacks = []
+        process._lock = threading.Lock()
+        return process
+
+    def __repr__(self) -> str:
+        state = "running" if self._code is None else f"exit {self._code}"
+        return f"<Process pid={self.pid} {state}>"
+
+    # Public API
+
+    def poll(self) -> int | None:
+        """The exit code once the process tree is done and its output written, else None."""
+        return self._code if self._done.is_set() else None
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """Wait for `poll()` to have a value; None when `timeout` passes first."""
+        self._done.wait(timeout)
+        return self.poll()
+
+    def terminate(self, grace: float = 10.0) -> None:
+        """SIGTERM the whole tree now, SIGKILL it after `grace` seconds. Returns at once."""
+        if self._exited:
+            return
+        self._tree.signal(signal.SIGTERM)
+        self._pump.later(grace, self._kill_if_running)
+
+    def kill(self) -> None:
+        """SIGKILL the whole tree now."""
+        if not self._exited:
+            self._tree.signal(signal.SIGKILL)
+
+    def add_done_callback(self, fn: Callable[[Process], None]) -> None:
+        """Call `fn(process)` once done (on the pump thread, or now if already done)."""
+        with self._lock:
+            if not self._done.is_set():
+                self._callbacks.append(fn)
+                return
+        fn(self)
+
+    # Pump thread
+
+    def _attach(self) -> None:
+        for fd in self._streams:
+            self._pump.watch(fd, lambda fd=fd: self._read(fd))  # type: ignore[misc]
+        pidfd = _pidfd(self._popen.pid)
+        if pidfd is None:
+            threading.Thread(target=self._wait_blocking, daemon=True).start()
+        else:
+            self._pump.watch(pidfd, lambda: self._on_pidfd(pidfd))
+
+    def _wait_blocking(self) -> None:
+        self._popen.wait()
+        self._pump.submit(self._on_exit)
+
+    def _on_pidfd(self, pidfd: int) -> None:
+        self._pump.unwatch(pidfd)
+        os.close(pidfd)
+        self._on_exit()
+
+    def _on_exit(self) -> None:
+        code = self._popen.poll()
+        if code is None:  # not reaped yet: should not happen after a pidfd wake-up
+            self._pump.later(0.01, self._on_exit)
+            return
+        self._exited = True
+        code = 128 - code if code < 0 else code
+        if self._tree.emulated is not None and code == 128 + signal.SIGKILL:
+            code = self._tree.emulated
+        self._code = code
+        if isinstance(self._tree, BwrapTree):
+            self._tree.close()
+        self._tree.after_exit(self)
+        self._pump.later(_DRAIN_LIMIT, self._give_up_streams)
+        self._maybe_finish()
+
+    def _read(self, fd: int) -> None:
+        try:
+            data = os.read(fd, 1 << 16)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._close_stream(fd)
+            return
+        if self._streams[fd]:
+            _write_all(self._stdout_fd, data)
+        _write_all(self._log_fd, data)
+
+    def _close_stream(self, fd: int) -> None:
+        self._pump.unwatch(fd)
+        os.close(fd)
+        del self._streams[fd]
+        self._maybe_finish()
+
+    def _hunt(self, tree: Tree) -> None:
+        """Kill processes that escaped the group while still holding our streams."""
+        if self._streams and tree.token:
+            for pid in tagged(tree.token):
+                _signal_pid(pid, signal.SIGKILL)
+
+    def _give_up_streams(self) -> None:
+        for fd in list(self._streams):
+            log.warning("process %s: a leftover process still holds its output open", self.pid)
+            self._close_stream(fd)
+
+    def _kill_if_running(self) -> None:
+        if not self._exited:
+            self.kill()
+
+    def _maybe_finish(self) -> None:
+        if not self._exited or self._streams or self._done.is_set():
+            return
+        os.close(self._stdout_fd)
+        os.close(self._log_fd)
+        with self._lock:
+            self._done.set()
+            callbacks, self._callbacks = self._callbacks, []
+        _live.discard(self)
+        for fn in callbacks:
+            _guarded(lambda fn=fn: fn(self))  # type: ignore[misc]
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            written = os.write(fd, view)
+        except OSError as exc:
+            log.warning("cannot write process output: %s", exc)
+            return
+        view = view[written:]
+
+
+def _pidfd(pid: int) -> int | None:
+    opener = getattr(os, "pidfd_open", None)
+    if opener is None:
+        return None
+    try:
+        fd: int = opener(pid)
+    except OSError:
+        return None
+    return fd
+
+
+_live: weakref.WeakSet[Process] = weakref.WeakSet()
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    # Nothing outlives its node, not even when the notebook kernel exits.
+    for process in list(_live):
+        process.kill()

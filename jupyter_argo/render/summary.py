@@ -1,0 +1,120 @@
+"""The workflow in a few words: phase, progress `N/M`, duration and message.
+
+Shared by the SVG's title line, the widget's header and the plain-text fallback.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from jupyter_argo.render.style import phase_style
+
+__all__ = ["Summary", "format_duration", "parse_time", "summarise", "text_summary"]
+
+_LEAF_TYPES = ("Pod", "Container", "HTTP", "Plugin")
+_SHOWN_FAILURES = 10
+
+
+@dataclass(frozen=True)
+class Summary:
+    name: str
+    namespace: str
+    phase: str
+    progress: str  # Argo's "N/M": finished pods of all pods
+    duration: float | None  # seconds; up to `now` while running
+    message: str
+    started: str
+    finished: str
+
+    def headline(self) -> str:
+        """E.g. `✓ hello-x7k2p · Succeeded · 3/3 · 12s`."""
+        parts = [f"{phase_style(self.phase).glyph} {self.name}", self.phase or "Unknown"]
+        if self.progress:
+            parts.append(self.progress)
+        if self.duration is not None:
+            parts.append(format_duration(self.duration))
+        return " · ".join(parts)
+
+
+def summarise(workflow: Mapping[str, Any], *, now: datetime | None = None) -> Summary:
+    metadata = workflow.get("metadata") or {}
+    status = workflow.get("status") or {}
+    started = str(status.get("startedAt") or "")
+    finished = str(status.get("finishedAt") or "")
+    begin = parse_time(started)
+    end = parse_time(finished) or (now or datetime.now(timezone.utc))
+    return Summary(
+        name=str(metadata.get("name") or metadata.get("generateName") or "workflow"),
+        namespace=str(metadata.get("namespace") or ""),
+        phase=str(status.get("phase") or ""),
+        progress=str(status.get("progress") or _progress(status.get("nodes") or {})),
+        duration=None if begin is None else max(0.0, (end - begin).total_seconds()),
+        message=str(status.get("message") or ""),
+        started=started,
+        finished=finished,
+    )
+
+
+def _progress(nodes: Mapping[str, Any]) -> str:
+    # Argo's progress counts pods: those that completed over all of them.
+    pods = [n for n in nodes.values() if isinstance(n, Mapping) and n.get("type") == "Pod"]
+    if not pods:
+        return ""
+    done = sum(1 for n in pods if n.get("phase") in ("Succeeded", "Failed", "Error"))
+    return f"{done}/{len(pods)}"
+
+
+def parse_time(text: str) -> datetime | None:
+    """An RFC 3339 time as Kubernetes writes it, or None when absent or unreadable."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def format_duration(seconds: float) -> str:
+    """Like the Argo UI: `12s`, `3m 4s`, `1h 2m`, `2d 3h`."""
+    total = int(seconds)
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    if minutes:
+        return f"{minutes}m {secs}s"
+    return f"{secs}s"
+
+
+def text_summary(workflow: Mapping[str, Any], *, now: datetime | None = None) -> str:
+    """A few lines for terminals and `text/plain`: headline, message, counts, failures."""
+    summary = summarise(workflow, now=now)
+    lines = [summary.headline()]
+    if summary.message:
+        lines.append(f"  message: {summary.message}")
+    nodes = [
+        n
+        for n in ((workflow.get("status") or {}).get("nodes") or {}).values()
+        if isinstance(n, Mapping)
+    ]
+    leaves = [n for n in nodes if n.get("type") in _LEAF_TYPES]
+    if leaves:
+        counts = Counter(str(n.get("phase") or "Pending") for n in leaves)
+        listed = ", ".join(f"{count} {phase.lower()}" for phase, count in sorted(counts.items()))
+        lines.append(f"  {len(leaves)} pods: {listed}")
+    failed = [n for n in leaves if n.get("phase") in ("Failed", "Error")]
+    for node in failed[:_SHOWN_FAILURES]:
+        name = node.get("displayName") or node.get("name") or node.get("id")
+        message = f": {node['message']}" if node.get("message") else ""
+        lines.append(f"  {phase_style(str(node.get('phase'))).glyph} {name}{message}")
+    if len(failed) > _SHOWN_FAILURES:
+        lines.append(f"  ... and {len(failed) - _SHOWN_FAILURES} more failed")
+    return "\n".join(lines)

@@ -1,0 +1,286 @@
+"""The live view of one workflow: header, graph, and the selected node's details.
+
+Design. One anywidget (JupyterLab, Notebook 7, VS Code, Colab): a small ES module
+(`static/view.js`) shows the SVG, and all state travels as synced trait values.
+
+- `svg` changes only when the graph's structure does (`Graph.shape_key`); only then does
+  Graphviz run. A phase-only change sends `phases` ({node ID: phase}) and `notes` (group
+  counts), and the browser repaints those nodes in place from `palette`.
+- A click in the browser sets `selected`; Python answers with `detail` (inputs, outputs,
+  message, log tail from `logs`). Clicking a group node unfolds it.
+- `update(workflow)` applies one snapshot now; `follow(stream)` applies a watch stream
+  from background threads, coalesced to about 10 updates a second (`coalesce.py`). Both
+  only set trait values, never `with output:` from a thread.
+- Without a widget frontend (nbconvert, GitHub, a terminal), the display data carries the
+  graph as `image/svg+xml` and the summary as `text/plain`; a view shown with `display`
+  re-publishes them when the workflow finishes, so the saved notebook has the final graph.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import traitlets
+
+from jupyter_argo.render.graph import FOLD, Collapse, Graph, build_graph
+from jupyter_argo.render.style import PALETTE, phase_style
+from jupyter_argo.render.summary import format_duration, parse_time, summarise, text_summary
+from jupyter_argo.render.svg import draw, recolour, with_title
+from jupyter_argo.widgets.coalesce import Follower
+
+__all__ = ["WorkflowView"]
+
+_STATIC = Path(__file__).with_name("static")
+_DONE = ("Succeeded", "Failed", "Error")
+_LOG_CHARS = 16_000
+_LOG_REFRESH = 1.0  # seconds between log fetches for a running node
+
+Logs = Callable[[str], str]
+
+
+class WorkflowView(anywidget.AnyWidget):  # type: ignore[misc]
+    """A live picture of an Argo Workflow object; `update` it with newer snapshots."""
+
+    _esm = _STATIC / "view.js"
+    _css = _STATIC / "view.css"
+
+    svg = traitlets.Unicode("").tag(sync=True)
+    phases = traitlets.Dict().tag(sync=True)
+    notes = traitlets.Dict().tag(sync=True)
+    palette = traitlets.Dict().tag(sync=True)
+    header = traitlets.Dict().tag(sync=True)
+    selected = traitlets.Unicode("").tag(sync=True)
+    detail = traitlets.Dict().tag(sync=True)
+
+    def __init__(
+        self,
+        workflow: Mapping[str, Any],
+        *,
+        logs: Logs | None = None,
+        collapse: Collapse = FOLD,
+    ) -> None:
+        super().__init__()
+        self._lock = threading.RLock()
+        self._logs = logs
+        self._collapse = collapse
+        self._expanded: set[str] = set()
+        self._workflow: Mapping[str, Any] = {}
+        self._graph: Graph | None = None
+        self._drawing = ""  # the laid-out SVG, in the colours of its layout
+        self._log_mark: tuple[str, str, float] = ("", "", 0.0)  # node, phase, when fetched
+        self._handles: list[Any] = []  # IPython DisplayHandles showing this view
+        self._published: tuple[object, ...] | None = None
+        self.layouts = 0  # Graphviz runs so far
+        self.observe(self._on_selected, names="selected")
+        with self.hold_sync():  # the first state in one message
+            self.palette = {
+                phase: {"fill": s.fill, "text": s.text, "glyph": s.glyph}
+                for phase, s in PALETTE.items()
+            }
+            self.update(workflow)
+
+    def __repr__(self) -> str:
+        header = self.header
+        return f"WorkflowView({header.get('name', '')!r}, phase={header.get('phase', '')!r})"
+
+    @property
+    def workflow(self) -> Mapping[str, Any]:
+        """The snapshot shown now."""
+        return self._workflow
+
+    @property
+    def graph(self) -> Graph | None:
+        return self._graph
+
+    def update(self, workflow: Mapping[str, Any]) -> None:
+        """Show `workflow`, an Argo Workflow object; lays out only if the structure changed."""
+        with self._lock:
+            self._show(workflow)
+        self._republish()
+
+    def follow(
+        self, stream: Iterable[Mapping[str, Any]], *, interval: float = 0.1
+    ) -> Follower[Any]:
+        """Apply a watch stream of snapshots in the background, at most every `interval` s.
+
+        Returns the `Follower`: `join()` waits for the end of the stream, `stop()` abandons it.
+        """
+        return Follower(stream, self.update, interval=interval)
+
+    def expand(self, node_ids: Collection[str]) -> None:
+        """Unfold the fan-outs of these nodes (as clicking their group node does)."""
+        with self._lock:
+            self._expanded.update(node_ids)
+            self._show(self._workflow)
+
+    def _show(self, workflow: Mapping[str, Any]) -> None:
+        graph = build_graph(workflow, expand=self._expanded, collapse=self._collapse)
+        fresh = self._graph is None or graph.shape_key != self._graph.shape_key
+        drawing = draw(graph) if fresh else self._drawing
+        self._workflow, self._graph, self._drawing = workflow, graph, drawing
+        with self.hold_sync():
+            if fresh:
+                self.layouts += 1
+                self.svg = drawing
+            self.phases = graph.phases()
+            self.notes = graph.notes()
+            self.header = _header(workflow)
+            if self.selected:
+                self._refresh_detail()
+
+    # Node selection -------------------------------------------------------------------
+
+    def _on_selected(self, change: Mapping[str, Any]) -> None:
+        node_id = str(change["new"])
+        with self._lock:
+            graph = self._graph
+            box = graph.boxes.get(node_id) if graph else None
+            if box is not None and box.kind == "Group":
+                self._expanded.add(node_id.removesuffix("/more"))
+                self.selected = ""
+                self._show(self._workflow)
+                return
+            self._log_mark = ("", "", 0.0)
+            self._refresh_detail()
+
+    def _refresh_detail(self) -> None:
+        node_id = self.selected
+        node = _nodes(self._workflow).get(node_id)
+        if not node_id or not isinstance(node, Mapping):
+            self.detail = {}
+            return
+        self.detail = _detail(node, self._log_tail(node_id, node))
+
+    def _log_tail(self, node_id: str, node: Mapping[str, Any]) -> str:
+        # Fetched on selection, when the node's phase changes, and each second while it runs.
+        if self._logs is None or node.get("type") not in ("Pod", "Container"):
+            return ""
+        phase = str(node.get("phase") or "")
+        mark_id, mark_phase, fetched = self._log_mark
+        now = time.monotonic()
+        stale = phase == "Running" and now - fetched >= _LOG_REFRESH
+        if mark_id == node_id and mark_phase == phase and not stale:
+            return str(self.detail.get("log", ""))
+        self._log_mark = (node_id, phase, now)
+        try:
+            text = self._logs(node_id)
+        except Exception as err:  # a log we cannot read is not worth failing the view for
+            return f"(logs unavailable: {err})"
+        return text[-_LOG_CHARS:]
+
+    # Display without a widget frontend ------------------------------------------------
+
+    def static_svg(self) -> str:
+        """The graph as it looks now, titled: for nbconvert, GitHub and other static views."""
+        with self._lock:
+            graph, drawing, workflow = self._graph, self._drawing, self._workflow
+        if graph is None:
+            return ""
+        return with_title(recolour(drawing, graph.phases(), graph.notes()), workflow)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        bundle = super()._repr_mimebundle_(**kwargs)
+        data, metadata = (dict(bundle[0]), dict(bundle[1])) if bundle else ({}, {})
+        data["image/svg+xml"] = self.static_svg()
+        data["text/plain"] = text_summary(self._workflow)
+        return data, metadata
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        data, metadata = self._repr_mimebundle_()
+        handle = display(  # type: ignore[no-untyped-call]
+            data, metadata=metadata, raw=True, display_id=True
+        )
+        if handle is not None:
+            self._handles.append(handle)
+
+    def _republish(self) -> None:
+        # The static copies in the notebook were made when the view was displayed; once
+        # the run is over, replace them with the final graph.
+        header = self.header
+        if not self._handles or header.get("phase") not in _DONE:
+            return
+        key = (self.svg, tuple(sorted(self.phases.items())), tuple(sorted(header.items())))
+        if key == self._published:
+            return
+        self._published = key
+        data, metadata = self._repr_mimebundle_()
+        for handle in self._handles:
+            handle.update(data, metadata=metadata, raw=True)
+
+
+def _nodes(workflow: Mapping[str, Any]) -> Mapping[str, Any]:
+    nodes = (workflow.get("status") or {}).get("nodes") or {}
+    return nodes if isinstance(nodes, Mapping) else {}
+
+
+def _header(workflow: Mapping[str, Any]) -> dict[str, Any]:
+    summary = summarise(workflow)
+    style = phase_style(summary.phase)
+    return {
+        "name": summary.name,
+        "namespace": summary.namespace,
+        "phase": summary.phase,
+        "glyph": style.glyph,
+        "progress": summary.progress,
+        "duration": "" if summary.duration is None else format_duration(summary.duration),
+        "startedAt": summary.started,
+        "finishedAt": summary.finished,
+        "message": summary.message,
+    }
+
+
+def _artifact_place(artifact: Mapping[str, Any]) -> str:
+    for kind in ("s3", "gcs", "oss", "azure", "hdfs", "artifactory", "http", "git", "raw"):
+        where = artifact.get(kind)
+        if isinstance(where, Mapping):
+            spot = where.get("key") or where.get("blob") or where.get("path") or where.get("url")
+            spot = spot or where.get("repo") or ("inline" if kind == "raw" else "")
+            return f"{kind}: {spot}"
+    return str(artifact.get("path") or "")
+
+
+def _io(section: Any) -> dict[str, list[list[str]]]:
+    section = section if isinstance(section, Mapping) else {}
+    parameters = [
+        [str(p.get("name", "")), str(p.get("value", ""))]
+        for p in section.get("parameters") or ()
+        if isinstance(p, Mapping)
+    ]
+    for key in ("result", "exitCode"):
+        if section.get(key) is not None:
+            parameters.append([key, str(section[key])])
+    artifacts = [
+        [str(a.get("name", "")), _artifact_place(a)]
+        for a in section.get("artifacts") or ()
+        if isinstance(a, Mapping)
+    ]
+    return {"parameters": parameters, "artifacts": artifacts}
+
+
+def _detail(node: Mapping[str, Any], log: str) -> dict[str, Any]:
+    started, finished = str(node.get("startedAt") or ""), str(node.get("finishedAt") or "")
+    begin = parse_time(started)
+    end = parse_time(finished) or datetime.now(timezone.utc)
+    return {
+        "id": str(node.get("id", "")),
+        "name": str(node.get("name", "")),
+        "displayName": str(node.get("displayName") or node.get("name") or ""),
+        "type": str(node.get("type", "")),
+        "phase": str(node.get("phase", "")),
+        "template": str(node.get("templateName") or ""),
+        "message": str(node.get("message") or ""),
+        "startedAt": started,
+        "finishedAt": finished,
+        "duration": "" if begin is None else format_duration((end - begin).total_seconds()),
+        "inputs": _io(node.get("inputs")),
+        "outputs": _io(node.get("outputs")),
+        "log": log,
+    }

@@ -1,0 +1,306 @@
+"""The local engine against Argo's semantics: node graph, phases, variables, outputs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from jupyter_argo.backends.local import LocalBackend
+from jupyter_argo.spec.parse import parse_text
+from jupyter_argo.status import node_id
+
+
+@pytest.fixture
+def engine() -> LocalBackend:
+    return LocalBackend()
+
+
+def run(engine: LocalBackend, text: str, **kwargs: Any) -> dict[str, Any]:
+    (doc,) = [d for d in parse_text(text) if d.kind == "Workflow"]
+    created = engine.submit(doc.body, **kwargs)
+    return engine.wait(created["metadata"]["name"], timeout=60)
+
+
+def by_display(workflow: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {n["displayName"]: n for n in workflow["status"]["nodes"].values()}
+
+
+def params(node: dict[str, Any]) -> dict[str, str]:
+    return {p["name"]: p.get("value") for p in (node.get("outputs") or {}).get("parameters", [])}
+
+
+SEED_OUTPUT_PARAMETER = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  generateName: output-parameter-
+spec:
+  entrypoint: output-parameter
+  templates:
+    - name: output-parameter
+      steps:
+        - - name: generate-parameter
+            template: argosay
+        - - name: consume-parameter
+            template: print-message
+            arguments:
+              parameters:
+                - name: message
+                  value: "{{steps.generate-parameter.outputs.parameters.hello-param}}"
+    - name: argosay
+      container:
+        image: yky8/argosay:v2
+        command: [ sh, -c ]
+        args: [ "echo -n hello world > /tmp/hello_world.txt" ]
+      outputs:
+        parameters:
+          - name: hello-param
+            valueFrom:
+              path: /tmp/hello_world.txt
+    - name: print-message
+      inputs:
+        parameters:
+          - name: message
+      container:
+        image: yky8/argosay:v2
+        command: [ "/usr/local/bin/argosay" ]
+        args: [ "echo","{{inputs.parameters.message}}" ]
+"""
+
+
+def test_seed_output_parameter(engine: LocalBackend) -> None:
+    wf = run(engine, SEED_OUTPUT_PARAMETER)
+    name = wf["metadata"]["name"]
+    assert wf["status"]["phase"] == "Succeeded"
+    nodes = by_display(wf)
+    assert params(nodes["generate-parameter"]) == {"hello-param": "hello world"}
+    consume = nodes["consume-parameter"]
+    assert consume["inputs"]["parameters"] == [{"name": "message", "value": "hello world"}]
+    assert consume["outputs"]["result"] == "hello world"
+    logs = list(engine.logs(name, node=consume["id"]))
+    assert [line for _, line in logs] == ["hello world"]
+    # Argo's graph: root Steps -> [0] -> generate -> [1] -> consume
+    root = wf["status"]["nodes"][name]
+    assert root["type"] == "Steps"
+    group0 = wf["status"]["nodes"][node_id(name, f"{name}[0]")]
+    assert group0["displayName"] == "[0]"
+    assert group0["children"] == [nodes["generate-parameter"]["id"]]
+    assert nodes["generate-parameter"]["children"] == [node_id(name, f"{name}[1]")]
+    assert root["outboundNodes"] == [consume["id"]]
+    assert wf["status"]["progress"] == "2/2"
+
+
+DIAMOND = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: dag-diamond-}
+spec:
+  entrypoint: diamond
+  templates:
+  - name: echo
+    inputs: {parameters: [{name: message}]}
+    container: {image: alpine:3.7, command: [echo, "{{inputs.parameters.message}}"]}
+  - name: diamond
+    dag:
+      tasks:
+      - {name: A, template: echo, arguments: {parameters: [{name: message, value: A}]}}
+      - name: B
+        depends: "A"
+        template: echo
+        arguments: {parameters: [{name: message, value: B}]}
+      - name: C
+        depends: "A"
+        template: echo
+        arguments: {parameters: [{name: message, value: C}]}
+      - name: D
+        depends: "B && C"
+        template: echo
+        arguments: {parameters: [{name: message, value: D}]}
+"""
+
+
+def test_dag_diamond_graph(engine: LocalBackend) -> None:
+    wf = run(engine, DIAMOND)
+    name = wf["metadata"]["name"]
+    nodes = by_display(wf)
+    assert wf["status"]["phase"] == "Succeeded"
+    assert nodes["A"]["name"] == f"{name}.A"
+    assert sorted(nodes["A"]["children"]) == sorted([nodes["B"]["id"], nodes["C"]["id"]])
+    assert nodes["B"]["children"] == [nodes["D"]["id"]]
+    assert wf["status"]["nodes"][name]["outboundNodes"] == [nodes["D"]["id"]]
+    assert nodes["D"]["outputs"]["result"] == "D"
+
+
+def test_failure_propagates_with_argo_messages(engine: LocalBackend) -> None:
+    wf = run(
+        engine,
+        """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: fail-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {name: boom, template: boom}
+  - name: boom
+    container: {image: alpine, command: [sh, -c, "echo oops >&2; exit 3"]}
+""",
+    )
+    nodes = by_display(wf)
+    assert wf["status"]["phase"] == "Failed"
+    assert nodes["boom"]["message"] == "Error (exit code 3)"
+    assert nodes["boom"]["outputs"]["exitCode"] == "3"
+    group = nodes["[0]"]
+    assert group["message"] == f"child '{nodes['boom']['id']}' failed"
+    assert wf["status"]["message"] == group["message"]
+
+
+def test_loops_aggregate_and_name_children(engine: LocalBackend) -> None:
+    wf = run(
+        engine,
+        """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: loops-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - name: gen
+        template: square
+        arguments: {parameters: [{name: n, value: "{{item}}"}]}
+        withItems: [1, 2, 3]
+    - - name: total
+        template: show
+        arguments: {parameters: [{name: v, value: "{{steps.gen.outputs.result}}"}]}
+    - - name: seq
+        template: show
+        arguments: {parameters: [{name: v, value: "{{item}}"}]}
+        withSequence: {count: "2", start: "5", format: "x%02d"}
+  - name: square
+    inputs: {parameters: [{name: n}]}
+    script: {image: python:3, command: [python], source: "print({{inputs.parameters.n}} ** 2)"}
+  - name: show
+    inputs: {parameters: [{name: v}]}
+    container: {image: alpine, command: [echo, "{{inputs.parameters.v}}"]}
+""",
+    )
+    nodes = by_display(wf)
+    assert wf["status"]["phase"] == "Succeeded"
+    results = [nodes[f"gen({i}:{i + 1})"]["outputs"]["result"] for i in range(3)]
+    assert results == ["1", "4", "9"]
+    assert nodes["total"]["outputs"]["result"] == "[1,4,9]"
+    assert nodes["seq(0:x05)"]["outputs"]["result"] == "x05"
+    assert nodes["seq(1:x06)"]["outputs"]["result"] == "x06"
+
+
+def test_when_skips_with_argo_message(engine: LocalBackend) -> None:
+    wf = run(
+        engine,
+        """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: when-}
+spec:
+  entrypoint: main
+  arguments: {parameters: [{name: side, value: heads}]}
+  templates:
+  - name: main
+    steps:
+    - - {name: heads, template: say, when: "{{workflow.parameters.side}} == heads"}
+      - {name: tails, template: say, when: "{{workflow.parameters.side}} == tails"}
+  - name: say
+    container: {image: alpine, command: [echo, hi]}
+""",
+        parameters={"side": "tails"},
+    )
+    nodes = by_display(wf)
+    assert nodes["heads"]["phase"] == "Skipped"
+    assert nodes["heads"]["type"] == "Skipped"
+    assert nodes["heads"]["message"] == "when 'tails == heads' evaluated false"
+    assert nodes["tails"]["phase"] == "Succeeded"
+
+
+def test_retries_create_numbered_children(engine: LocalBackend) -> None:
+    wf = run(
+        engine,
+        """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: retry-}
+spec:
+  entrypoint: flaky
+  templates:
+  - name: flaky
+    retryStrategy: {limit: "2"}
+    container: {image: alpine, command: [sh, -c, "exit 1"]}
+""",
+    )
+    name = wf["metadata"]["name"]
+    nodes = wf["status"]["nodes"]
+    root = nodes[name]
+    assert root["type"] == "Retry"
+    assert root["phase"] == "Failed"
+    assert root["message"] == "No more retries left"
+    assert [nodes[c]["name"] for c in root["children"]] == [
+        f"{name}(0)",
+        f"{name}(1)",
+        f"{name}(2)",
+    ]
+
+
+def test_exit_handler_sees_status(engine: LocalBackend) -> None:
+    wf = run(
+        engine,
+        """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: exit-}
+spec:
+  entrypoint: main
+  onExit: bye
+  templates:
+  - name: main
+    container: {image: alpine, command: [sh, -c, "exit 1"]}
+  - name: bye
+    container: {image: alpine, command: [echo, "status={{workflow.status}}"]}
+""",
+    )
+    name = wf["metadata"]["name"]
+    handler = wf["status"]["nodes"][node_id(name, f"{name}.onExit")]
+    assert handler["outputs"]["result"] == "status=Failed"
+    assert handler["nodeFlag"] == {"hooked": True}
+    assert wf["status"]["phase"] == "Failed"
+
+
+def test_missing_parameter_is_one_clear_error(engine: LocalBackend) -> None:
+    wf = run(
+        engine,
+        """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: missing-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    inputs: {parameters: [{name: message}]}
+    container: {image: alpine, command: [echo, "{{inputs.parameters.message}}"]}
+""",
+    )
+    assert wf["status"]["phase"] == "Error"
+    root = wf["status"]["nodes"][wf["metadata"]["name"]]
+    assert root["message"] == "inputs.parameters.message was not supplied"
+
+
+def test_runs_persist_across_engines(engine: LocalBackend) -> None:
+    wf = run(engine, DIAMOND)
+    again = LocalBackend()
+    stored = again.get(wf["metadata"]["name"])
+    assert stored["status"]["phase"] == "Succeeded"
+    assert stored["status"]["nodes"].keys() == wf["status"]["nodes"].keys()
+    assert [w["metadata"]["name"] for w in again.list()] == [wf["metadata"]["name"]]

@@ -1,0 +1,446 @@
+"""The process executor with real processes, in every isolation mode this machine has."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jupyter_argo.executors import (
+    ContainerSpec,
+    ImageMap,
+    ImageRule,
+    Process,
+    ProcessExecutor,
+    Sandbox,
+    SandboxSpec,
+)
+from jupyter_argo.executors._bwrap import available as bwrap_available
+from jupyter_argo.executors._executor import _namespace_available
+
+ISOLATING = []
+if _namespace_available():
+    ISOLATING.append("namespace")
+if bwrap_available():
+    ISOLATING.append("bwrap")
+PRIVATE = [*ISOLATING, "remap"]  # every mode that gives each node its own paths
+
+
+def _skip_unless(mode: str) -> None:
+    if mode == "namespace" and not _namespace_available():
+        pytest.skip("mount namespaces need Linux and root")
+    if mode == "bwrap" and not bwrap_available():
+        pytest.skip("bubblewrap is not installed (apt-get install bubblewrap)")
+
+
+class Node:
+    """One node: an executor, its sandbox, and helpers to run containers in it."""
+
+    def __init__(self, executor: ProcessExecutor, sandbox: Sandbox, home: Path) -> None:
+        self.executor = executor
+        self.sandbox = sandbox
+        self.home = home
+        self.runs = 0
+
+    def start(
+        self, image: str, command: list[str], args: list[str] | None = None, **extra: object
+    ) -> Process:
+        self.runs += 1
+        container = ContainerSpec("main", image, command, args or [], {}, **extra)  # type: ignore[arg-type]
+        return self.executor.start(
+            container,
+            self.sandbox,
+            stdout_path=self.home / f"stdout{self.runs}",
+            log_path=self.home / f"log{self.runs}",
+        )
+
+    def run(
+        self, image: str, command: list[str], args: list[str] | None = None, **extra: object
+    ) -> tuple[int | None, str, str]:
+        process = self.start(image, command, args, **extra)
+        code = process.wait(30)
+        stdout = (self.home / f"stdout{self.runs}").read_text()
+        log = (self.home / f"log{self.runs}").read_text()
+        return code, stdout, log
+
+    def read(self, container_path: str) -> str:
+        return self.sandbox.host_path(container_path).read_text()
+
+
+def _node(mode: str, home: Path, declared: list[str], **extra: object) -> Node:
+    _skip_unless(mode)
+    executor = ProcessExecutor(isolation=mode, **extra)  # type: ignore[arg-type]
+    sandbox = executor.prepare(SandboxSpec(home / "node", declared))
+    home.mkdir(parents=True, exist_ok=True)
+    return Node(executor, sandbox, home)
+
+
+@pytest.fixture(params=PRIVATE)
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def node(mode: str, tmp_path: Path) -> Iterator[Node]:
+    made = _node(mode, tmp_path, ["/tmp/out.txt", "/src"])
+    yield made
+    made.sandbox.cleanup(wait=True)
+
+
+def _running(marker: str) -> list[int]:
+    """Host PIDs of live processes whose command line contains `marker`."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            cmdline = Path(f"/proc/{name}/cmdline").read_bytes()
+            state = Path(f"/proc/{name}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if marker.encode() in cmdline and state != "Z":
+            found.append(int(name))
+    return found
+
+
+def _unique_sleep() -> str:
+    # A sleep length no other process uses, to find the process again.
+    return f"{300 + (time.monotonic_ns() % 100_000) / 100_000:.5f}"
+
+
+def _eventually(predicate: object, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return True
+        time.sleep(0.02)
+    return False
+
+
+# Output, exit codes, environment
+
+
+def test_stdout_file_has_stdout_and_log_has_both(node: Node) -> None:
+    code, stdout, log = node.run("busybox", ["sh", "-c"], ["echo out; echo err >&2; exit 3"])
+    assert code == 3
+    assert stdout == "out\n"
+    assert sorted(log.splitlines()) == ["err", "out"]
+
+
+def test_stdin_and_working_dir(node: Node) -> None:
+    code, stdout, _ = node.run(
+        "busybox",
+        ["sh", "-c"],
+        ["cat; pwd"],
+        stdin=b"from stdin\n",
+        working_dir="/src/work",
+    )
+    assert code == 0
+    stdin_line, cwd = stdout.splitlines()
+    assert stdin_line == "from stdin"
+    assert cwd.endswith("/src/work")
+
+
+def test_env_reaches_the_process(node: Node) -> None:
+    container = ContainerSpec("main", "busybox", ["sh", "-c", 'echo "$GREETING"'], [], {})
+    container.env["GREETING"] = "hello env"
+    process = node.executor.start(
+        container, node.sandbox, stdout_path=node.home / "o", log_path=node.home / "l"
+    )
+    assert process.wait(30) == 0
+    assert (node.home / "o").read_text() == "hello env\n"
+
+
+def test_script_source_is_the_last_argument(node: Node) -> None:
+    source = "import sys\nprint(sys.argv[-1] == __file__)\nprint(open(__file__).read() == SRC)\n"
+    code, stdout, log = node.run(
+        "python:alpine3.23",
+        ["python"],
+        script_source=f"SRC = {source!r}\n{source}",
+    )
+    assert code == 0, log
+    assert stdout.splitlines()[0] == "True"
+
+
+def test_shell_script_gets_its_file_as_the_last_argument(node: Node) -> None:
+    code, stdout, _ = node.run("alpine:3.23", ["sh", "-e"], script_source='echo "$0"\n')
+    assert code == 0
+    assert stdout.strip().endswith("/script")
+
+
+def test_python_image_runs_this_interpreter(node: Node) -> None:
+    code, stdout, _ = node.run(
+        "python:3.12", ["python", "-c"], ["import sys; print(sys.executable)"]
+    )
+    assert code == 0
+    assert stdout.strip() == sys.executable
+
+
+def test_python_is_on_path_inside_python_images(node: Node) -> None:
+    code, stdout, _ = node.run(
+        "python:alpine3.23", ["sh", "-c"], ["python -c 'import sys; print(sys.prefix)'"]
+    )
+    assert code == 0
+    assert stdout.strip() == sys.prefix
+
+
+def test_missing_executable_fails_like_a_shell(node: Node) -> None:
+    code, _, log = node.run("busybox", ["/src/not-there.sh"])
+    assert code in (127, 1)  # bwrap reports its own failure as 1
+    assert "not-there.sh" in log
+
+
+# Built-in argosay and cowsay
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "stdout"),
+    [
+        ([], 0, "hello argo\n"),
+        (["echo"], 0, "hello argo\n"),
+        (["echo", "hi there"], 0, "hi there\n"),
+        (["exit", "3"], 3, ""),
+        (["exit"], 0, ""),
+        (["sleep", "0.01"], 0, ""),
+        (["bogus"], 1, ""),
+    ],
+)
+def test_argosay(tmp_path: Path, args: list[str], code: int, stdout: str) -> None:
+    made = _node("remap", tmp_path, [])
+    assert made.run("argoproj/argosay:v2", [], args)[:2] == (code, stdout)
+
+
+def test_argosay_files(node: Node) -> None:
+    image = "argoproj/argosay:v2"
+    assert node.run(image, [], ["echo", "real-value", "/tmp/out.txt"])[0] == 0
+    assert node.read("/tmp/out.txt") == "real-value\n"
+    assert node.run(image, [], ["cat", "/tmp/out.txt"])[:2] == (0, "real-value\n")
+    assert node.run(image, [], ["assert_contains", "/tmp/out.txt", "real"])[0] == 0
+    assert node.run(image, [], ["assert_contains", "/tmp/out.txt", "fake"])[0] == 1
+    assert node.run(image, [], ["cat", "/tmp/absent"])[0] == 1
+
+
+def test_argosay_as_a_command_and_at_its_image_paths(node: Node) -> None:
+    code, stdout, log = node.run(
+        "yky8/argosay:v2",
+        ["sh", "-c"],
+        ["/usr/local/bin/argosay echo 'hello world' | tee /tmp/out.txt; /argosay; argosay echo x"],
+    )
+    assert code == 0, log
+    assert stdout == "hello world\nhello argo\nx\n"
+    assert node.read("/tmp/out.txt") == "hello world\n"
+    assert node.run("argoproj/argosay:v2", ["/argosay"], ["echo", "direct"])[1] == "direct\n"
+
+
+def test_cowsay_and_whalesay(node: Node) -> None:
+    code, stdout, _ = node.run("argoproj/argosay:v1", ["sh", "-c"], ["cowsay hello"])
+    assert code == 0
+    assert "< hello >" in stdout
+    assert "(oo)" in stdout
+    code, stdout, _ = node.run("docker/whalesay:latest", ["cowsay"], ["hello world"])
+    assert code == 0
+    assert "< hello world >" in stdout
+    assert "~~~~" in stdout
+    assert "(oo)" not in stdout
+
+
+def test_cowsay_wraps_long_messages(tmp_path: Path) -> None:
+    made = _node("remap", tmp_path, [])
+    _, stdout, _ = made.run("argoproj/argosay:v1", ["cowsay"], ["word " * 20])
+    bubble = [line for line in stdout.splitlines() if line and line[0] in "/|\\"]
+    assert len(bubble) == 3
+    assert all(len(line) == len(bubble[0]) for line in bubble)
+
+
+# Private paths
+
+
+def test_twenty_parallel_nodes_writing_the_same_path_never_collide(
+    mode: str, tmp_path: Path
+) -> None:
+    _skip_unless(mode)
+    host_before = Path("/tmp/out.txt").read_bytes() if Path("/tmp/out.txt").exists() else None
+    path = "/tmp/out.txt"
+    nodes = [_node(mode, tmp_path / f"n{i}", [path]) for i in range(20)]
+    processes = [
+        made.start(
+            "busybox", ["sh", "-c"], [f"echo {i} > /tmp/out.txt; sleep 0.3; cat /tmp/out.txt"]
+        )
+        for i, made in enumerate(nodes)
+    ]
+    assert [process.wait(30) for process in processes] == [0] * 20
+    for i, made in enumerate(nodes):
+        assert made.read("/tmp/out.txt") == f"{i}\n"
+        assert (made.home / "stdout1").read_text() == f"{i}\n"
+        made.sandbox.cleanup(wait=True)
+    host_after = Path("/tmp/out.txt").read_bytes() if Path("/tmp/out.txt").exists() else None
+    assert host_after == host_before
+
+
+def test_declared_directory_outside_tmp_is_visible(node: Node) -> None:
+    source = node.sandbox.host_path("/src/main.sh")
+    source.parent.mkdir(parents=True, exist_ok=True)
+    source.write_text("echo from src\n")
+    code, stdout, log = node.run("debian:9.4", ["sh", "-c"], ["ls /src && sh /src/main.sh"])
+    assert code == 0, log
+    assert stdout == "main.sh\nfrom src\n"
+    assert not Path("/src/main.sh").exists()
+
+
+@pytest.mark.parametrize("mode", ISOLATING or ["namespace"])
+def test_undeclared_paths_outside_tmp_appear_at_run_time(mode: str, tmp_path: Path) -> None:
+    made = _node(mode, tmp_path, ["/result.txt", "/mnt/argo-test-out/part.json"])
+    code, _, log = made.run(
+        "busybox",
+        ["sh", "-c"],
+        ["echo r > /result.txt && echo p > /mnt/argo-test-out/part.json && ls /usr/bin/env"],
+    )
+    assert code == 0, log
+    assert made.read("/result.txt") == "r\n"
+    assert made.read("/mnt/argo-test-out/part.json") == "p\n"
+    assert not Path("/result.txt").exists()
+    assert not Path("/mnt/argo-test-out").exists()
+    made.sandbox.cleanup(wait=True)
+
+
+def test_volumes_are_shared_between_nodes(mode: str, tmp_path: Path) -> None:
+    _skip_unless(mode)
+    volume = tmp_path / "volume"
+    volume.mkdir()
+    executor = ProcessExecutor(isolation=mode)
+    writer = executor.prepare(SandboxSpec(tmp_path / "w", [], {"/argo-test-vol": volume}))
+    reader = executor.prepare(SandboxSpec(tmp_path / "r", [], {"/argo-test-vol": volume}))
+    for sandbox, script in (
+        (writer, "echo shared > /argo-test-vol/x"),
+        (reader, "cat /argo-test-vol/x"),
+    ):
+        container = ContainerSpec("main", "busybox", ["sh", "-c", script], [], {})
+        process = executor.start(
+            container, sandbox, stdout_path=tmp_path / "o", log_path=tmp_path / "l"
+        )
+        assert process.wait(30) == 0, (tmp_path / "l").read_text()
+    assert (tmp_path / "o").read_text() == "shared\n"
+    assert (volume / "x").read_text() == "shared\n"
+    writer.cleanup(wait=True)
+    reader.cleanup(wait=True)
+
+
+def test_cleanup_removes_private_files(node: Node) -> None:
+    assert node.run("busybox", ["sh", "-c"], ["echo x > /tmp/out.txt"])[0] == 0
+    written = node.sandbox.host_path("/tmp/out.txt")
+    assert written.exists()
+    node.sandbox.cleanup(wait=True)
+    assert not written.exists()
+
+
+# Process trees
+
+
+def test_terminate_ends_the_whole_tree(node: Node) -> None:
+    marker = _unique_sleep()
+    process = node.start(
+        "busybox", ["sh", "-c"], [f"setsid sh -c 'sleep {marker}' & (sleep {marker} &); sleep 300"]
+    )
+    assert _eventually(lambda: len(_running(marker)) >= 2)
+    process.terminate(grace=5)
+    assert process.wait(10) == 128 + signal.SIGTERM
+    assert _eventually(lambda: not _running(marker))
+
+
+def test_nothing_outlives_a_finished_node(node: Node) -> None:
+    marker = _unique_sleep()
+    code, _, _ = node.run("busybox", ["sh", "-c"], [f"setsid sleep {marker} & sleep 0.2"])
+    assert code == 0
+    assert _eventually(lambda: not _running(marker))
+
+
+def test_terminate_lets_handlers_run(node: Node) -> None:
+    script = (
+        "import signal, sys, time\n"
+        "signal.signal(signal.SIGTERM, lambda *_: (print('bye', flush=True), sys.exit(3)))\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    process = node.start("python:3.12", ["python", "-c", script])
+    assert _eventually(lambda: (node.home / f"stdout{node.runs}").read_text() == "ready\n")
+    process.terminate(grace=10)
+    assert process.wait(10) == 3
+    assert (node.home / f"stdout{node.runs}").read_text() == "ready\nbye\n"
+
+
+def test_sigkill_follows_when_sigterm_is_ignored(node: Node) -> None:
+    process = node.start("busybox", ["sh", "-c"], ["trap '' TERM; echo ready; sleep 60"])
+    assert _eventually(lambda: (node.home / f"stdout{node.runs}").read_text() == "ready\n")
+    process.terminate(grace=0.2)
+    assert process.wait(10) == 128 + signal.SIGKILL
+
+
+def test_kill_and_poll(node: Node) -> None:
+    process = node.start("busybox", ["sleep"], ["60"])
+    assert process.poll() is None
+    assert process.wait(0.05) is None
+    process.kill()
+    assert process.wait(10) == 128 + signal.SIGKILL
+    assert process.poll() == 128 + signal.SIGKILL
+
+
+def test_done_callback_runs_once(node: Node) -> None:
+    seen: list[int | None] = []
+    done = threading.Event()
+    process = node.start("busybox", ["true"])
+    process.add_done_callback(lambda p: (seen.append(p.poll()), done.set()))
+    assert done.wait(10)
+    process.add_done_callback(lambda p: seen.append(p.poll()))
+    assert seen == [0, 0]
+
+
+def test_cleanup_kills_what_still_runs(node: Node) -> None:
+    marker = _unique_sleep()
+    process = node.start("busybox", ["sleep"], [marker])
+    assert _eventually(lambda: bool(_running(marker)))
+    node.sandbox.cleanup(wait=True)
+    assert process.poll() == 128 + signal.SIGKILL
+    assert not _running(marker)
+
+
+def test_none_mode_runs_on_the_host(tmp_path: Path) -> None:
+    made = _node("none", tmp_path, [str(tmp_path / "plain.txt")])
+    assert made.sandbox.host_path(str(tmp_path / "plain.txt")) == tmp_path / "plain.txt"
+    assert made.run("busybox", ["sh", "-c"], [f"echo plain > {tmp_path}/plain.txt"])[0] == 0
+    assert (tmp_path / "plain.txt").read_text() == "plain\n"
+
+
+def test_custom_rule_maps_a_private_image(tmp_path: Path) -> None:
+    images = ImageMap.default().with_rules(
+        ImageRule(match="acme/tool", programs={"tool": "@python -c"}, host_programs=False)
+    )
+    made = _node("remap", tmp_path, [], images=images)
+    assert made.run("acme/tool:1.0", ["tool"], ["print(6 * 7)"])[:2] == (0, "42\n")
+
+
+def test_large_output_arrives_whole(node: Node) -> None:
+    code, stdout, log = node.run(
+        "busybox", ["sh", "-c"], ["head -c 3000000 /dev/zero | tr '\\0' a; echo; echo done >&2"]
+    )
+    assert code == 0
+    assert len(stdout) == 3_000_001
+    assert set(stdout[:-1]) == {"a"}
+    assert len(log) == len(stdout) + len("done\n")
+
+
+def test_undeclared_working_dir_is_created_privately(mode: str, tmp_path: Path) -> None:
+    made = _node(mode, tmp_path, [])
+    code, stdout, log = made.run(
+        "busybox", ["sh", "-c"], ["pwd; echo w > here.txt"], working_dir="/argo-test-wd/sub"
+    )
+    assert code == 0, log
+    assert stdout.strip().endswith("/argo-test-wd/sub")
+    assert made.read("/argo-test-wd/sub/here.txt") == "w\n"
+    assert not Path("/argo-test-wd").exists()
+    made.sandbox.cleanup(wait=True)
