@@ -59,7 +59,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
     for file in _files(args.paths):
         for doc in parse_file(file):
             if doc.kind not in _APPLY_KINDS:
-                what = f"{doc.kind} {doc.name}" if doc.name else doc.kind
+                kind = doc.body.get("kind", doc.kind) if isinstance(doc.body, dict) else doc.kind
+                what = f"{kind} {doc.name}" if doc.name else str(kind)
                 print(
                     f"{file}: {what} skipped (apply takes {', '.join(_APPLY_KINDS)})",
                     file=sys.stderr,

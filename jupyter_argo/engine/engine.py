@@ -189,8 +189,9 @@ class Engine:
         elif generate_name:
             meta["generateName"] = generate_name
             meta.pop("name", None)
-        spec = workflow.setdefault("spec", {})
+        workflow.setdefault("spec", {})
         self._apply_workflow_template(workflow, ns)
+        spec = workflow["spec"]
         if entrypoint:
             spec["entrypoint"] = entrypoint
         if parameters:
@@ -521,7 +522,12 @@ class Engine:
     # ---- actions ---------------------------------------------------------------------------
 
     def _control(
-        self, name: str, namespace: str | None, action: str, node: str | None = None
+        self,
+        name: str,
+        namespace: str | None,
+        action: str,
+        node: str | None = None,
+        message: str | None = None,
     ) -> None:
         ns = namespace or self.namespace
         run = self._runs.get((ns, name))
@@ -531,7 +537,7 @@ class Engine:
             return
         operator = run.operator
         if action in ("Stop", "Terminate"):
-            self._call(operator.stop, action)
+            self._call(operator.stop, action, message)
         elif action == "suspend":
             self._call(operator.suspend)
         else:
@@ -540,8 +546,11 @@ class Engine:
     def stop(self, name: str, namespace: str | None = None) -> None:
         self._control(name, namespace, "Stop")
 
-    def terminate(self, name: str, namespace: str | None = None) -> None:
-        self._control(name, namespace, "Terminate")
+    def terminate(
+        self, name: str, namespace: str | None = None, *, message: str | None = None
+    ) -> None:
+        """End the run now (no exit handlers); `message` becomes the workflow's message."""
+        self._control(name, namespace, "Terminate", message=message)
 
     def suspend(self, name: str, namespace: str | None = None) -> None:
         self._control(name, namespace, "suspend")

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["OperatorHost", "WorkflowOperator"]
 
 _DISPLAY_SEPARATOR = re.compile(r"^(\[\d+\])?\.")
+_FAIL_FAST = "template has failed or errored children and failFast enabled"
 _POD_TYPES = ("container", "script", "containerSet", "resource", "data")
 
 
@@ -62,6 +63,24 @@ class _StepsContext:
     scope: Scope
     context: TemplateContext
     on_exit: bool
+    limit: _Limiter = field(default_factory=lambda: _Limiter(None))  # template `parallelism`
+    fail_fast: bool = False  # template `failFast`: no new children once one failed
+    failed: bool = False
+
+    @classmethod
+    def of(
+        cls,
+        node: Mapping[str, Any],
+        tmpl: Mapping[str, Any],
+        context: TemplateContext,
+        on_exit: bool,
+    ) -> _StepsContext:
+        ctx = cls(node["id"], Scope(), context, on_exit, _Limiter(tmpl.get("parallelism")))
+        ctx.fail_fast = tmpl.get("failFast") is True
+        # A template's own input artifacts can be passed on with `from: {{inputs.artifacts.x}}`.
+        for art in (tmpl.get("inputs") or {}).get("artifacts") or []:
+            ctx.scope.set(f"inputs.artifacts.{art['name']}", art)
+        return ctx
 
 
 @dataclass
@@ -83,6 +102,7 @@ class WorkflowOperator:
         self.nodes: dict[str, dict[str, Any]] = status.setdefault("nodes", {})
         self.globals: dict[str, Any] = {}
         self.shutdown: str = ""  # "", "Stop" or "Terminate"
+        self.shutdown_reason: str | None = None
         self._resume = asyncio.Event()
         self._resume.set()
         self._resumed_nodes: set[str] = set()
@@ -174,7 +194,7 @@ class WorkflowOperator:
                 return
         message = root.get("message", "")
         if root["phase"] in ("Failed", "Error") and self.shutdown:
-            message = f"Stopped with strategy '{self.shutdown}'"
+            message = self.shutdown_reason or f"Stopped with strategy '{self.shutdown}'"
         if (
             phase == "Succeeded"
             and exit_node is not None
@@ -267,9 +287,11 @@ class WorkflowOperator:
 
     # ---- control from outside --------------------------------------------------------
 
-    def stop(self, strategy: str) -> None:
-        """`Stop` lets exit handlers run; `Terminate` does not. Running pods end either way."""
+    def stop(self, strategy: str, message: str | None = None) -> None:
+        """`Stop` lets exit handlers run; `Terminate` does not. Running pods end either way.
+        `message` replaces Argo's "Stopped with strategy ..." (e.g. "interrupted by the user")."""
         self.shutdown = strategy
+        self.shutdown_reason = message
         self.host.pods.shutdown_all(self)
         self._resume.set()
         for event in self._node_waiters.values():
@@ -653,14 +675,14 @@ class WorkflowOperator:
                 return "retryStrategy.expression evaluated to false"
         backoff = strategy.get("backoff")
         if backoff:
-            wait = _duration_seconds(backoff.get("duration", "0"))
+            wait = duration_seconds(backoff.get("duration", "0"))
             factor = backoff.get("factor")
             if factor is not None and float(parameter_value(factor)) > 0:
                 wait *= float(parameter_value(factor)) ** attempt
             if backoff.get("cap"):
-                wait = min(wait, _duration_seconds(backoff["cap"]))
+                wait = min(wait, duration_seconds(backoff["cap"]))
             if backoff.get("maxDuration"):
-                max_duration = _duration_seconds(backoff["maxDuration"])
+                max_duration = duration_seconds(backoff["maxDuration"])
                 elapsed = time.monotonic() - first_started
                 if elapsed > max_duration:
                     return "Max duration limit exceeded"
@@ -728,7 +750,7 @@ class WorkflowOperator:
         if outputs.get("parameters"):
             node["outputs"] = {"parameters": copy.deepcopy(outputs["parameters"])}
         duration = (tmpl.get("suspend") or {}).get("duration")
-        seconds = _duration_seconds(str(duration)) if duration not in (None, "") else None
+        seconds = duration_seconds(str(duration)) if duration not in (None, "") else None
         waiter = self._node_waiters.setdefault(node["id"], asyncio.Event())
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(waiter.wait(), seconds)
@@ -769,7 +791,7 @@ class WorkflowOperator:
             flag=flag,
             template=tmpl,
         )
-        ctx = _StepsContext(node["id"], Scope(), resolved.context, on_exit)
+        ctx = _StepsContext.of(node, tmpl, resolved.context, on_exit)
         self._add_workflow_outputs(ctx.scope)
         try:
             for index, group in enumerate(tmpl.get("steps") or []):
@@ -895,6 +917,9 @@ class WorkflowOperator:
                 continue
             launches.append((child_name, step))
         await asyncio.gather(*(self._run_step(n, s, group_name, ctx) for n, s in launches))
+        if ctx.fail_fast and ctx.failed:
+            self.mark(group_node, "Failed", _FAIL_FAST)
+            return
         for child_id in group_node.get("children") or []:
             child = self.nodes[child_id]
             launched = next((s for n, s in launches if n == child["name"]), None)
@@ -906,6 +931,14 @@ class WorkflowOperator:
         self.mark(group_node, "Succeeded")
 
     async def _run_step(
+        self, child_name: str, step: dict[str, Any], group_name: str, ctx: _StepsContext
+    ) -> None:
+        async with ctx.limit:
+            if ctx.fail_fast and ctx.failed:
+                return  # Argo starts no more children (checkParallelism's failFast)
+            await self._run_step_now(child_name, step, group_name, ctx)
+
+    async def _run_step_now(
         self, child_name: str, step: dict[str, Any], group_name: str, ctx: _StepsContext
     ) -> None:
         holder = dict(step)
@@ -928,6 +961,8 @@ class WorkflowOperator:
         hooks = _Hooks()
         self._start_hooks(step, node, ctx, hooks, "steps")
         node = await task
+        if node["phase"] in ("Failed", "Error"):
+            ctx.failed = True
         if node.get("daemoned") and not is_fulfilled(node["phase"]):
             self._daemons.setdefault(ctx.boundary_id, []).append(node["id"])
         await self._after_node(step, node, ctx, hooks, "steps")
@@ -1317,7 +1352,7 @@ class _DagRun:
         dag = tmpl.get("dag") or {}
         self.tasks: dict[str, dict[str, Any]] = {t["name"]: t for t in dag.get("tasks") or []}
         self.fail_fast = dag.get("failFast", True) is not False
-        self.ctx = _StepsContext(node["id"], Scope(), context, on_exit)
+        self.ctx = _StepsContext.of(node, tmpl, context, on_exit)
         self.logic: dict[str, str] = {}
         self.deps: dict[str, list[str]] = {}
         for task_name, task in self.tasks.items():
@@ -1388,6 +1423,8 @@ class _DagRun:
             self.wake.clear()
         await asyncio.gather(*running, return_exceptions=True)
         self._update_outbound()
+        if self.ctx.fail_fast and self.ctx.failed:
+            return op.mark(self.node, "Failed", _FAIL_FAST)
         if phase in ("Failed", "Error"):
             return op.mark(self.node, phase)
         for task_name, task_spec in self.tasks.items():
@@ -1513,6 +1550,17 @@ class _DagRun:
             op.mark(group_node, phase)
 
     async def _run_expanded(
+        self, task: Mapping[str, Any], expanded: dict[str, Any], group_node: dict[str, Any] | None
+    ) -> None:
+        async with self.ctx.limit:
+            if self.ctx.fail_fast and self.ctx.failed:
+                return
+            await self._run_expanded_now(task, expanded, group_node)
+            node = self.op.node_by_name(self.task_node_name(expanded["name"]))
+            if node is not None and node["phase"] in ("Failed", "Error"):
+                self.ctx.failed = True
+
+    async def _run_expanded_now(
         self, task: Mapping[str, Any], expanded: dict[str, Any], group_node: dict[str, Any] | None
     ) -> None:
         op = self.op
@@ -1841,7 +1889,7 @@ _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d)")
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def _duration_seconds(text: Any) -> float:
+def duration_seconds(text: Any) -> float:
     """A Go duration (`1m30s`) or a bare number of seconds."""
     raw = str(text).strip()
     if not raw:

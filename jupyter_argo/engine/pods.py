@@ -784,13 +784,20 @@ def _has_source(art: Mapping[str, Any]) -> bool:
 
 
 def _deadline(tmpl: Mapping[str, Any]) -> float | None:
+    """Seconds the main container may run: `activeDeadlineSeconds`, or the template's
+    `timeout`, which Argo enforces through the pod's active deadline too."""
+    limits = []
     value = tmpl.get("activeDeadlineSeconds")
-    if value in (None, ""):
-        return None
-    try:
-        return float(parameter_value(value))
-    except ValueError:
-        raise UserError(f"activeDeadlineSeconds: '{value}' is not a number") from None
+    if value not in (None, ""):
+        try:
+            limits.append(float(parameter_value(value)))
+        except ValueError:
+            raise UserError(f"activeDeadlineSeconds: '{value}' is not a number") from None
+    if tmpl.get("timeout") not in (None, ""):
+        from jupyter_argo.engine.operator import duration_seconds
+
+        limits.append(duration_seconds(tmpl["timeout"]))
+    return min(limits) if limits else None
 
 
 def _read_result(path: Path) -> str:

@@ -233,6 +233,8 @@ class ProcessExecutor:
             user_env = {key: remap(value) for key, value in user_env.items()}
         if script_path is not None:
             script_path.write_text(script or "")
+            # Executable, as Argo stages it: `command: [sh, -c]` runs the file by its path.
+            script_path.chmod(0o755)
         env = _base_env(layout.isolating)
         env.update(user_env)
         shims = runtime.shim_dir(rule) if rule else None
