@@ -91,7 +91,8 @@ class Layout:
         return best
 
     def resolve(self, path: str) -> str:
-        """`path` with host symlinks outside the layers resolved (`/bin/x` -> `/usr/bin/x`)."""
+        """`path` with host directory symlinks outside the layers resolved
+        (`/bin/x` -> `/usr/bin/x`)."""
         path = normalize(path)
         if not self.isolating:
             return path
@@ -101,7 +102,9 @@ class Layout:
             candidate = posixpath.join(current, part)
             if self.layer_of(candidate) is not None:
                 return posixpath.join(candidate, *parts[index + 1 :])
-            if os.path.islink(candidate):
+            # Resolve linked directories only: a declared path that is itself a host link
+            # (/bin/kubectl -> ...) is replaced by the node's own file, not followed.
+            if index < len(parts) - 1 and os.path.islink(candidate):
                 candidate = os.path.realpath(candidate)
             current = candidate
         return current
