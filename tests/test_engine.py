@@ -23,7 +23,7 @@ def run(engine: LocalBackend, text: str, **kwargs: Any) -> dict[str, Any]:
 
 
 def by_display(workflow: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {n["displayName"]: n for n in workflow["status"]["nodes"].values()}
+    return {n["displayName"]: n for n in workflow["status"].get("nodes", {}).values()}
 
 
 def params(node: dict[str, Any]) -> dict[str, str]:
@@ -304,3 +304,118 @@ def test_runs_persist_across_engines(engine: LocalBackend) -> None:
     assert stored["status"]["phase"] == "Succeeded"
     assert stored["status"]["nodes"].keys() == wf["status"]["nodes"].keys()
     assert [w["metadata"]["name"] for w in again.list()] == [wf["metadata"]["name"]]
+
+
+def _pids_running(marker: str) -> list[int]:
+    import os
+
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                    if marker.encode() in handle.read():
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+def test_terminate_ends_the_whole_process_tree(engine: LocalBackend) -> None:
+    import time
+
+    (doc,) = parse_text(
+        """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: tree-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    container:
+      image: alpine
+      command: [sh, -c, "(setsid sleep 313 &); sleep 313 & echo up; wait"]
+"""
+    )
+    name = engine.submit(doc.body)["metadata"]["name"]
+    deadline = time.monotonic() + 20
+    while not _pids_running("sleep 313") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _pids_running("sleep 313")
+    engine.terminate(name)
+    final = engine.wait(name, timeout=30)
+    assert final["status"]["phase"] == "Failed"
+    assert final["status"]["message"] == "Stopped with strategy 'Terminate'"
+    assert _pids_running("sleep 313") == []
+
+
+def test_suspend_node_waits_for_resume(engine: LocalBackend) -> None:
+    (doc,) = parse_text(
+        """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: approve-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {name: approve, template: approve}
+    - - {name: after, template: say}
+  - name: approve
+    suspend: {}
+  - name: say
+    container: {image: alpine, command: [echo, approved]}
+"""
+    )
+    name = engine.submit(doc.body)["metadata"]["name"]
+    for snapshot in engine.watch(name, timeout=20):
+        nodes = by_display(snapshot)
+        if nodes.get("approve", {}).get("phase") == "Running":
+            assert "after" not in nodes
+            engine.resume(name)
+    final = engine.wait(name, timeout=20)
+    nodes = by_display(final)
+    assert nodes["approve"]["type"] == "Suspend"
+    assert nodes["approve"]["phase"] == "Succeeded"
+    assert nodes["after"]["outputs"]["result"] == "approved"
+
+
+def test_artifacts_pass_between_dag_tasks_and_globals(engine: LocalBackend) -> None:
+    wf = run(
+        engine,
+        """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: arts-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    dag:
+      tasks:
+      - {name: make, template: make}
+      - name: use
+        depends: make
+        template: use
+        arguments:
+          artifacts: [{name: data, from: "{{tasks.make.outputs.artifacts.out}}"}]
+  - name: make
+    container: {image: alpine, command: [sh, -c, "mkdir -p /out && echo 42 > /out/n.txt"]}
+    outputs:
+      artifacts: [{name: out, path: /out, globalName: answer}]
+      parameters:
+      - {name: n, valueFrom: {path: /out/n.txt}, globalName: n}
+  - name: use
+    inputs:
+      artifacts: [{name: data, path: /in}]
+    container: {image: alpine, command: [cat, /in/n.txt]}
+""",
+    )
+    assert wf["status"]["phase"] == "Succeeded"
+    nodes = by_display(wf)
+    assert nodes["use"]["outputs"]["result"] == "42"
+    outputs = wf["status"]["outputs"]
+    assert outputs["parameters"] == [{"name": "n", "value": "42"}]
+    assert [a["name"] for a in outputs["artifacts"]] == ["answer"]
