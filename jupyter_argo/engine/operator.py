@@ -16,7 +16,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from jupyter_argo import expr
@@ -81,6 +81,19 @@ class _StepsContext:
         for art in (tmpl.get("inputs") or {}).get("artifacts") or []:
             ctx.scope.set(f"inputs.artifacts.{art['name']}", art)
         return ctx
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One execution of a template: the node to make and where its template came from."""
+
+    name: str
+    holder: Mapping[str, Any]
+    resolved: ResolvedTemplate
+    tmpl: dict[str, Any]
+    boundary_id: str
+    on_exit: bool
+    flag: dict[str, Any] | None
 
 
 @dataclass
@@ -391,6 +404,20 @@ class WorkflowOperator:
         self._changed(nid)
         return node
 
+    def _node(self, call: _Call, node_type: str, phase: str) -> dict[str, Any]:
+        """The call's node: the existing one (a retried workflow), else a new one."""
+        return self.node_by_name(call.name) or self.init_node(
+            call.name,
+            node_type,
+            call.resolved.context,
+            call.holder,
+            call.boundary_id,
+            phase,
+            resolved=call.resolved,
+            flag=call.flag,
+            template=call.tmpl,
+        )
+
     def mark(self, node: dict[str, Any], phase: str, message: str | None = None) -> dict[str, Any]:
         node["phase"] = phase
         if message is not None:
@@ -500,13 +527,10 @@ class WorkflowOperator:
             self.depth -= 1
             return self._error_node(name, context, holder, boundary_id, err, flag)
         try:
+            call = _Call(name, holder, resolved, processed, boundary_id, on_exit, flag)
             if retry is not None:
-                return await self._execute_with_retries(
-                    name, holder, resolved, processed, boundary_id, on_exit, flag
-                )
-            return await self._execute_kind(
-                name, holder, resolved, processed, boundary_id, on_exit, flag
-            )
+                return await self._execute_with_retries(call)
+            return await self._execute_kind(call)
         finally:
             self.depth -= 1
 
@@ -526,68 +550,28 @@ class WorkflowOperator:
             name, "Skipped", context, holder, boundary_id, "Error", str(err), flag=flag
         )
 
-    async def _execute_kind(
-        self,
-        name: str,
-        holder: Mapping[str, Any],
-        resolved: ResolvedTemplate,
-        tmpl: dict[str, Any],
-        boundary_id: str,
-        on_exit: bool,
-        flag: dict[str, Any] | None,
-    ) -> dict[str, Any]:
-        kind = template_type(tmpl)
-        context = resolved.context
+    async def _execute_kind(self, call: _Call) -> dict[str, Any]:
+        kind = template_type(call.tmpl)
         if kind == "steps":
-            return await self._execute_steps(
-                name, holder, resolved, tmpl, boundary_id, on_exit, flag
-            )
+            return await self._execute_steps(call)
         if kind == "dag":
-            return await self._execute_dag(name, holder, resolved, tmpl, boundary_id, on_exit, flag)
+            return await self._execute_dag(call)
         if kind == "suspend":
-            return await self._execute_suspend(name, holder, resolved, tmpl, boundary_id, flag)
+            return await self._execute_suspend(call)
         if kind in _POD_TYPES or kind == "http":
-            node = self.node_by_name(name)
-            if node is None:
-                node = self.init_node(
-                    name,
-                    "HTTP" if kind == "http" else "Pod",
-                    context,
-                    holder,
-                    boundary_id,
-                    "Pending",
-                    resolved=resolved,
-                    flag=flag,
-                    template=tmpl,
-                )
-            await self.host.pods.run(self, node, tmpl, on_exit=on_exit)
+            node = self._node(call, "HTTP" if kind == "http" else "Pod", "Pending")
+            await self.host.pods.run(self, node, call.tmpl, on_exit=call.on_exit)
             return node
-        err = UserError(f"Template '{tmpl.get('name', '')}' missing specification")
-        return self._error_node(name, context, holder, boundary_id, err, flag)
-
-    async def _execute_with_retries(
-        self,
-        name: str,
-        holder: Mapping[str, Any],
-        resolved: ResolvedTemplate,
-        tmpl: dict[str, Any],
-        boundary_id: str,
-        on_exit: bool,
-        flag: dict[str, Any] | None,
-    ) -> dict[str, Any]:
-        """Argo's retry node: children `name(0)`, `name(1)`, ... (processNodeRetries)."""
-        strategy = tmpl.get("retryStrategy") or {}
-        retry_node = self.node_by_name(name) or self.init_node(
-            name,
-            "Retry",
-            resolved.context,
-            holder,
-            boundary_id,
-            "Running",
-            resolved=resolved,
-            flag=flag,
-            template=tmpl,
+        err = UserError(f"Template '{call.tmpl.get('name', '')}' missing specification")
+        return self._error_node(
+            call.name, call.resolved.context, call.holder, call.boundary_id, err, call.flag
         )
+
+    async def _execute_with_retries(self, call: _Call) -> dict[str, Any]:
+        """Argo's retry node: children `name(0)`, `name(1)`, ... (processNodeRetries)."""
+        name, tmpl, flag = call.name, call.tmpl, call.flag
+        strategy = tmpl.get("retryStrategy") or {}
+        retry_node = self._node(call, "Retry", "Running")
         child_flag = dict(flag or {})
         child_flag["retried"] = True
         limit = _retry_limit(strategy.get("limit"))
@@ -622,7 +606,7 @@ class WorkflowOperator:
             except ArgoError as err:
                 return self.mark_error(retry_node, err)
             last = await self._execute_kind(
-                child_name, holder, resolved, attempt_tmpl, boundary_id, on_exit, child_flag
+                replace(call, name=child_name, tmpl=attempt_tmpl, flag=child_flag)
             )
             if last.get("daemoned") and not is_fulfilled(last["phase"]):
                 retry_node["daemoned"] = True
@@ -726,26 +710,9 @@ class WorkflowOperator:
 
     # ---- suspend templates (Argo's executeSuspend) ------------------------------------
 
-    async def _execute_suspend(
-        self,
-        name: str,
-        holder: Mapping[str, Any],
-        resolved: ResolvedTemplate,
-        tmpl: dict[str, Any],
-        boundary_id: str,
-        flag: dict[str, Any] | None,
-    ) -> dict[str, Any]:
-        node = self.node_by_name(name) or self.init_node(
-            name,
-            "Suspend",
-            resolved.context,
-            holder,
-            boundary_id,
-            "Running",
-            resolved=resolved,
-            flag=flag,
-            template=tmpl,
-        )
+    async def _execute_suspend(self, call: _Call) -> dict[str, Any]:
+        tmpl = call.tmpl
+        node = self._node(call, "Suspend", "Running")
         outputs = tmpl.get("outputs") or {}
         if outputs.get("parameters"):
             node["outputs"] = {"parameters": copy.deepcopy(outputs["parameters"])}
@@ -770,28 +737,10 @@ class WorkflowOperator:
 
     # ---- steps (Argo's executeSteps / executeStepGroup) -------------------------------
 
-    async def _execute_steps(
-        self,
-        name: str,
-        holder: Mapping[str, Any],
-        resolved: ResolvedTemplate,
-        tmpl: dict[str, Any],
-        boundary_id: str,
-        on_exit: bool,
-        flag: dict[str, Any] | None,
-    ) -> dict[str, Any]:
-        node = self.node_by_name(name) or self.init_node(
-            name,
-            "Steps",
-            resolved.context,
-            holder,
-            boundary_id,
-            "Running",
-            resolved=resolved,
-            flag=flag,
-            template=tmpl,
-        )
-        ctx = _StepsContext.of(node, tmpl, resolved.context, on_exit)
+    async def _execute_steps(self, call: _Call) -> dict[str, Any]:
+        name, resolved, tmpl = call.name, call.resolved, call.tmpl
+        node = self._node(call, "Steps", "Running")
+        ctx = _StepsContext.of(node, tmpl, resolved.context, call.on_exit)
         self._add_workflow_outputs(ctx.scope)
         try:
             for index, group in enumerate(tmpl.get("steps") or []):
@@ -1082,29 +1031,10 @@ class WorkflowOperator:
 
     # ---- DAGs (Argo's executeDAG / executeDAGTask / assessDAGPhase) -------------------
 
-    async def _execute_dag(
-        self,
-        name: str,
-        holder: Mapping[str, Any],
-        resolved: ResolvedTemplate,
-        tmpl: dict[str, Any],
-        boundary_id: str,
-        on_exit: bool,
-        flag: dict[str, Any] | None,
-    ) -> dict[str, Any]:
-        node = self.node_by_name(name) or self.init_node(
-            name,
-            "DAG",
-            resolved.context,
-            holder,
-            boundary_id,
-            "Running",
-            resolved=resolved,
-            flag=flag,
-            template=tmpl,
-        )
+    async def _execute_dag(self, call: _Call) -> dict[str, Any]:
+        node = self._node(call, "DAG", "Running")
         try:
-            return await _DagRun(self, node, resolved.context, tmpl, on_exit).run()
+            return await _DagRun(self, node, call.resolved.context, call.tmpl, call.on_exit).run()
         except ArgoError as err:
             return self.mark_error(node, err)
         finally:
