@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from jupyter_argo._version import __version__
+from jupyter_argo.cli_cp import register as register_cp_command
 from jupyter_argo.cli_runs import register as register_run_commands
 from jupyter_argo.errors import ArgoError, Location, ParseError, UserError
 
@@ -103,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     lint.set_defaults(func=_lint)
     register_run_commands(commands)
+    register_cp_command(commands)
     return parser
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_argo.engine import Engine
+from jupyter_argo.engine.objects import secret_value
 
 __all__ = ["LocalBackend"]
 
@@ -34,10 +35,9 @@ class LocalBackend(Engine):
         )
 
         def secret(name: str, key: str) -> str | None:
-            found = self.store.get_object("Secret", name, namespace or self.namespace)
-            if found is None:
-                return None
-            return (found.get("stringData") or {}).get(key)
+            return secret_value(
+                self.store.get_object("Secret", name, namespace or self.namespace), key
+            )
 
         artifacts.load_input(dict(artifact), target, default=repo, secrets=secret)
         return target

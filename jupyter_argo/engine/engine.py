@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import secrets
+import shutil
 import threading
 import time
 import uuid
@@ -90,6 +92,7 @@ class Engine:
         max_pods: int = 64,
         images: Any = None,
         isolation: str = "auto",
+        executor: str = "process",
         namespace: str = "default",
     ) -> None:
         self.store = Store(home)
@@ -97,6 +100,9 @@ class Engine:
         self.max_pods = max_pods
         self._images = images
         self._isolation = isolation
+        if executor not in ("process", "docker", "podman"):
+            raise UserError(f"executor {executor!r}: use process, docker or podman")
+        self._executor_kind = executor
         self._executor: Any = None
         self._runs: dict[tuple[str, str], _Run] = {}
         self._lock = threading.Lock()
@@ -137,9 +143,12 @@ class Engine:
     @property
     def executor(self) -> Any:
         if self._executor is None:
-            from jupyter_argo.executors import ProcessExecutor
+            from jupyter_argo.executors import ContainerExecutor, ProcessExecutor
 
-            self._executor = ProcessExecutor(self._images, isolation=self._isolation)
+            if self._executor_kind == "process":
+                self._executor = ProcessExecutor(self._images, isolation=self._isolation)
+            else:
+                self._executor = ContainerExecutor(self._executor_kind)
         return self._executor
 
     # ---- objects ---------------------------------------------------------------------
@@ -198,7 +207,7 @@ class Engine:
             _override_parameters(spec, parameters)
         if not spec.get("entrypoint"):
             raise UserError("spec.entrypoint is required (or pass --entrypoint)")
-        notes = _check_supported(spec)
+        notes = _check_supported(spec, workflow)
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = format_time(now())
         labels = meta.setdefault("labels", {})
@@ -327,6 +336,7 @@ class Engine:
             (self.store.run_dir(run.workflow["metadata"]["uid"]) / "engine-error.txt").write_text(
                 traceback.format_exc()
             )
+        await self._collect_garbage(run)
         labels = run.workflow["metadata"].setdefault("labels", {})
         labels["workflows.argoproj.io/completed"] = "true"
         labels["workflows.argoproj.io/phase"] = run.workflow["status"].get("phase", "")
@@ -360,6 +370,27 @@ class Engine:
                     operator.suspend()
                 elif action == "resume":
                     operator.resume(node)
+
+    async def _collect_garbage(self, run: _Run) -> None:
+        """Artifact GC `OnWorkflowCompletion`, as Argo's controller runs it at the end."""
+        from jupyter_argo.artifacts import gc
+
+        if run.operator is None or not gc.artifacts_to_collect(run.workflow, "completion"):
+            return
+        pods = run.operator.host.pods
+        result = await asyncio.get_running_loop().run_in_executor(
+            self._io,
+            functools.partial(
+                gc.collect,
+                copy.deepcopy(run.workflow),
+                "completion",
+                default=pods.artifacts,
+                secrets=pods.secret_value,
+            ),
+        )
+        gc.mark_deleted(run.workflow, result)
+        _set_condition(run.workflow["status"], gc.gc_condition(result), gc.CONDITION_TYPE)
+        run.dirty_nodes.update(run.workflow["status"].get("nodes", {}))
 
     # ---- publishing --------------------------------------------------------------------
 
@@ -614,17 +645,66 @@ class Engine:
         return self.submit(fresh, namespace=ns)
 
     def delete(self, name: str, namespace: str | None = None, *, force: bool = False) -> None:
+        """Delete a run, its logs and its `OnWorkflowDeletion` artifacts. A failed artifact
+        deletion keeps the run (with an ArtifactGCError condition) unless `force` or
+        `spec.artifactGC.forceFinalizerRemoval` says otherwise, as Argo's finalizer does."""
         ns = namespace or self.namespace
         run = self._runs.get((ns, name))
         if run is not None and not run.done and run.operator is not None:
-            self._call(run.operator.stop, "Terminate")
+            self._call(run.operator.stop, "Terminate", None)
             self.wait(name, ns, timeout=30)
-        workflow = self.store.delete_workflow(name, ns)
+        workflow = self.store.get_workflow(name, ns)
+        failed = self._collect_on_deletion(workflow, ns)
+        forced = force or bool(
+            (workflow["spec"].get("artifactGC") or {}).get("forceFinalizerRemoval")
+        )
+        if failed and not forced:
+            raise UserError(
+                f"workflow {name} is kept: artifact GC failed for {failed} "
+                "(fix the repository and delete again, or delete --force)"
+            )
+        self.store.delete_workflow(name, ns)
         with self._lock:
             self._runs.pop((ns, name), None)
-        import shutil
-
         shutil.rmtree(self.store.home / "runs" / workflow["metadata"]["uid"], ignore_errors=True)
+
+    def _collect_on_deletion(self, workflow: dict[str, Any], namespace: str) -> str:
+        from jupyter_argo import artifacts
+        from jupyter_argo.artifacts import gc
+
+        if not gc.artifacts_to_collect(workflow, "deletion"):
+            return ""
+        lookup = self.lookup(namespace)
+        repo = artifacts.default_repository(
+            lambda cm: lookup("ConfigMap", cm),
+            workflow["spec"].get("artifactRepositoryRef"),
+            self.store.home,
+        )
+        result = gc.collect(workflow, "deletion", default=repo, secrets=_secret_reader(lookup))
+        gc.mark_deleted(workflow, result)
+        condition = gc.gc_condition(result)
+        _set_condition(workflow.setdefault("status", {}), condition, gc.CONDITION_TYPE)
+        self.store.save_workflow(workflow, owned=False)
+        return ", ".join(label.split("/", 1)[-1] for label, _ in result.failed)
+
+
+def _set_condition(status: dict[str, Any], condition: dict[str, Any] | None, kind: str) -> None:
+    conditions = [c for c in status.get("conditions") or [] if c.get("type") != kind]
+    if condition is not None:
+        conditions.append(condition)
+    if conditions:
+        status["conditions"] = conditions
+    else:
+        status.pop("conditions", None)
+
+
+def _secret_reader(lookup: Any) -> Any:
+    def read(name: str, key: str) -> str | None:
+        from jupyter_argo.engine.objects import secret_value
+
+        return secret_value(lookup("Secret", name), key)
+
+    return read
 
 
 def is_fulfilled_workflow(workflow: Mapping[str, Any]) -> bool:
@@ -650,7 +730,7 @@ def _override_parameters(spec: dict[str, Any], parameters: Mapping[str, str]) ->
         known[name].pop("valueFrom", None)
 
 
-def _check_supported(spec: Mapping[str, Any]) -> str:
+def _check_supported(spec: Mapping[str, Any], workflow: Mapping[str, Any]) -> str:
     """Refuse what cannot run locally; list cluster-only settings that are ignored."""
     refused = []
     ignored = []
@@ -669,6 +749,9 @@ def _check_supported(spec: Mapping[str, Any]) -> str:
     for key in _CLUSTER_ONLY:
         if key in spec:
             ignored.append(f"{key} (spec)")
+    from jupyter_argo.artifacts import gc
+
+    ignored.extend(gc.cluster_only_settings(workflow))
     if refused:
         raise UnsupportedError(
             "; ".join(refused) + " (run it with the kubernetes backend: --backend kubernetes)"

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jupyter_argo import expr
+from jupyter_argo.engine.objects import configmap_value, secret_keys, secret_value
 from jupyter_argo.engine.variables import parameter_value
 from jupyter_argo.errors import ArgoError, UnsupportedError, UserError
 from jupyter_argo.status import pod_name
@@ -55,25 +56,10 @@ class PodHost:
     # ---- the store, as a cluster's ConfigMaps and Secrets --------------------------------
 
     def configmap_value(self, name: str, key: str) -> str | None:
-        found = self.lookup("ConfigMap", name)
-        if found is None:
-            return None
-        value = (found.get("data") or {}).get(key)
-        return None if value is None else str(value)
+        return configmap_value(self.lookup("ConfigMap", name), key)
 
     def secret_value(self, name: str, key: str) -> str | None:
-        found = self.lookup("Secret", name)
-        if found is None:
-            return None
-        string_data = found.get("stringData") or {}
-        if key in string_data:
-            return str(string_data[key])
-        encoded = (found.get("data") or {}).get(key)
-        if encoded is None:
-            return None
-        import base64
-
-        return base64.b64decode(str(encoded)).decode("utf-8", "replace")
+        return secret_value(self.lookup("Secret", name), key)
 
     # ---- control ---------------------------------------------------------------------
 
@@ -155,7 +141,7 @@ class PodHost:
             return [dict(c) for c in (tmpl["containerSet"].get("containers") or [])]
         body = tmpl.get("container") if tmpl.get("container") is not None else tmpl.get("script")
         main = dict(body or {})
-        main.setdefault("name", "main")
+        main["name"] = "main"  # Argo names a template's container `main`, whatever it says
         return [main]
 
     async def _run_containers(
@@ -364,11 +350,7 @@ class PodHost:
                     env[f"{source.get('prefix', '')}{k}"] = str(v)
             if source.get("secretRef"):
                 name = str(source["secretRef"].get("name"))
-                found = self.lookup("Secret", name)
-                keys = set((found or {}).get("data") or {}) | set(
-                    (found or {}).get("stringData") or {}
-                )
-                for k in keys:
+                for k in secret_keys(self.lookup("Secret", name)):
                     value = self.secret_value(name, k)
                     if value is not None:
                         env[f"{source.get('prefix', '')}{k}"] = value
@@ -450,8 +432,7 @@ class PodHost:
                 (host / key).write_text(str(value))
         else:
             name = str(volume["secret"].get("secretName"))
-            found = self.lookup("Secret", name) or {}
-            for key in set(found.get("data") or {}) | set(found.get("stringData") or {}):
+            for key in secret_keys(self.lookup("Secret", name)):
                 value = self.secret_value(name, key)
                 if value is not None:
                     target = host / key

@@ -1,13 +1,17 @@
-"""Run container and script templates as local processes.
+"""Run container and script templates as local processes, or in real containers.
 
 `ProcessExecutor.prepare` gives each node a `Sandbox` (its private view of the
 filesystem); `ProcessExecutor.start` maps a container's image to a local program
 (`ImageMap`) and starts it there as a `Process` whose whole tree it controls.
 See docs/isolation.md for what each isolation mode guarantees.
+
+`ContainerExecutor("docker")` (or `"podman"`) has the same API and runs each container
+in its real image, with the same paths, parameters and artifacts.
 """
 
 from __future__ import annotations
 
+from jupyter_argo.executors._container import ContainerExecutor
 from jupyter_argo.executors._executor import (
     ContainerSpec,
     ProcessExecutor,
@@ -18,6 +22,7 @@ from jupyter_argo.executors._images import ImageMap, ImageRule
 from jupyter_argo.executors._process import Process
 
 __all__ = [
+    "ContainerExecutor",
     "ContainerSpec",
     "ImageMap",
     "ImageRule",
