@@ -444,3 +444,21 @@ def test_undeclared_working_dir_is_created_privately(mode: str, tmp_path: Path) 
     assert made.read("/argo-test-wd/sub/here.txt") == "w\n"
     assert not Path("/argo-test-wd").exists()
     made.sandbox.cleanup(wait=True)
+
+
+@pytest.mark.parametrize("isolating", ISOLATING)
+def test_a_python_installed_under_tmp_stays_visible(
+    isolating: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A checkout (and its .venv) under /tmp: the node's private /tmp must not hide it.
+    prefix = tmp_path / "venv"
+    prefix.mkdir()
+    (prefix / "marker").write_text("here\n")
+    assert str(prefix).startswith("/tmp/")
+    monkeypatch.setattr(sys, "prefix", str(prefix))
+    made = _node(isolating, tmp_path / "home", ["/tmp/out.txt"])
+    try:
+        code, stdout, _ = made.run("alpine", ["cat", f"{prefix}/marker"])
+        assert (code, stdout) == (0, "here\n")
+    finally:
+        made.sandbox.cleanup(wait=True)

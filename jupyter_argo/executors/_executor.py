@@ -13,6 +13,7 @@ import re
 import secrets
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterable
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING
 from jupyter_argo.errors import BackendError, ConfigError, UnsupportedError
 from jupyter_argo.executors import _bwrap, _linux
 from jupyter_argo.executors._images import ImageMap, ImageRule, split_image
-from jupyter_argo.executors._layout import TMP, Layout
+from jupyter_argo.executors._layout import TMP, Layout, is_under
 from jupyter_argo.executors._process import TREE_ENV, BwrapTree, NamespaceTree, Process, Tree
 from jupyter_argo.executors._runtime import Runtime
 
@@ -363,7 +364,11 @@ def _namespace_available() -> bool:
 
 
 def _prepare(spec: SandboxSpec, mode: str, base: Path) -> Sandbox:
-    layout = Layout(mode, base, {key: Path(value) for key, value in spec.shared_mounts.items()})
+    shared = {key: Path(value) for key, value in spec.shared_mounts.items()}
+    if mode in ("namespace", "bwrap"):
+        # The node's /tmp is private; what the node runs from must stay visible in it.
+        shared = {**_runtime_under_tmp(), **shared}
+    layout = Layout(mode, base, shared)
     layout.add(spec.declared_paths)
     layout.add_mountpoints()
     _make_directories(layout)
@@ -374,6 +379,20 @@ def _prepare(spec: SandboxSpec, mode: str, base: Path) -> Sandbox:
     if mode == "bwrap":
         return Sandbox(layout, bwrap=_bwrap.BwrapPlan(layout))
     return Sandbox(layout)
+
+
+def _runtime_under_tmp() -> dict[str, Path]:
+    """This Python's installation and the package, when they live under /tmp (a virtual
+    environment in a checkout under /tmp): mounted back into the node's private /tmp."""
+    import jupyter_argo
+
+    found: dict[str, Path] = {}
+    for place in (sys.prefix, sys.base_prefix, str(Path(jupyter_argo.__file__).parent.parent)):
+        real = os.path.realpath(place)
+        if is_under(real, TMP) and real != TMP:
+            top = TMP + "/" + real[len(TMP) + 1 :].split("/", 1)[0]
+            found[top] = Path(top)
+    return found
 
 
 def _make_directories(layout: Layout) -> None:
