@@ -324,30 +324,32 @@ def _pids_running(marker: str) -> list[int]:
 def test_terminate_ends_the_whole_process_tree(engine: LocalBackend) -> None:
     import time
 
+    # A sleep length no other process uses, to find these processes again.
+    marker = f"sleep {300 + time.monotonic_ns() % 10_000 / 10_000:.4f}"
     (doc,) = parse_text(
-        """
+        f"""
 apiVersion: argoproj.io/v1alpha1
 kind: Workflow
-metadata: {generateName: tree-}
+metadata: {{generateName: tree-}}
 spec:
   entrypoint: main
   templates:
   - name: main
     container:
       image: alpine
-      command: [sh, -c, "(setsid sleep 313 &); sleep 313 & echo up; wait"]
+      command: [sh, -c, "(setsid {marker} &); {marker} & echo up; wait"]
 """
     )
     name = engine.submit(doc.body)["metadata"]["name"]
     deadline = time.monotonic() + 20
-    while not _pids_running("sleep 313") and time.monotonic() < deadline:
+    while not _pids_running(marker) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert _pids_running("sleep 313")
+    assert _pids_running(marker)
     engine.terminate(name)
     final = engine.wait(name, timeout=30)
     assert final["status"]["phase"] == "Failed"
     assert final["status"]["message"] == "Stopped with strategy 'Terminate'"
-    assert _pids_running("sleep 313") == []
+    assert _pids_running(marker) == []
 
 
 def test_suspend_node_waits_for_resume(engine: LocalBackend) -> None:

@@ -80,6 +80,7 @@ class _Run:
     node_copies: dict[str, dict[str, Any]] = field(default_factory=dict)
     publish_scheduled: bool = False
     last_persist: float = 0.0
+    last_persist_cost: float = 0.0
     persist_scheduled: bool = False
     changed: threading.Condition = field(default_factory=threading.Condition)
 
@@ -340,7 +341,6 @@ class Engine:
         labels = run.workflow["metadata"].setdefault("labels", {})
         labels["workflows.argoproj.io/completed"] = "true"
         labels["workflows.argoproj.io/phase"] = run.workflow["status"].get("phase", "")
-        run.dirty_nodes.update(run.workflow["status"].get("nodes", {}))
         self._publish(run)
         snapshot = run.snapshot
         await asyncio.get_running_loop().run_in_executor(
@@ -426,19 +426,33 @@ class Engine:
         self._schedule_persist(run)
 
     def _schedule_persist(self, run: _Run) -> None:
+        """At most one save in flight, and spaced so that saving a large run (a JSON
+        document per save) takes a small share of the time: the final save is exact."""
         if run.persist_scheduled:
             return
         run.persist_scheduled = True
-        delay = max(0.0, run.last_persist + PERSIST_INTERVAL - time.monotonic())
+        interval = max(PERSIST_INTERVAL, 20 * run.last_persist_cost)
+        delay = max(0.0, run.last_persist + interval - time.monotonic())
         assert self._loop is not None
+        loop = self._loop
+
+        def saved(cost: float) -> None:
+            run.persist_scheduled = False
+            run.last_persist_cost = cost
+
+        def save(snapshot: dict[str, Any]) -> None:
+            began = time.monotonic()
+            self.store.save_workflow(snapshot)
+            loop.call_soon_threadsafe(saved, time.monotonic() - began)
 
         def persist() -> None:
-            run.persist_scheduled = False
             run.last_persist = time.monotonic()
-            if not run.done:
-                self._io.submit(self.store.save_workflow, run.snapshot)
+            if run.done:
+                run.persist_scheduled = False
+                return
+            self._io.submit(save, run.snapshot)
 
-        self._loop.call_later(delay, persist)
+        loop.call_later(delay, persist)
 
     # ---- reading -------------------------------------------------------------------------
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import copy
 import json
 import re
 import time
+from collections import ChainMap
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -40,6 +42,8 @@ __all__ = ["OperatorHost", "WorkflowOperator"]
 
 _DISPLAY_SEPARATOR = re.compile(r"^(\[\d+\])?\.")
 _FAIL_FAST = "template has failed or errored children and failFast enabled"
+# How deeply templates nest along one path of the run; each task inherits its parent's.
+_DEPTH: contextvars.ContextVar[int] = contextvars.ContextVar("jupyter_argo_depth", default=0)
 _POD_TYPES = ("container", "script", "containerSet", "resource", "data")
 
 
@@ -124,8 +128,12 @@ class WorkflowOperator:
         self._parallelism = _Limiter(self.spec.get("parallelism"))
         self._deadline: float | None = None
         self._root_context: TemplateContext | None = None
-        self.depth = 0
         self._background: set[asyncio.Future[Any]] = set()
+        self._pods_total = sum(n["type"] in ("Pod", "Container") for n in self.nodes.values())
+        self._pods_done = sum(
+            n["type"] in ("Pod", "Container") and n["phase"] == "Succeeded"
+            for n in self.nodes.values()
+        )
 
     # ---- the whole run (Argo's operate) ------------------------------------------------
 
@@ -260,12 +268,8 @@ class WorkflowOperator:
         return node_duration({"startedAt": started})
 
     def _progress(self) -> str:
-        total = done = 0
-        for node in self.nodes.values():
-            if node["type"] in ("Pod", "Container"):
-                total += 1
-                done += node["phase"] == "Succeeded"
-        return f"{done}/{total}"
+        """Argo's `progress`: succeeded pods / all pods, counted as nodes change."""
+        return f"{self._pods_done}/{self._pods_total}"
 
     def _resolve_workflow_parameters(self) -> None:
         """Workflow arguments with `valueFrom.configMapKeyRef` and `enum`
@@ -401,6 +405,9 @@ class WorkflowOperator:
             if inputs and (inputs.get("parameters") or inputs.get("artifacts")):
                 node["inputs"] = _status_inputs(inputs)
         self.nodes[nid] = node
+        if node_type in ("Pod", "Container"):
+            self._pods_total += 1
+            self._pods_done += phase == "Succeeded"
         self._changed(nid)
         return node
 
@@ -419,6 +426,8 @@ class WorkflowOperator:
         )
 
     def mark(self, node: dict[str, Any], phase: str, message: str | None = None) -> dict[str, Any]:
+        if node["type"] in ("Pod", "Container"):
+            self._pods_done += (phase == "Succeeded") - (node["phase"] == "Succeeded")
         node["phase"] = phase
         if message is not None:
             if message:
@@ -503,9 +512,10 @@ class WorkflowOperator:
         existing = self.node_by_name(name)
         if existing is not None and is_fulfilled(existing["phase"]):
             return existing
-        self.depth += 1
+        depth = _DEPTH.get() + 1
+        token = _DEPTH.set(depth)
         try:
-            if self.depth > self.host.max_depth:
+            if depth > self.host.max_depth:
                 raise UserError(
                     f"Maximum recursion depth exceeded ({self.host.max_depth} nested templates)"
                 )
@@ -524,7 +534,7 @@ class WorkflowOperator:
             processed = process_inputs(tmpl, arguments, self.host.pods.configmap_value)
             processed = substitute_template(processed, self.globals, local)
         except ArgoError as err:
-            self.depth -= 1
+            _DEPTH.reset(token)
             return self._error_node(name, context, holder, boundary_id, err, flag)
         try:
             call = _Call(name, holder, resolved, processed, boundary_id, on_exit, flag)
@@ -532,7 +542,7 @@ class WorkflowOperator:
                 return await self._execute_with_retries(call)
             return await self._execute_kind(call)
         finally:
-            self.depth -= 1
+            _DEPTH.reset(token)
 
     def _error_node(
         self,
@@ -866,12 +876,13 @@ class WorkflowOperator:
                 continue
             launches.append((child_name, step))
         await asyncio.gather(*(self._run_step(n, s, group_name, ctx) for n, s in launches))
+        launched_by_name = dict(launches)
         if ctx.fail_fast and ctx.failed:
             self.mark(group_node, "Failed", _FAIL_FAST)
             return
         for child_id in group_node.get("children") or []:
             child = self.nodes[child_id]
-            launched = next((s for n, s in launches if n == child["name"]), None)
+            launched = launched_by_name.get(child["name"])
             if child["phase"] in ("Failed", "Error") and not _continues_on(
                 launched, child["phase"]
             ):
@@ -921,7 +932,7 @@ class WorkflowOperator:
         step = dict(step)
         hooks = step.pop("hooks", None)
         on_exit = step.pop("onExit", None)
-        variables = {**self.globals, **ctx.scope.strings()}
+        variables = ChainMap(ctx.scope.strings(), self.globals)
         arguments = dict(step.get("arguments") or {})
         if arguments.get("artifacts"):
             arguments["artifacts"] = [
@@ -976,7 +987,7 @@ class WorkflowOperator:
             if not _should_expand(step):
                 out.append(step)
                 continue
-            expanded = self._expand(step, {**self.globals, **ctx.scope.strings()})
+            expanded = self._expand(step, ChainMap(ctx.scope.strings(), self.globals))
             if not expanded:
                 child_name = f"{group_name}.{step['name']}"
                 if self.node_by_name(child_name) is None:
@@ -1070,8 +1081,7 @@ class WorkflowOperator:
     def _hook_env(
         self, ctx: _StepsContext, prefix: str, holder: Mapping[str, Any], node: Mapping[str, Any]
     ) -> dict[str, Any]:
-        scope = Scope()
-        scope.values.update(ctx.scope.values)
+        scope = ctx.scope.copy()
         scope.add_node(prefix, str(holder.get("name", "")), self._retry_last(dict(node)))
         return expr.expand_variables({**self.globals, **scope.values})
 
@@ -1088,10 +1098,9 @@ class WorkflowOperator:
     ) -> dict[str, Any]:
         arguments = hook.get("arguments") or {}
         if arguments:
-            scope = Scope()
-            scope.values.update(ctx.scope.values)
+            scope = ctx.scope.copy()
             scope.add_node(prefix, str(holder.get("name", "")), self._retry_last(parent))
-            variables = {**self.globals, **scope.strings()}
+            variables = ChainMap(scope.strings(), self.globals)
             arguments = dict(arguments)
             if arguments.get("artifacts"):
                 arguments["artifacts"] = [
@@ -1450,7 +1459,7 @@ class _DagRun:
         resolved_task = self._resolve_task(task)
         group_node = None
         if _should_expand(task):
-            variables = {**op.globals, **self.ctx.scope.strings()}
+            variables = ChainMap(self.ctx.scope.strings(), op.globals)
             expanded = op._expand(resolved_task, variables)
             if not expanded:
                 op.init_node(
@@ -1562,8 +1571,7 @@ class _DagRun:
     def _resolve_task(self, task: dict[str, Any]) -> dict[str, Any]:
         """Argo's resolveDependencyReferences: substitute `tasks.*` into one task."""
         op = self.op
-        scope = Scope()
-        scope.values.update(self.ctx.scope.values)
+        scope = self.ctx.scope.copy()
         for other in self.tasks:
             other_node = self.task_node(other)
             if other_node is None:
@@ -1581,7 +1589,7 @@ class _DagRun:
         on_exit = task.pop("onExit", None)
         task.pop("depends", None)
         task.pop("dependencies", None)
-        variables = {**op.globals, **scope.strings()}
+        variables = ChainMap(scope.strings(), op.globals)
         arguments = dict(task.get("arguments") or {})
         if arguments.get("artifacts"):
             arguments["artifacts"] = [

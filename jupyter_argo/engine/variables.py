@@ -44,35 +44,52 @@ class Scope:
 
     def __init__(self) -> None:
         self.values: dict[str, Any] = {}
+        # The string (and absent) values, kept as they change: substitution reads this
+        # once per step, so building it per step would make long chains quadratic.
+        self.text: dict[str, str | None] = {}
 
     def set(self, key: str, value: Any) -> None:
         self.values[key] = value
+        if value is None or isinstance(value, str):
+            self.text[key] = value
+        else:
+            self.text.pop(key, None)
+
+    def setdefault(self, key: str, value: Any) -> None:
+        if key not in self.values:
+            self.set(key, value)
+
+    def copy(self) -> Scope:
+        twin = Scope()
+        twin.values = dict(self.values)
+        twin.text = dict(self.text)
+        return twin
 
     def strings(self) -> dict[str, str | None]:
-        return {k: v for k, v in self.values.items() if v is None or isinstance(v, str)}
+        return self.text
 
     def add_node(self, prefix: str, name: str, node: Mapping[str, Any]) -> None:
         """Argo's buildLocalScope: `<prefix>.<name>.{id,status,startedAt,...,outputs.*}`."""
         base = f"{prefix}.{name}"
         if node.get("id"):
-            self.values[f"{base}.id"] = node["id"]
+            self.set(f"{base}.id", node["id"])
         for field in ("startedAt", "finishedAt", "hostNodeName"):
             if node.get(field):
-                self.values[f"{base}.{field}"] = node[field]
+                self.set(f"{base}.{field}", node[field])
         if node.get("podIP"):
-            self.values[f"{base}.ip"] = node["podIP"]
+            self.set(f"{base}.ip", node["podIP"])
         if node.get("phase"):
-            self.values[f"{base}.status"] = node["phase"]
+            self.set(f"{base}.status", node["phase"])
         outputs = node.get("outputs") or {}
         if outputs.get("result") is not None:
-            self.values[f"{base}.outputs.result"] = outputs["result"]
+            self.set(f"{base}.outputs.result", outputs["result"])
         if outputs.get("exitCode") is not None:
-            self.values[f"{base}.exitCode"] = outputs["exitCode"]
+            self.set(f"{base}.exitCode", outputs["exitCode"])
         for param in outputs.get("parameters") or []:
             if "value" in param:
-                self.values[f"{base}.outputs.parameters.{param['name']}"] = param["value"]
+                self.set(f"{base}.outputs.parameters.{param['name']}", param["value"])
         for art in outputs.get("artifacts") or []:
-            self.values[f"{base}.outputs.artifacts.{art['name']}"] = art
+            self.set(f"{base}.outputs.artifacts.{art['name']}", art)
 
     def add_skipped_outputs(
         self, prefix: str, name: str, template: Mapping[str, Any] | None, *, artifacts: bool
@@ -85,14 +102,14 @@ class Scope:
         for param in outputs.get("parameters") or []:
             value_from = param.get("valueFrom") or {}
             key = f"{base}.outputs.parameters.{param['name']}"
-            self.values.setdefault(
+            self.setdefault(
                 key, parameter_value(value_from["default"]) if "default" in value_from else None
             )
         if artifacts:
             for art in outputs.get("artifacts") or []:
-                self.values.setdefault(f"{base}.outputs.artifacts.{art['name']}", {})
+                self.setdefault(f"{base}.outputs.artifacts.{art['name']}", {})
         if template.get("script") is not None or template.get("container") is not None:
-            self.values.setdefault(f"{base}.outputs.result", None)
+            self.setdefault(f"{base}.outputs.result", None)
 
     def resolve_artifact(self, art: Mapping[str, Any], env: Callable[[], dict[str, Any]]) -> Any:
         """The artifact a `from` / `fromExpression` names (Argo's wfScope.resolveArtifact)."""
