@@ -9,6 +9,7 @@ receive, and into the SQLite store (at most one write per `PERSIST_INTERVAL`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import functools
 import secrets
@@ -315,6 +316,7 @@ class Engine:
             executor=self.executor,
             slots=self._slots,
             run_dir=self.store.run_dir(meta["uid"]),
+            scratch_dir=_scratch_dir(meta["uid"], self.store.run_dir(meta["uid"])),
             lookup=lookup,
             artifacts=repo,
         )
@@ -338,6 +340,11 @@ class Engine:
                 traceback.format_exc()
             )
         await self._collect_garbage(run)
+        if run.operator is not None:
+            scratch = run.operator.host.pods.scratch_dir
+            await asyncio.get_running_loop().run_in_executor(
+                self._io, functools.partial(shutil.rmtree, scratch, ignore_errors=True)
+            )
         labels = run.workflow["metadata"].setdefault("labels", {})
         labels["workflows.argoproj.io/completed"] = "true"
         labels["workflows.argoproj.io/phase"] = run.workflow["status"].get("phase", "")
@@ -700,6 +707,30 @@ class Engine:
         _set_condition(workflow.setdefault("status", {}), condition, gc.CONDITION_TYPE)
         self.store.save_workflow(workflow, owned=False)
         return ", ".join(label.split("/", 1)[-1] for label, _ in result.failed)
+
+
+_TMPFS = Path("/dev/shm")
+_TMPFS_FREE = 4 << 30
+
+
+def _scratch_dir(uid: str, run_dir: Path) -> Path:
+    """Where pods keep their private files while they run: tmpfs when there is room
+    (creating a pod's directories on disk costs milliseconds per step), else the run's
+    directory. `JUPYTER_ARGO_SCRATCH` chooses another place."""
+    import os
+
+    chosen = os.environ.get("JUPYTER_ARGO_SCRATCH")
+    if chosen:
+        root = Path(chosen)
+    else:
+        root = run_dir
+        with contextlib.suppress(OSError):
+            stats = os.statvfs(_TMPFS)
+            if os.access(_TMPFS, os.W_OK) and stats.f_bavail * stats.f_frsize > _TMPFS_FREE:
+                root = _TMPFS / "jupyter-argo-scratch"
+    path = root / f"pods-{uid}" if root != run_dir else run_dir / "pods"
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
 
 
 def _set_condition(status: dict[str, Any], condition: dict[str, Any] | None, kind: str) -> None:

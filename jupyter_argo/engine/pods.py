@@ -47,7 +47,8 @@ class PodHost:
 
     executor: ProcessExecutor
     slots: asyncio.Semaphore  # how many pods run at once on this machine
-    run_dir: Path
+    run_dir: Path  # logs, volumes: kept with the run
+    scratch_dir: Path  # each pod's private files while it runs (tmpfs where there is one)
     lookup: Callable[[str, str], dict[str, Any] | None]  # (kind, name) -> object
     artifacts: Any  # jupyter_argo.artifacts.RepositoryConfig for this run
     running: dict[str, list[Process]] = field(default_factory=dict)
@@ -112,7 +113,7 @@ class PodHost:
         from jupyter_argo.executors import SandboxSpec
 
         pod = pod_name(op.name, node["name"], _template_name(node, tmpl))
-        node_dir = self.run_dir / "pods" / pod
+        node_dir = self.scratch_dir / pod
         logs_dir = self.run_dir / "logs" / pod
         logs_dir.mkdir(parents=True, exist_ok=True)
         mains = self._main_containers(tmpl)
@@ -560,9 +561,11 @@ class PodHost:
     ) -> list[dict[str, Any]]:
         from jupyter_argo import artifacts
 
+        saved: list[dict[str, Any]] = []
+        if not declared.get("artifacts") and not self._archive_logs(op, tmpl):
+            return saved
         prefix = self.key_prefix(op, node, tmpl)
         repository = self._archive_repository(tmpl)
-        saved: list[dict[str, Any]] = []
         loop = asyncio.get_running_loop()
         for art in declared.get("artifacts") or []:
             if not art.get("path"):
