@@ -82,6 +82,7 @@ class _Run:
     publish_scheduled: bool = False
     last_persist: float = 0.0
     last_persist_cost: float = 0.0
+    last_publish_cost: float = 0.0
     persist_scheduled: bool = False
     changed: threading.Condition = field(default_factory=threading.Condition)
 
@@ -407,17 +408,20 @@ class Engine:
         if not run.publish_scheduled:
             run.publish_scheduled = True
             assert self._loop is not None
-            self._loop.call_later(PUBLISH_INTERVAL, self._publish, run)
+            delay = max(PUBLISH_INTERVAL, 20 * run.last_publish_cost)
+            self._loop.call_later(delay, self._publish, run)
 
     def _publish(self, run: _Run) -> None:
-        """A new immutable snapshot: unchanged nodes are shared with the previous one."""
+        """A new immutable snapshot: unchanged nodes are shared with the previous one.
+        Publishing is spaced by its own cost, so a huge run spends little time on it."""
+        began = time.monotonic()
         run.publish_scheduled = False
         workflow = run.workflow
         status = workflow["status"]
         nodes = status.get("nodes", {})
         for nid in run.dirty_nodes:
             if nid in nodes:
-                run.node_copies[nid] = copy.deepcopy(nodes[nid])
+                run.node_copies[nid] = _copy_json(nodes[nid])
         run.dirty_nodes.clear()
         snapshot = {k: v for k, v in workflow.items() if k != "status"}
         snapshot["metadata"] = copy.deepcopy(workflow["metadata"])
@@ -431,6 +435,7 @@ class Engine:
             run.version += 1
             run.changed.notify_all()
         self._schedule_persist(run)
+        run.last_publish_cost = time.monotonic() - began
 
     def _schedule_persist(self, run: _Run) -> None:
         """At most one save in flight, and spaced so that saving a large run (a JSON
@@ -707,6 +712,16 @@ class Engine:
         _set_condition(workflow.setdefault("status", {}), condition, gc.CONDITION_TYPE)
         self.store.save_workflow(workflow, owned=False)
         return ", ".join(label.split("/", 1)[-1] for label, _ in result.failed)
+
+
+def _copy_json(value: Any) -> Any:
+    """A deep copy of JSON-shaped data (dicts, lists, scalars), several times faster than
+    copy.deepcopy, which must handle any object."""
+    if isinstance(value, dict):
+        return {k: _copy_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy_json(v) for v in value]
+    return value
 
 
 _TMPFS = Path("/dev/shm")

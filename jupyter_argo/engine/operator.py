@@ -129,6 +129,7 @@ class WorkflowOperator:
         self._deadline: float | None = None
         self._root_context: TemplateContext | None = None
         self._background: set[asyncio.Future[Any]] = set()
+        self._children: dict[str, set[str]] = {}
         self._pods_total = sum(n["type"] in ("Pod", "Container") for n in self.nodes.values())
         self._pods_done = sum(
             n["type"] in ("Pod", "Container") and n["phase"] == "Succeeded"
@@ -450,8 +451,13 @@ class WorkflowOperator:
         parent = self.nodes[node_id(self.name, parent_name)]
         child = node_id(self.name, child_name)
         children = parent.setdefault("children", [])
-        if child not in children:
+        # A set beside the list: a 10,000-item loop must not scan its group per child.
+        known = self._children.get(parent["id"])
+        if known is None or len(known) != len(children):
+            known = self._children[parent["id"]] = set(children)
+        if child not in known:
             children.append(child)
+            known.add(child)
             self._changed(parent["id"])
 
     def outbound_nodes(self, nid: str) -> list[str]:
