@@ -455,10 +455,15 @@ def test_a_python_installed_under_tmp_stays_visible(
     prefix.mkdir()
     (prefix / "marker").write_text("here\n")
     assert str(prefix).startswith("/tmp/")
+    from jupyter_argo.executors._executor import _runtime_under_tmp
+
     monkeypatch.setattr(sys, "prefix", str(prefix))
+    _runtime_under_tmp.cache_clear()  # it is computed once per process
     made = _node(isolating, tmp_path / "home", ["/tmp/out.txt"])
     try:
         code, stdout, _ = made.run("alpine", ["cat", f"{prefix}/marker"])
         assert (code, stdout) == (0, "here\n")
     finally:
         made.sandbox.cleanup(wait=True)
+        monkeypatch.undo()
+        _runtime_under_tmp.cache_clear()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import itertools
 import logging
 import os
@@ -367,7 +368,7 @@ def _prepare(spec: SandboxSpec, mode: str, base: Path) -> Sandbox:
     shared = {key: Path(value) for key, value in spec.shared_mounts.items()}
     if mode in ("namespace", "bwrap"):
         # The node's /tmp is private; what the node runs from must stay visible in it.
-        shared = {**_runtime_under_tmp(), **shared}
+        shared = {**_runtime_under_tmp(), **shared}  # computed once per process
     layout = Layout(mode, base, shared)
     layout.add(spec.declared_paths)
     layout.add_mountpoints()
@@ -381,6 +382,7 @@ def _prepare(spec: SandboxSpec, mode: str, base: Path) -> Sandbox:
     return Sandbox(layout)
 
 
+@functools.cache
 def _runtime_under_tmp() -> dict[str, Path]:
     """This Python's installation and the package, when they live under /tmp (a virtual
     environment in a checkout under /tmp): mounted back into the node's private /tmp."""
