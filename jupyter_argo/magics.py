@@ -1,16 +1,686 @@
 """The `%%argo` cell magic and `%argo` line magic.
 
-The magic is thin: it reads its options and runs the pipeline
-cell -> parse -> validate -> submit -> watch -> render -> bind, one module per step.
+The magic is thin: it reads its options and runs the pipeline, one module per step:
+
+    cell     -> cells.read         YAML documents, bare templates, or Python
+    validate -> cells.check        Argo's lint, with the notebook's template library
+    submit   -> backend.submit     any Backend (backends.get_backend)
+    watch    -> progress.follow    the backend's watch stream
+    render   -> progress.make      live WorkflowView in a kernel, text lines in a terminal
+    bind     -> bind.bind, --out   Run object (run.py) and output variables
+
+Configuration: `%config ArgoMagics.<trait> = value`, or `JUPYTER_ARGO_<TRAIT>` in the
+environment (the data directory's variable is `JUPYTER_ARGO_HOME`).
 """
 
 from __future__ import annotations
 
-from IPython.core.magic import Magics, magics_class
+import os
+import shlex
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
 
-__all__ = ["ArgoMagics"]
+from IPython.core import magic, magic_arguments
+from traitlets import Any as AnyTrait
+from traitlets import Enum, Int, Unicode, default, observe
+
+from jupyter_argo import bind, cells, progress
+from jupyter_argo.backends import BACKENDS, Backend, get_backend
+from jupyter_argo.errors import ConfigError, LintError, NotFoundError, UserError
+from jupyter_argo.library import TemplateLibrary, template_type
+from jupyter_argo.run import Run, Text, terminate, to_yaml
+
+__all__ = ["ArgoMagics", "RunInterrupted"]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
-@magics_class
-class ArgoMagics(Magics):  # type: ignore[misc]
-    """Argo Workflows in the notebook. The magics themselves arrive with the magics issue."""
+# IPython's magic decorators, typed: each returns the function it decorates.
+def argument(*args: Any, **kwargs: Any) -> Callable[[_F], _F]:
+    return magic_arguments.argument(*args, **kwargs)  # type: ignore[no-untyped-call,no-any-return]
+
+
+def arguments(name: str) -> Callable[[_F], _F]:
+    return magic_arguments.magic_arguments(name)  # type: ignore[no-untyped-call,no-any-return]
+
+
+def cell_magic(name: str) -> Callable[[_F], _F]:
+    return magic.cell_magic(name)  # type: ignore[return-value,no-any-return]
+
+
+def line_magic(name: str) -> Callable[[_F], _F]:
+    return magic.line_magic(name)  # type: ignore[return-value,no-any-return]
+
+
+def _parse(method: Any, line: str) -> Any:
+    """The options of a magic method made with `arguments`."""
+    return method.parser.parse_argstring(line)
+
+
+_INTERRUPTED = "interrupted by the user (kernel interrupt)"
+_FINAL_WAIT = 5.0  # seconds to wait for the final status after stopping a run
+_DONE = ("Succeeded", "Failed", "Error")
+_LINE_COMMANDS = {
+    "list": "",
+    "get": "NAME",
+    "logs": "NAME [NODE] [-f]",
+    "outputs": "NAME",
+    "templates": "",
+    "lint": "[FILE ...]",
+    "stop": "NAME",
+    "terminate": "NAME",
+    "suspend": "NAME",
+    "resume": "NAME [NODE]",
+    "retry": "NAME",
+    "resubmit": "NAME",
+    "delete": "NAME ... [--force]",
+    "export": "NAME [-o FILE]",
+    "backend": "[NAME]",
+    "submit": "VAR [%%argo options]",
+}
+_NAMED = {"get", "logs", "outputs", "stop", "terminate", "suspend", "resume", "retry"}
+_NAMED |= {"resubmit", "delete", "export"}
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """The kernel was interrupted while a cell waited: the run was terminated."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"KeyboardInterrupt: {self}"]
+
+
+def _env(name: str, fallback: str = "") -> str:
+    return os.environ.get(f"JUPYTER_ARGO_{name}", fallback)
+
+
+@magic.magics_class
+class ArgoMagics(magic.Magics):  # type: ignore[misc]
+    """Argo Workflows in the notebook: `%%argo` runs a cell, `%argo` manages runs."""
+
+    backend = Unicode(help="Where workflows run: local or kubernetes.").tag(config=True)
+    namespace = Unicode(help="The namespace workflows go to.").tag(config=True)
+    images = AnyTrait(
+        help="Local backend: which program runs each container image. A YAML file of "
+        "image rules, or the rules as a list (see jupyter_argo.executors.ImageMap)."
+    ).tag(config=True)
+    executor = Unicode(
+        help="Local backend: how steps run: process (local programs), docker or podman."
+    ).tag(config=True)
+    isolation = Unicode(
+        help="Local backend: process isolation (auto, namespace, bwrap, remap, none)."
+    ).tag(config=True)
+    data_dir = Unicode(help="Local backend: where runs, logs and artifacts are kept.").tag(
+        config=True
+    )
+    parallelism = Int(help="Local backend: how many steps run at once.").tag(config=True)
+    view = Enum(
+        progress.MODES, help="How a running cell shows progress (auto: widget in a kernel)."
+    ).tag(config=True)
+    python_image = Unicode(help="The image of Python script templates.").tag(config=True)
+    kube_context = Unicode(help="Kubernetes backend: the kubeconfig context.").tag(config=True)
+    kubeconfig = Unicode(help="Kubernetes backend: the kubeconfig file.").tag(config=True)
+
+    @default("backend")
+    def _default_backend(self) -> str:
+        return _env("BACKEND", "local")
+
+    @default("namespace")
+    def _default_namespace(self) -> str:
+        return _env("NAMESPACE", "default")
+
+    @default("images")
+    def _default_images(self) -> Any:
+        return _env("IMAGES")
+
+    @default("executor")
+    def _default_executor(self) -> str:
+        return _env("EXECUTOR", "process")
+
+    @default("isolation")
+    def _default_isolation(self) -> str:
+        return _env("ISOLATION", "auto")
+
+    @default("data_dir")
+    def _default_data_dir(self) -> str:
+        return _env("HOME")
+
+    @default("parallelism")
+    def _default_parallelism(self) -> int:
+        text = _env("PARALLELISM", "64")
+        if not text.isdigit() or int(text) < 1:
+            raise ConfigError(f"JUPYTER_ARGO_PARALLELISM={text!r}: expected a positive number")
+        return int(text)
+
+    @default("view")
+    def _default_view(self) -> str:
+        mode = _env("VIEW", "auto")
+        if mode not in progress.MODES:
+            raise ConfigError(f"JUPYTER_ARGO_VIEW={mode!r}: expected one of {progress.MODES}")
+        return mode
+
+    @default("kube_context")
+    def _default_kube_context(self) -> str:
+        return _env("KUBE_CONTEXT")
+
+    @default("kubeconfig")
+    def _default_kubeconfig(self) -> str:
+        return _env("KUBECONFIG")
+
+    @default("python_image")
+    def _default_python_image(self) -> str:
+        return _env("PYTHON_IMAGE", cells.default_image())
+
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        super().__init__(shell=shell, **kwargs)
+        self.library = TemplateLibrary()
+        self._backends: dict[str, Backend] = {}
+        if shell is not None and hasattr(shell, "set_hook"):
+            shell.set_hook("complete_command", self._complete, str_key="%argo")
+
+    @property
+    def _user_ns(self) -> dict[str, Any]:
+        if self.shell is None:
+            raise UserError("the %argo magics need an IPython shell")
+        return self.shell.user_ns  # type: ignore[no-any-return]
+
+    @observe(
+        "images",
+        "executor",
+        "isolation",
+        "data_dir",
+        "parallelism",
+        "namespace",
+        "kube_context",
+        "kubeconfig",
+    )
+    def _config_changed(self, change: Mapping[str, Any]) -> None:
+        # The next cell builds its backend with the new settings; running ones go on.
+        self._backends.clear()
+
+    # ---- the cell magic ---------------------------------------------------------------
+
+    @arguments(name="%argo")
+    @argument(
+        "words",
+        nargs="*",
+        metavar="script NAME",
+        help="register the cell's Python as script template NAME in the notebook's library "
+        "(it runs where a workflow names it: `template: NAME`)",
+    )
+    @argument(
+        "-p",
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a workflow argument; $var and {expr} are expanded. In a Python cell it "
+        "declares an input the script reads as {{inputs.parameters.NAME}}",
+    )
+    @argument("--backend", choices=BACKENDS, help="run there instead of the configured backend")
+    @argument("-n", "--namespace", help="the namespace to run in")
+    @argument("--name", help="the workflow's name (instead of its generateName)")
+    @argument("--generate-name", help="a prefix for a generated workflow name")
+    @argument("--entrypoint", help="the template to start from")
+    @argument("--out", metavar="VAR", help="bind the Run object to VAR (even if the run fails)")
+    @argument(
+        "--bind",
+        action="store_true",
+        help="bind the workflow's output parameters, and the result of a one-step run, to "
+        "variables of the same names (made valid Python: hello-param -> hello_param)",
+    )
+    @argument(
+        "--async",
+        dest="background",
+        action="store_true",
+        help="return at once; the view keeps updating and --bind binds when the run ends",
+    )
+    @argument("--dry-run", action="store_true", help="show the manifest to submit; run nothing")
+    @argument("--lint", action="store_true", help="lint the cell and show every finding")
+    @argument("--no-view", action="store_true", help="show no progress")
+    @argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="terminate the run if it has not finished after this long",
+    )
+    @argument("--image", help="script NAME: the image (default: python:<this Python>)")
+    @argument(
+        "--input", action="append", default=[], metavar="P[=DEFAULT]", help="script NAME: input"
+    )
+    @argument(
+        "--output",
+        action="append",
+        default=[],
+        metavar="P=PATH",
+        help="script NAME: output parameter P, read from the file PATH the script writes",
+    )
+    @cell_magic("argo")
+    def argo_cell(self, line: str, cell: str) -> Any:
+        """Run Argo manifests, add templates, or run Python as a workflow step.
+
+        A cell may hold: Workflows (submitted and run); WorkflowTemplates,
+        ClusterWorkflowTemplates, CronWorkflows, ConfigMaps or Secrets (stored in the
+        backend); bare templates, one or a list (added to the notebook's library, so later
+        Workflow cells can call them by name); or Python, run as a one-step workflow whose
+        stdout is its `result`, for example::
+
+            %%argo -p n=3 --bind
+            print(int("{{inputs.parameters.n}}") ** 2)
+
+        binds `result = "9"`. The cell's value is the Run (`run.node(...)`,
+        `run.logs()`, `run.outputs`, `run.export()`, ...).
+        """
+        args = _parse(self.argo_cell, line)
+        if args.words:
+            return self._script(args, cell)
+        content = cells.read(cell, file=self._cell_file())
+        return self._pipeline(content, args)
+
+    def _script(self, args: Any, cell: str) -> None:
+        if args.words[0] != "script" or len(args.words) != 2:
+            raise UserError(f"%%argo {' '.join(args.words)}: expected `%%argo script NAME`")
+        cells.check_python(cell, file=self._cell_file())
+        template = cells.script_template(
+            args.words[1],
+            cell,
+            image=args.image or self.python_image,
+            inputs=args.input,
+            outputs=args.output,
+        )
+        content = cells.Cell(documents=[cells.document(template, file=self._cell_file())])
+        self._validate(content, self._backend(args.backend), args, lint_only=args.lint)
+        if not args.lint:
+            self.library.add([template])
+            print(f"script template {args.words[1]} added to the notebook's library")
+
+    def _pipeline(self, content: cells.Cell, args: Any) -> Any:
+        backend = self._backend(args.backend)
+        namespace = args.namespace or self.namespace
+        self._validate(content, backend, args, lint_only=args.lint)
+        if args.lint:
+            return None
+        manifests, overrides = self._manifests(content, args)
+        if args.dry_run:
+            return self._dry_run(content, manifests, overrides, args, namespace)
+        self._store(content, backend, namespace)
+        mode = "none" if args.no_view else progress.choose_mode(self.view, self.shell)
+        progress.prepare(mode)  # slow imports before a run starts, not while it runs
+        runs: list[Run] = []
+        views: dict[str, progress.Progress] = {}
+        try:
+            for manifest in manifests:
+                runs.append(self._submit(backend, manifest, overrides, args, namespace))
+            result = runs[0] if len(runs) == 1 else (runs or None)
+            if args.out and result is not None:
+                self._user_ns[args.out] = result  # bound first: an interrupt keeps it
+            for run in runs:
+                shown = progress.make(run, mode, run.workflow, quiet=args.background)
+                if not args.background:
+                    views[run.name] = shown  # before it shows: an interrupt closes it
+                shown.show()
+                self._watch(run, shown, args)
+        except KeyboardInterrupt:
+            # Anywhere after the first submit: no run of this cell may outlive the cell.
+            ended = [self._interrupted(run, views.get(run.name)) for run in runs]
+            raise RunInterrupted("; ".join(ended) or "nothing was submitted") from None
+        return result
+
+    def _validate(self, content: cells.Cell, backend: Backend, args: Any, lint_only: bool) -> None:
+        store = _template_store(backend, args.namespace or self.namespace)
+        found = cells.check(content, self.library, store)
+        errors = [d for d in found if d.severity == "error"]
+        shown = found if lint_only else [d for d in found if d.severity == "warning"]
+        for diagnostic in shown:
+            if diagnostic.severity != "error":
+                print(diagnostic, file=sys.stderr)
+        if errors:
+            raise LintError(list(errors))
+        if lint_only:
+            print(f"{content.file}: no errors" + (f", {len(shown)} findings" if shown else ""))
+
+    def _manifests(
+        self, content: cells.Cell, args: Any
+    ) -> tuple[list[dict[str, Any]], dict[str, str]]:
+        """The workflows to submit, and the parameters to override in them."""
+        parameters = cells.parameters(args.parameter)
+        if content.python is not None:
+            workflow = cells.python_workflow(content.python, parameters, image=self.python_image)
+            return [workflow], {}
+        scope = self.library.copy()
+        scope.add(content.templates)
+        workflows = [scope.complete(d.body) for d in content.workflows]
+        if parameters and not workflows:
+            raise UserError("-p: this cell has no Workflow to pass parameters to")
+        if args.name and len(workflows) > 1:
+            raise UserError(f"--name: this cell has {len(workflows)} Workflows; use one")
+        return workflows, parameters
+
+    def _dry_run(
+        self,
+        content: cells.Cell,
+        manifests: list[dict[str, Any]],
+        overrides: Mapping[str, str],
+        args: Any,
+        namespace: str,
+    ) -> None:
+        rendered = [d.body for d in content.applied]
+        rendered += [
+            cells.with_options(
+                manifest,
+                parameters=overrides,
+                entrypoint=args.entrypoint,
+                name=args.name,
+                generate_name=args.generate_name,
+                namespace=namespace,
+            )
+            for manifest in manifests
+        ]
+        names = [t.get("name") for t in content.templates]
+        if names:
+            print(f"# templates for the notebook's library: {', '.join(map(str, names))}")
+        print("---\n".join(to_yaml(m) for m in rendered), end="")
+        if args.out:
+            self._user_ns[args.out] = rendered[0] if len(rendered) == 1 else rendered
+
+    def _store(self, content: cells.Cell, backend: Backend, namespace: str) -> None:
+        for document in content.applied:
+            outcome = backend.apply(document.body, namespace)
+            print(f"{document.kind.lower()}/{document.name} {outcome}")
+        added = self.library.add(content.templates)
+        if added:
+            print(f"added to the notebook's library: {', '.join(added)}")
+
+    def _submit(
+        self,
+        backend: Backend,
+        manifest: Mapping[str, Any],
+        parameters: Mapping[str, str],
+        args: Any,
+        namespace: str,
+    ) -> Run:
+        created = backend.submit(
+            manifest,
+            namespace=namespace,
+            parameters=parameters or None,
+            entrypoint=args.entrypoint,
+            name=args.name,
+            generate_name=args.generate_name,
+        )
+        return Run(backend, created, namespace)
+
+    def _watch(self, run: Run, shown: progress.Progress, args: Any) -> None:
+        """Follow the run (watch -> render), then bind its outputs."""
+        if args.background:
+            finish = lambda final: self._finish(run, shown, final, args)  # noqa: E731
+            progress.follow_in_background(run, shown, timeout=args.timeout, done=finish)
+            if not isinstance(shown, progress.Widget):
+                print(f"{run.name} submitted; it runs in the background (run.wait() waits)")
+            return
+        self._finish(run, shown, progress.follow(run, shown, timeout=args.timeout), args)
+
+    def _finish(
+        self, run: Run, shown: progress.Progress, final: Mapping[str, Any], args: Any
+    ) -> None:
+        if _phase(final) not in _DONE:  # the watch ended early: --timeout
+            final = self._end(run, f"timed out after {args.timeout:g}s (--timeout)")
+            print(f"{run.name}: --timeout {args.timeout:g}s reached; terminated", file=sys.stderr)
+        shown.close(final)
+        if args.bind:
+            bind.bind(self._user_ns, run)
+
+    def _interrupted(self, run: Run, shown: progress.Progress | None) -> str:
+        final = run.workflow
+        if _phase(final) in _DONE:
+            note = f"{run.name} {_phase(final)}"
+        else:
+            final = self._end(run, _INTERRUPTED)
+            note = f"{run.name} terminated ({_phase(final) or 'still stopping'})"
+        if shown is not None:  # off this thread: control returns now, whatever the view does
+            threading.Thread(target=shown.close, args=(final,), daemon=True).start()
+        return note
+
+    def _end(self, run: Run, message: str) -> Mapping[str, Any]:
+        terminate(run.backend, run.name, run.namespace, message)
+        return run.wait(_FINAL_WAIT).workflow
+
+    # ---- the line magic ---------------------------------------------------------------
+
+    @arguments(name="argo")
+    @argument(
+        "command",
+        choices=list(_LINE_COMMANDS),
+        metavar="COMMAND",
+        help=("; ".join(f"{c} {a}".strip() for c, a in _LINE_COMMANDS.items())).replace("%", "%%")
+        + ". NAME may be @latest",
+    )
+    @argument("args", nargs="*", help="the command's arguments")
+    @argument("-f", "--follow", action="store_true", help="logs: follow until the run ends")
+    @argument("--force", action="store_true", help="delete: even if artifact GC fails")
+    @argument("-o", "--output", metavar="FILE", help="export: write the YAML to FILE")
+    @argument("--backend", choices=BACKENDS, help="use this backend for this command")
+    @argument("-n", "--namespace", help="the namespace")
+    @line_magic("argo")
+    def argo_line(self, line: str) -> Any:
+        """Manage runs, the template library and the backend.
+
+        `%argo submit VAR` submits a Workflow, WorkflowTemplate or template object from the
+        namespace (a Hera object, or a manifest dict), taking the options of `%%argo`.
+        """
+        words = shlex.split(line)
+        if words and words[0] == "submit":
+            return self._submit_variable(words[1:])
+        args = _parse(self.argo_line, line)
+        handler: Callable[[Any], Any] = getattr(self, f"_cmd_{args.command}", self._cmd_action)
+        if args.command in _NAMED and not args.args:
+            raise UserError(f"%argo {args.command}: give a workflow name (or @latest)")
+        return handler(args)
+
+    def _backend_for(self, args: Any) -> tuple[Backend, str]:
+        return self._backend(args.backend), args.namespace or self.namespace
+
+    def _run(self, args: Any, name: str) -> Run:
+        backend, namespace = self._backend_for(args)
+        if name == "@latest":
+            listed = backend.list(namespace)
+            if not listed:
+                raise NotFoundError(f"no workflows in namespace {namespace}")
+            latest = max(listed, key=lambda w: w["metadata"].get("creationTimestamp") or "")
+            name = latest["metadata"]["name"]
+        return Run(backend, backend.get(name, namespace), namespace)
+
+    def _cmd_list(self, args: Any) -> Text:
+        backend, namespace = self._backend_for(args)
+        rows = [f"{'NAME':<40} {'STATUS':<10} {'FINISHED':<21} {'PROGRESS':<9} MESSAGE"]
+        for workflow in backend.list(namespace):
+            status = workflow.get("status") or {}
+            rows.append(
+                f"{workflow['metadata']['name']:<40} {status.get('phase') or 'Pending':<10} "
+                f"{status.get('finishedAt') or '':<21} {status.get('progress') or '':<9} "
+                f"{status.get('message') or ''}".rstrip()
+            )
+        return Text("\n".join(rows))
+
+    def _cmd_get(self, args: Any) -> Run:
+        return self._run(args, args.args[0])
+
+    def _cmd_logs(self, args: Any) -> Text | None:
+        run = self._run(args, args.args[0])
+        node = args.args[1] if len(args.args) > 1 else None
+        if node is not None:
+            node = run.node(node).id
+        text = run.logs(node=node, follow=args.follow)
+        return None if args.follow else text
+
+    def _cmd_outputs(self, args: Any) -> Text:
+        run = self._run(args, args.args[0])
+        lines = []
+        workflow_outputs = run.outputs
+        if workflow_outputs.parameters or workflow_outputs.artifacts:
+            lines.append("workflow outputs")
+            lines.extend(_io_lines(workflow_outputs))
+        for node in run.nodes():
+            body = _io_lines(node.outputs)
+            if body:
+                lines.append(f"{node.display_name} ({node.type}, {node.phase})")
+                lines.extend(body)
+        return Text("\n".join(lines) or f"{run.name} has no outputs")
+
+    def _cmd_templates(self, args: Any) -> Text:
+        if not len(self.library):
+            return Text("the notebook's library is empty (add templates with a %%argo cell)")
+        rows = []
+        for name in self.library:
+            template = self.library.get(name) or {}
+            ins = [p.get("name") for p in (template.get("inputs") or {}).get("parameters") or []]
+            outs = [p.get("name") for p in (template.get("outputs") or {}).get("parameters") or []]
+            row = f"{name:<32} {template_type(template):<10}"
+            row += f" inputs: {', '.join(map(str, ins)) or '-'}"
+            row += f"  outputs: {', '.join(map(str, outs)) or '-'}"
+            rows.append(row)
+        return Text("\n".join(rows))
+
+    def _cmd_lint(self, args: Any) -> Text:
+        from jupyter_argo.spec import lint, parse_file, raise_for
+
+        backend, namespace = self._backend_for(args)
+        store = _template_store(backend, namespace)
+        if args.args:
+            documents = [d for path in args.args for d in parse_file(path)]
+            found = lint(documents, templates=store)
+        else:
+            templates = [self.library.get(n) or {} for n in self.library]
+            library = cells.Cell(documents=[cells.document(templates, file="<library>")])
+            found = cells.check(library, TemplateLibrary(), store) if templates else []
+        raise_for(found)
+        lines = [str(d) for d in found]
+        return Text("\n".join(lines) if lines else "no problems found")
+
+    def _cmd_action(self, args: Any) -> Any:
+        run = self._run(args, args.args[0])
+        verb = args.command
+        if verb == "resume":
+            run.resume(args.args[1] if len(args.args) > 1 else None)
+        elif verb in ("retry", "resubmit"):
+            return getattr(run, verb)()
+        else:
+            getattr(run, verb)()
+        print(f"workflow {run.name} {verb}{'ed' if verb.endswith('t') else 'd'}")
+        return None
+
+    def _cmd_delete(self, args: Any) -> None:
+        for name in args.args:
+            run = self._run(args, name)
+            run.delete(force=args.force)
+            print(f"workflow {run.name} deleted")
+
+    def _cmd_export(self, args: Any) -> Text | None:
+        run = self._run(args, args.args[0])
+        text = run.export()
+        if args.output:
+            Path(args.output).write_text(text)
+            print(f"{run.name} written to {args.output}")
+            return None
+        return text
+
+    def _cmd_backend(self, args: Any) -> None:
+        if args.args:
+            name = args.args[0]
+            self._backend(name)  # fails here, not at the next cell, if it cannot work
+            self.backend = name
+        print(f"backend: {self.backend} (namespace {self.namespace})")
+
+    def _submit_variable(self, words: list[str]) -> Any:
+        if not words:
+            raise UserError("%argo submit: give the name of a variable holding a workflow")
+        variable, options = words[0], shlex.join(words[1:])
+        if variable not in self._user_ns:
+            raise NotFoundError(f"%argo submit: no variable {variable!r}")
+        args = _parse(self.argo_cell, options)
+        content = cells.from_object(self._user_ns[variable], file=variable)
+        return self._pipeline(content, args)
+
+    # ---- backends and completion ------------------------------------------------------
+
+    def _backend(self, name: str | None = None) -> Backend:
+        name = name or self.backend
+        found = self._backends.get(name)
+        if found is None:
+            found = get_backend(name, **self._backend_config(name))
+            self._backends[name] = found
+        return found
+
+    def _backend_config(self, name: str) -> dict[str, Any]:
+        if name == "kubernetes":
+            config: dict[str, Any] = {"namespace": self.namespace}
+            if self.kube_context:
+                config["context"] = self.kube_context
+            if self.kubeconfig:
+                config["kubeconfig"] = self.kubeconfig
+            return config
+        if name != "local":
+            return {}
+        from jupyter_argo.executors import ImageMap
+
+        images = self.images
+        if isinstance(images, str) and images:
+            import yaml
+
+            try:
+                images = yaml.safe_load(Path(images).expanduser().read_text())
+            except OSError as err:
+                raise ConfigError(f"images: cannot read {images}: {err.strerror}") from None
+        return {
+            "home": Path(self.data_dir).expanduser() if self.data_dir else None,
+            "max_pods": self.parallelism,
+            "images": ImageMap.from_config(images) if images else None,
+            "isolation": self.isolation,
+            "executor": self.executor,
+            "namespace": self.namespace,
+        }
+
+    def _cell_file(self) -> str:
+        count = getattr(self.shell, "execution_count", None)
+        return f"In[{count}]" if count else "<cell>"
+
+    def _complete(self, _shell: Any, event: Any) -> list[str]:
+        """Tab completion for `%argo`: commands, workflow names, nodes, variables."""
+        words = event.line.split()
+        position = len(words) - (0 if event.line.endswith(" ") else 1)  # the word being typed
+        if position <= 1:
+            return list(_LINE_COMMANDS)
+        command = words[1]
+        if command == "submit" and position == 2:
+            return [k for k in self._user_ns if not k.startswith("_")]
+        if command == "backend" and position == 2:
+            return list(BACKENDS)
+        try:  # completion must never raise into the editor
+            backend = self._backend()
+            if command in _NAMED and (position == 2 or command == "delete"):
+                listed = backend.list(self.namespace)
+                return ["@latest", *(w["metadata"]["name"] for w in listed)]
+            if command in ("logs", "resume") and position == 3:
+                run = Run(backend, backend.get(words[2], self.namespace), self.namespace)
+                return sorted({node.display_name for node in run.nodes()})
+        except Exception:
+            return []
+        return []
+
+
+def _phase(workflow: Mapping[str, Any]) -> str:
+    return str((workflow.get("status") or {}).get("phase") or "")
+
+
+def _template_store(backend: Backend, namespace: str) -> Any:
+    store = getattr(backend, "template_store", None)
+    return store(namespace) if callable(store) else None
+
+
+def _io_lines(io: Any) -> list[str]:
+    lines = [f"  {name} = {value}" for name, value in io.parameters.items()]
+    if io.result is not None:
+        lines.append(f"  result = {io.result}")
+    lines.extend(f"  artifact {a.name}: {a.location}" for a in io.artifacts.values())
+    return lines

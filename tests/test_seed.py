@@ -94,7 +94,8 @@ def test_scripts_results_reach_the_next_steps(
     assert wf["status"]["phase"] == "Succeeded"
     for label, step in (("BASH", "bash"), ("PY", "python"), ("JS", "javascript")):
         result = node(wf, f"generate-from-{step}")["outputs"]["result"]
-        assert 1 <= int(result) <= 101  # the bash one can reach 101 (f + r * $1 / 65536)
+        # Math.floor(Math.random() * 100) can be 0; the bash one can reach 101.
+        assert 0 <= int(result) <= 101
         assert log(engine, wf, f"print-for-{step}") == [f"result was: [{label}] {result}"]
 
 

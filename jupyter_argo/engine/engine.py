@@ -502,7 +502,8 @@ class Engine:
                     remaining = None if deadline is None else deadline - time.monotonic()
                     if remaining is not None and remaining <= 0:
                         return
-                    run.changed.wait(remaining)
+                    # Short waits: a KeyboardInterrupt must reach a waiting main thread.
+                    run.changed.wait(0.1 if remaining is None else min(remaining, 0.1))
                 snapshot, seen, done = run.snapshot, run.version, run.done
             yield snapshot
             if done:

@@ -448,6 +448,9 @@ def _working_dir(working_dir: str | None, sandbox: Sandbox) -> str:
 
 
 _KERNEL_ONLY = ("JPY_", "PYDEVD_")
+# ipykernel sets these so its own output is coloured and unpaged; a container would not
+# have them (node's console.log would colour a step's `outputs.result`).
+_KERNEL_TERMINAL = ("FORCE_COLOR", "CLICOLOR_FORCE", "CLICOLOR", "PAGER", "GIT_PAGER")
 
 
 def _base_env(isolating: bool) -> dict[str, str]:
@@ -455,6 +458,11 @@ def _base_env(isolating: bool) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith(_KERNEL_ONLY)}
     if env.get("MPLBACKEND", "").startswith("module://matplotlib_inline"):
         del env["MPLBACKEND"]
+    if "JPY_PARENT_PID" in os.environ or "JPY_SESSION_NAME" in os.environ:
+        for key in _KERNEL_TERMINAL:
+            env.pop(key, None)
+        if env.get("TERM") == "xterm-color":
+            del env["TERM"]
     if isolating:
         env.pop("TMPDIR", None)  # the host's TMPDIR is not in the sandbox's /tmp
     return env

@@ -1,0 +1,1 @@
+"""Browser tests' helpers: a real JupyterLab server (`lab`) and Debian's Chromium (`chromium`)."""
