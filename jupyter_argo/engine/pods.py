@@ -117,10 +117,11 @@ class PodHost:
         logs_dir = self.run_dir / "logs" / pod
         logs_dir.mkdir(parents=True, exist_ok=True)
         mains = self._main_containers(tmpl)
-        declared = _declared_paths(tmpl, mains)
+        reads, writes = _declared_paths(tmpl, mains)
         spec = SandboxSpec(
             node_dir=node_dir,
-            declared_paths=declared,
+            declared_paths=reads,
+            output_paths=writes,
             shared_mounts=self._volume_mounts(op, tmpl, mains, node_dir),
         )
         sandbox = self.executor.prepare(spec)
@@ -741,23 +742,31 @@ def _template_name(node: Mapping[str, Any], tmpl: Mapping[str, Any]) -> str:
     return str(tmpl.get("name", ""))
 
 
-def _declared_paths(tmpl: Mapping[str, Any], mains: list[dict[str, Any]]) -> list[str]:
-    paths: list[str] = []
+def _declared_paths(
+    tmpl: Mapping[str, Any], mains: list[dict[str, Any]]
+) -> tuple[list[str], list[str]]:
+    """The absolute paths a pod reads (inputs, working dirs) and writes (outputs)."""
+    reads: list[str] = []
     for art in (tmpl.get("inputs") or {}).get("artifacts") or []:
         if art.get("path"):
-            paths.append(str(art["path"]))
+            reads.append(str(art["path"]))
+    for container in mains:
+        if container.get("workingDir"):
+            reads.append(str(container["workingDir"]))
+    writes: list[str] = []
     outputs = tmpl.get("outputs") or {}
     for art in outputs.get("artifacts") or []:
         if art.get("path"):
-            paths.append(str(art["path"]))
+            writes.append(str(art["path"]))
     for param in outputs.get("parameters") or []:
         path = (param.get("valueFrom") or {}).get("path")
         if path:
-            paths.append(str(path))
-    for container in mains:
-        if container.get("workingDir"):
-            paths.append(str(container["workingDir"]))
-    return list(dict.fromkeys(p for p in paths if p.startswith("/")))
+            writes.append(str(path))
+
+    def absolute(paths: list[str]) -> list[str]:
+        return list(dict.fromkeys(p for p in paths if p.startswith("/")))
+
+    return absolute(reads), [p for p in absolute(writes) if p not in reads]
 
 
 def _has_source(art: Mapping[str, Any]) -> bool:

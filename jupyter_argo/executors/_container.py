@@ -89,7 +89,8 @@ class ContainerSandbox:
         self.engine = engine
         self.base = Path(spec.node_dir).resolve()
         self.token = f"{os.getpid()}-{secrets.token_hex(6)}"
-        self.declared = list(dict.fromkeys(normalize(p) for p in spec.declared_paths))
+        paths = [*spec.declared_paths, *spec.output_paths]
+        self.declared = list(dict.fromkeys(normalize(p) for p in paths))
         # Innermost first, so a volume inside another volume wins.
         self.volumes = sorted(
             ((normalize(target), Path(source)) for target, source in spec.shared_mounts.items()),

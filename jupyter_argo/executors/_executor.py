@@ -60,8 +60,12 @@ class SandboxSpec:
     """What a node needs private: the absolute container paths it reads or writes."""
 
     node_dir: Path  # a private, empty-or-new directory for this node
-    declared_paths: list[str]  # artifact, parameter, volume-mount and working-dir paths
+    declared_paths: list[str]  # input artifact, volume-mount and working-dir paths
     shared_mounts: dict[str, Path] = field(default_factory=dict)  # container -> host dir
+    # Paths the node writes (output artifacts and parameters): private like the others,
+    # but their directories are not made for it, as in a container (a step that runs
+    # `mkdir /mnt/out` must not find it there already).
+    output_paths: list[str] = field(default_factory=list)
 
 
 class Sandbox:
@@ -371,6 +375,7 @@ def _prepare(spec: SandboxSpec, mode: str, base: Path) -> Sandbox:
         shared = {**_runtime_under_tmp(), **shared}  # computed once per process
     layout = Layout(mode, base, shared)
     layout.add(spec.declared_paths)
+    layout.add(spec.output_paths, outputs=True)
     layout.add_mountpoints()
     _make_directories(layout)
     if mode == "namespace":

@@ -55,6 +55,7 @@ class Layout:
         self.base = base
         self.layers: list[Layer] = []
         self.declared: list[str] = []
+        self.outputs: set[str] = set()  # declared only as outputs: no directories made
         if mode != "none":
             self.layers.append(Layer(TMP, base / "fs" / "tmp", "tmp"))
         for target, source in (shared or {}).items():
@@ -114,7 +115,7 @@ class Layout:
         layer = self.layer_of(path)
         return Path(path) if layer is None else self.host_path_in(layer, path)
 
-    def add(self, paths: Iterable[str]) -> list[Layer]:
+    def add(self, paths: Iterable[str], *, outputs: bool = False) -> list[Layer]:
         """Make `paths` private; return the layers this adds.
 
         A new layer swallows the layers inside it (their host directories nest the same
@@ -125,6 +126,8 @@ class Layout:
             path = self.resolve(raw)
             if path not in self.declared:
                 self.declared.append(path)
+                if outputs:
+                    self.outputs.add(path)
             if self.mode == "none" or self.layer_of(path) is not None:
                 continue
             layer = self._remap_layer(path) if self.mode == "remap" else self._layer_for(path)
@@ -182,6 +185,8 @@ class Layout:
             layer = self.layer_of(path)
             if layer is None or layer.kind == "shared":
                 continue
+            if layer.kind != "remap" and path in self.outputs:
+                continue  # the node makes its output directories itself, as in a container
             if path != layer.container or layer.kind == "remap":
                 wanted.append(self.host_path(path).parent)
         for layer in self.of_kind("shared"):
