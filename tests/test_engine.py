@@ -314,10 +314,13 @@ def _pids_running(marker: str) -> list[int]:
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                    if marker.encode() in handle.read():
-                        found.append(int(entry))
-            except OSError:
+                    cmdline = handle.read()
+                with open(f"/proc/{entry}/stat") as handle:
+                    state = handle.read().rsplit(")", 1)[1].split()[0]
+            except (OSError, IndexError):
                 continue
+            if marker.encode() in cmdline and state != "Z":  # a zombie has ended
+                found.append(int(entry))
     return found
 
 
@@ -349,6 +352,9 @@ spec:
     final = engine.wait(name, timeout=30)
     assert final["status"]["phase"] == "Failed"
     assert final["status"]["message"] == "Stopped with strategy 'Terminate'"
+    deadline = time.monotonic() + 5  # the kernel delivers SIGKILL asynchronously
+    while _pids_running(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert _pids_running(marker) == []
 
 

@@ -7,11 +7,11 @@ whichever backend ran it, so the Run, the live view and output binding never ask
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Backend", "Workflow"]
+__all__ = ["Backend", "Workflow", "last_snapshot"]
 
 Workflow = dict[str, Any]
 
@@ -85,3 +85,12 @@ class Backend(Protocol):
     def resubmit(self, name: str, namespace: str | None = None) -> Workflow: ...
 
     def delete(self, name: str, namespace: str | None = None, *, force: bool = False) -> None: ...
+
+
+def last_snapshot(watch: Iterator[Workflow], get: Callable[[], Workflow]) -> Workflow:
+    """What `wait` returns on every backend: the watch's last snapshot (the final one,
+    unless its timeout came first), or the workflow as it is when the watch gave none."""
+    last: Workflow | None = None
+    for snapshot in watch:
+        last = snapshot
+    return last if last is not None else get()

@@ -23,6 +23,7 @@ from typing import Any
 from jupyter_argo.backends._k8s.cluster import KINDS, PODS, WORKFLOWS, Cluster, Conflict, connect
 from jupyter_argo.backends._k8s.nodes import hydrated, is_offloaded, offload_error, repacked
 from jupyter_argo.backends._k8s.watch import FINAL_PHASES, watch_workflow
+from jupyter_argo.backends.base import last_snapshot
 from jupyter_argo.errors import ConfigError, NotFoundError, UserError
 
 __all__ = ["KubernetesBackend"]
@@ -205,10 +206,9 @@ class KubernetesBackend:
     def wait(
         self, name: str, namespace: str | None = None, timeout: float | None = None
     ) -> dict[str, Any]:
-        last: dict[str, Any] | None = None
-        for snapshot in self.watch(name, namespace, timeout=timeout):
-            last = snapshot
-        return last if last is not None else self.get(name, namespace)
+        return last_snapshot(
+            self.watch(name, namespace, timeout=timeout), lambda: self.get(name, namespace)
+        )
 
     def logs(
         self,

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from jupyter_argo.backends.base import last_snapshot
 from jupyter_argo.engine.operator import OperatorHost, WorkflowOperator
 from jupyter_argo.engine.pods import PodHost
 from jupyter_argo.engine.store import Store
@@ -529,10 +530,9 @@ class Engine:
     def wait(
         self, name: str, namespace: str | None = None, timeout: float | None = None
     ) -> dict[str, Any]:
-        last: dict[str, Any] | None = None
-        for snapshot in self.watch(name, namespace, timeout=timeout):
-            last = snapshot
-        return last if last is not None else self.get(name, namespace)
+        return last_snapshot(
+            self.watch(name, namespace, timeout=timeout), lambda: self.get(name, namespace)
+        )
 
     def logs(
         self,
