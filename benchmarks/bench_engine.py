@@ -173,13 +173,17 @@ def _case_chain(engine: _Engine, cold: float) -> dict[str, Any]:
 
 
 def _case_python(engine: _Engine, cold: float) -> dict[str, Any]:
-    # Paired rounds: the bare spawn is measured right before the runs it is compared with.
+    # Paired rounds: bare spawns and 1-step runs alternate, so load from elsewhere on
+    # the machine falls on both sides of a ratio alike.
     rounds = []
-    for _ in range(5):
-        bare = _spawn_ms(PYTHON, 5)
-        one, _ = engine.run(_chain(1, _python_template()))
+    for _ in range(7):
+        bares, ones = [], []
+        for _ in range(3):
+            bares.append(_spawn_ms(PYTHON, 1))
+            ones.append(engine.run(_chain(1, _python_template()))[0] * 1e3)
+        bare, one = statistics.median(bares), statistics.median(ones)
         ten, _ = engine.run(_chain(10, _python_template()))
-        rounds.append((bare, one * 1e3, (ten - one) * 1e3 / 9))
+        rounds.append((bare, one, (ten * 1e3 - one) / 9))
     bare, one_ms, slope = (statistics.median(r[i] for r in rounds) for i in range(3))
     return {
         "ratio": statistics.median(o / b for b, o, _ in rounds),

@@ -6,6 +6,7 @@ only names its vocabulary and computes what Argo computes (node IDs, pod names).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from enum import Enum
@@ -81,6 +82,7 @@ def is_completed(phase: str) -> bool:
     return phase in _COMPLETED
 
 
+@functools.lru_cache(maxsize=4096)  # a node's ID and pod name are asked for many times
 def fnv32a(text: str) -> int:
     value = 0x811C9DC5
     for byte in text.encode("utf-8"):

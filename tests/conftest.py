@@ -26,3 +26,11 @@ def argo_examples() -> Path:
     if not examples.is_dir():
         pytest.skip(f"Argo's upstream examples are not at {examples} (../shared/argo absent)")
     return examples
+
+
+def printed(path: Path) -> str:
+    """What a process wrote to its output file `path` (the executor makes none for silence)."""
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        return ""

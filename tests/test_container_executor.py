@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import NoReturn
 
 import pytest
-from conftest import REPO
+from conftest import REPO, printed
 
 from jupyter_argo.errors import ConfigError
 from jupyter_argo.executors import ContainerExecutor, ContainerSpec, Process, SandboxSpec
@@ -85,10 +85,10 @@ class Node:
         return code, self.stdout(), self.log()
 
     def stdout(self) -> str:
-        return (self.home / f"stdout{self.runs}").read_text()
+        return printed(self.home / f"stdout{self.runs}")
 
     def log(self) -> str:
-        return (self.home / f"log{self.runs}").read_text()
+        return printed(self.home / f"log{self.runs}")
 
 
 def containers_of(sandbox: ContainerSandbox) -> list[str]:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import printed
 
 from jupyter_argo.executors import (
     ContainerSpec,
@@ -65,8 +66,8 @@ class Node:
     ) -> tuple[int | None, str, str]:
         process = self.start(image, command, args, **extra)
         code = process.wait(30)
-        stdout = (self.home / f"stdout{self.runs}").read_text()
-        log = (self.home / f"log{self.runs}").read_text()
+        stdout = printed(self.home / f"stdout{self.runs}")
+        log = printed(self.home / f"log{self.runs}")
         return code, stdout, log
 
     def read(self, container_path: str) -> str:
@@ -324,7 +325,7 @@ def test_volumes_are_shared_between_nodes(mode: str, tmp_path: Path) -> None:
         process = executor.start(
             container, sandbox, stdout_path=tmp_path / "o", log_path=tmp_path / "l"
         )
-        assert process.wait(30) == 0, (tmp_path / "l").read_text()
+        assert process.wait(30) == 0, printed(tmp_path / "l")
     assert (tmp_path / "o").read_text() == "shared\n"
     assert (volume / "x").read_text() == "shared\n"
     writer.cleanup(wait=True)
@@ -368,15 +369,15 @@ def test_terminate_lets_handlers_run(node: Node) -> None:
         "time.sleep(60)\n"
     )
     process = node.start("python:3.12", ["python", "-c", script])
-    assert _eventually(lambda: (node.home / f"stdout{node.runs}").read_text() == "ready\n")
+    assert _eventually(lambda: printed(node.home / f"stdout{node.runs}") == "ready\n")
     process.terminate(grace=10)
     assert process.wait(10) == 3
-    assert (node.home / f"stdout{node.runs}").read_text() == "ready\nbye\n"
+    assert printed(node.home / f"stdout{node.runs}") == "ready\nbye\n"
 
 
 def test_sigkill_follows_when_sigterm_is_ignored(node: Node) -> None:
     process = node.start("busybox", ["sh", "-c"], ["trap '' TERM; echo ready; sleep 60"])
-    assert _eventually(lambda: (node.home / f"stdout{node.runs}").read_text() == "ready\n")
+    assert _eventually(lambda: printed(node.home / f"stdout{node.runs}") == "ready\n")
     process.terminate(grace=0.2)
     assert process.wait(10) == 128 + signal.SIGKILL
 

@@ -124,6 +124,10 @@ class Engine:
                 started = threading.Event()
 
                 def main() -> None:
+                    if self._executor_kind == "process":
+                        from jupyter_argo.executors import dedicate_thread
+
+                        dedicate_thread()  # sandboxes are built and entered right here
                     asyncio.set_event_loop(loop)
                     self._slots = asyncio.Semaphore(self.max_pods)
                     self._control_task = loop.create_task(self._take_requests())
@@ -314,11 +318,12 @@ class Engine:
         repo = artifacts.default_repository(
             configmaps, workflow["spec"].get("artifactRepositoryRef"), self.store.home
         )
+        run_dir = self.store.run_dir(meta["uid"])
         pods = PodHost(
             executor=self.executor,
             slots=self._slots,
-            run_dir=self.store.run_dir(meta["uid"]),
-            scratch_dir=_scratch_dir(meta["uid"], self.store.run_dir(meta["uid"])),
+            run_dir=run_dir,
+            scratch_dir=_scratch_dir(meta["uid"], run_dir),
             lookup=lookup,
             artifacts=repo,
         )
@@ -342,18 +347,17 @@ class Engine:
                 traceback.format_exc()
             )
         await self._collect_garbage(run)
-        if run.operator is not None:
-            scratch = run.operator.host.pods.scratch_dir
-            await asyncio.get_running_loop().run_in_executor(
-                self._io, functools.partial(shutil.rmtree, scratch, ignore_errors=True)
-            )
         labels = run.workflow["metadata"].setdefault("labels", {})
         labels["workflows.argoproj.io/completed"] = "true"
         labels["workflows.argoproj.io/phase"] = run.workflow["status"].get("phase", "")
         self._publish(run)
-        snapshot = run.snapshot
+        if run.operator is not None:
+            from jupyter_argo.executors import remove_later
+
+            # After its pods' own clean-ups (in order, on the same thread; done by exit).
+            remove_later(run.operator.host.pods.scratch_dir)
         await asyncio.get_running_loop().run_in_executor(
-            self._io, self.store.save_workflow, snapshot
+            self._io, self.store.save_workflow, run.snapshot
         )
         run.done = True
         with run.changed:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import functools
 import json
+import os
 import socket
 import time
 import urllib.error
@@ -114,8 +115,7 @@ class PodHost:
 
         pod = pod_name(op.name, node["name"], _template_name(node, tmpl))
         node_dir = self.scratch_dir / pod
-        logs_dir = self.run_dir / "logs" / pod
-        logs_dir.mkdir(parents=True, exist_ok=True)
+        logs_dir = self.run_dir / "logs" / pod  # made when a container first prints
         mains = self._main_containers(tmpl)
         reads, writes = _declared_paths(tmpl, mains)
         spec = SandboxSpec(
@@ -480,9 +480,7 @@ class PodHost:
         reason: str,
     ) -> None:
         outputs: dict[str, Any] = {}
-        stdout = logs_dir / "main.stdout"
-        if stdout.exists():
-            outputs["result"] = _read_result(stdout)
+        outputs["result"] = _read_result(logs_dir / "main.stdout")
         outputs["exitCode"] = str(code)
         message = ""
         phase = "Succeeded" if code == 0 else "Failed"
@@ -589,22 +587,24 @@ class PodHost:
                 saved.append(result)
         if self._archive_logs(op, tmpl):
             log = logs_dir / "main.log"
-            if log.exists():
-                entry = {"name": "main-logs", "path": str(log), "archive": {"none": {}}}
-                result = await loop.run_in_executor(
-                    _IO,
-                    lambda: artifacts.save_output(
-                        entry,
-                        log,
-                        key_prefix=prefix,
-                        default=self.artifacts,
-                        secrets=self.secret_value,
-                    ),
-                )
-                if result is not None:
-                    result.pop("path", None)
-                    result.pop("archive", None)
-                    saved.append(result)
+            if not log.exists():  # it printed nothing: Argo archives an empty log
+                log.parent.mkdir(parents=True, exist_ok=True)
+                log.touch()
+            entry = {"name": "main-logs", "path": str(log), "archive": {"none": {}}}
+            result = await loop.run_in_executor(
+                _IO,
+                lambda: artifacts.save_output(
+                    entry,
+                    log,
+                    key_prefix=prefix,
+                    default=self.artifacts,
+                    secrets=self.secret_value,
+                ),
+            )
+            if result is not None:
+                result.pop("path", None)
+                result.pop("archive", None)
+                saved.append(result)
         return saved
 
     def _archive_repository(self, tmpl: Mapping[str, Any]) -> Any:
@@ -794,8 +794,13 @@ def _deadline(tmpl: Mapping[str, Any]) -> float | None:
 
 
 def _read_result(path: Path) -> str:
-    size = path.stat().st_size
-    with path.open("rb") as handle:
+    """The last 256 KiB of a container's stdout; no file means it printed nothing."""
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError:
+        return ""
+    with handle:
+        size = os.fstat(handle.fileno()).st_size
         if size > RESULT_LIMIT:
             handle.seek(size - RESULT_LIMIT)
         data = handle.read()

@@ -17,8 +17,10 @@ from jupyter_argo.executors._executor import (
     ProcessExecutor,
     Sandbox,
     SandboxSpec,
+    remove_later,
 )
 from jupyter_argo.executors._images import ImageMap, ImageRule
+from jupyter_argo.executors._linux import dedicate_thread
 from jupyter_argo.executors._process import Process
 
 __all__ = [
@@ -30,4 +32,6 @@ __all__ = [
     "ProcessExecutor",
     "Sandbox",
     "SandboxSpec",
+    "dedicate_thread",
+    "remove_later",
 ]

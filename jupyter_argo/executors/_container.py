@@ -59,7 +59,7 @@ from typing import IO, cast
 from jupyter_argo.errors import BackendError, ConfigError, UnsupportedError
 from jupyter_argo.executors._executor import ContainerSpec, SandboxSpec, _discard, _stdin_fd
 from jupyter_argo.executors._layout import is_under, normalize
-from jupyter_argo.executors._process import Process, Tree
+from jupyter_argo.executors._process import OutputFile, Process, Tree
 
 __all__ = ["ENGINES", "ContainerExecutor", "ContainerSandbox"]
 
@@ -189,11 +189,15 @@ class _ContainerProcess(Process):
         self,
         popen: subprocess.Popen[bytes],
         tree: Tree,
-        finish: Callable[[int], None] | None,
-        **fds: int,
+        finish: Callable[[Callable[[bytes], None]], None] | None,
+        *,
+        stdout: OutputFile,
+        log: OutputFile,
+        out_r: int,
+        err_r: int,
     ) -> None:
         self._finish = finish  # set before the pump thread can call _maybe_finish
-        super().__init__(popen, tree, **fds)  # type: ignore[arg-type]
+        super().__init__(popen, tree, stdout=stdout, log=log, out_r=out_r, err_r=err_r)
 
     def _maybe_finish(self) -> None:
         if not self._exited or self._streams or self._done.is_set():
@@ -202,11 +206,11 @@ class _ContainerProcess(Process):
             super()._maybe_finish()
             return
         job, self._finish = self._finish, None
-        log_fd = self._log_fd
+        note = self._log.write
 
         def run() -> None:
             try:
-                job(log_fd)
+                job(note)
             except Exception:
                 log.exception("jupyter-argo: copying a container's outputs failed")
             finally:
@@ -412,14 +416,11 @@ def _spawn(
     container: tuple[str, str],  # (engine program, container name)
     stdout_path: Path,
     log_path: Path,
-    finish: Callable[[int], None] | None,
+    finish: Callable[[Callable[[bytes], None]], None] | None,
 ) -> Process:
     stdin_fd = _stdin_fd(stdin)
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
-    stdout_fd = os.open(stdout_path, flags, 0o644)
-    log_fd = os.open(log_path, flags, 0o644)
     try:
         popen = subprocess.Popen(
             argv,
@@ -430,11 +431,9 @@ def _spawn(
             start_new_session=True,
         )
     except OSError as exc:
-        for fd in (out_r, err_r, stdout_fd, log_fd):
+        for fd in (out_r, err_r):
             os.close(fd)
-        return Process.failed(
-            127, f"{argv[0]}: {exc.strerror or exc}", log_path=log_path, stdout_path=stdout_path
-        )
+        return Process.failed(127, f"{argv[0]}: {exc.strerror or exc}", log_path=log_path)
     finally:
         for fd in (out_w, err_w, stdin_fd):
             if fd >= 0:
@@ -444,23 +443,28 @@ def _spawn(
         popen,
         _ContainerTree(popen, *container),
         finish,
-        stdout_fd=stdout_fd,
-        log_fd=log_fd,
+        stdout=OutputFile(stdout_path),
+        log=OutputFile(log_path),
         out_r=out_r,
         err_r=err_r,
     )
 
 
 def _copy_out(
-    program: str, name: str, copies: list[tuple[str, Path]], log_fd: int, *, follow: bool
+    program: str,
+    name: str,
+    copies: list[tuple[str, Path]],
+    note: Callable[[bytes], None],
+    *,
+    follow: bool,
 ) -> None:
     """Copy each (container path, host path) out of the stopped container, then remove it.
     A path the container did not write is left absent."""
     try:
         for path, host in copies:
-            note = _copy_one(program, name, path, host, follow=follow)
-            if note:
-                os.write(log_fd, f"jupyter-argo: output {path}: {note}\n".encode())
+            problem = _copy_one(program, name, path, host, follow=follow)
+            if problem:
+                note(f"jupyter-argo: output {path}: {problem}\n".encode())
     finally:
         subprocess.run(
             [program, "rm", "--force", name],

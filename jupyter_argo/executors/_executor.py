@@ -20,13 +20,20 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from jupyter_argo.errors import BackendError, ConfigError, UnsupportedError
 from jupyter_argo.executors import _bwrap, _linux
 from jupyter_argo.executors._images import ImageMap, ImageRule, split_image
 from jupyter_argo.executors._layout import TMP, Layout, is_under
-from jupyter_argo.executors._process import TREE_ENV, BwrapTree, NamespaceTree, Process, Tree
+from jupyter_argo.executors._process import (
+    TREE_ENV,
+    BwrapTree,
+    NamespaceTree,
+    OutputFile,
+    Process,
+    Tree,
+)
 from jupyter_argo.executors._runtime import Runtime
 
 if TYPE_CHECKING:
@@ -107,6 +114,7 @@ class Sandbox:
         processes, self._processes = self._processes, []
         namespace, self._namespace = self._namespace, None
         base = self._layout.base
+        made = sorted(map(str, self._layout.directories()), key=len, reverse=True)
         paths = [base / name for name in ("fs", "upper", "work", "root")] + self._scratch
 
         def remove() -> None:
@@ -114,8 +122,11 @@ class Sandbox:
                 process.wait(10)
             if namespace is not None:
                 namespace.close()
+            for directory in made:  # most nodes leave these empty: no tree walk then
+                with contextlib.suppress(OSError):
+                    os.rmdir(directory)
             for path in paths:
-                shutil.rmtree(path, ignore_errors=True)
+                _remove_tree(path)
 
         _discard(remove, wait)
 
@@ -171,8 +182,15 @@ class ProcessExecutor:
 
     def prepare(self, sandbox: SandboxSpec) -> Sandbox:
         mode = self.mode
-        base = Path(sandbox.node_dir).resolve()
-        base.mkdir(parents=True, exist_ok=True)
+        node_dir = Path(sandbox.node_dir)
+        # The parent (a run's scratch directory) is resolved once, not once per node.
+        base = Path(_real_directory(str(node_dir.parent.absolute()))) / node_dir.name
+        try:
+            os.mkdir(base)
+        except FileExistsError:
+            pass
+        except FileNotFoundError:
+            base.mkdir(parents=True, exist_ok=True)
         try:
             return _prepare(sandbox, mode, base)
         except OSError as exc:
@@ -303,6 +321,12 @@ def _discard(job: Callable[[], None], wait: bool) -> None:
     _discards.put(job)
 
 
+def remove_later(path: Path) -> None:
+    """Remove the directory `path` on the clean-up thread, after the clean-ups queued
+    before it (and before this process exits)."""
+    _discard(functools.partial(shutil.rmtree, path, ignore_errors=True), wait=False)
+
+
 def _discard_forever() -> None:
     while True:
         job = _discards.get()
@@ -381,7 +405,8 @@ def _prepare(spec: SandboxSpec, mode: str, base: Path) -> Sandbox:
     if mode == "namespace":
         from jupyter_argo.executors._namespace import MountNamespace
 
-        return Sandbox(layout, namespace=MountNamespace(layout))
+        only_tmp = all(layer.kind == "tmp" for layer in layout.layers)
+        return Sandbox(layout, namespace=MountNamespace(layout, lazy=only_tmp))
     if mode == "bwrap":
         return Sandbox(layout, bwrap=_bwrap.BwrapPlan(layout))
     return Sandbox(layout)
@@ -402,17 +427,31 @@ def _runtime_under_tmp() -> dict[str, Path]:
     return found
 
 
+def _remove_tree(path: Path) -> None:
+    try:
+        os.rmdir(path)
+    except FileNotFoundError:
+        pass
+    except OSError:  # not empty, or not a directory
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@functools.lru_cache(maxsize=64)
+def _real_directory(path: str) -> str:
+    return os.path.realpath(path)
+
+
 def _make_directories(layout: Layout) -> None:
     tmp = layout.host_path(TMP) if layout.mode != "none" else None
     for directory in dict.fromkeys(layout.directories()):
         try:
-            directory.mkdir()
+            os.mkdir(directory)
         except FileNotFoundError:
             directory.mkdir(parents=True, exist_ok=True)
         except FileExistsError:
             continue
         if directory == tmp:
-            directory.chmod(0o1777)
+            os.chmod(directory, 0o1777)
 
 
 def _provide(sandbox: Sandbox, runtime: Runtime, path: str, spec: str) -> None:
@@ -458,8 +497,26 @@ _KERNEL_ONLY = ("JPY_", "PYDEVD_")
 _KERNEL_TERMINAL = ("FORCE_COLOR", "CLICOLOR_FORCE", "CLICOLOR", "PAGER", "GIT_PAGER")
 
 
+_env_cache: tuple[dict[Any, Any], bool, dict[str, str]] | None = None
+
+
 def _base_env(isolating: bool) -> dict[str, str]:
-    """The host environment, less what only makes sense inside a notebook kernel."""
+    """The host environment, less what only makes sense inside a notebook kernel (a
+    fresh dict; worked out again only when the environment has changed)."""
+    global _env_cache
+    # os.environ's raw dict compares in C; going through os.environ decodes every entry.
+    raw = getattr(os.environ, "_data", None)
+    raw = raw if isinstance(raw, dict) else None
+    cached = _env_cache
+    if raw is not None and cached is not None and cached[1] == isolating and cached[0] == raw:
+        return dict(cached[2])
+    env = _filtered_env(isolating)
+    if raw is not None:
+        _env_cache = (dict(raw), isolating, env)
+    return dict(env)
+
+
+def _filtered_env(isolating: bool) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith(_KERNEL_ONLY)}
     if env.get("MPLBACKEND", "").startswith("module://matplotlib_inline"):
         del env["MPLBACKEND"]
@@ -511,9 +568,6 @@ def _spawn(
     stdin_fd = _stdin_fd(stdin)
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
-    stdout_fd = os.open(stdout_path, flags, 0o644)
-    log_fd = os.open(log_path, flags, 0o644)
     info_r = info_w = -1
 
     def start(argv: list[str], cwd: str, keep: tuple[int, ...] = ()) -> subprocess.Popen[bytes]:
@@ -543,18 +597,23 @@ def _spawn(
             tree = Tree(popen, launch.token)
     except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
         # exec failed (the child reports it): a shell would say 127 or 126.
-        for fd in (out_r, err_r, stdout_fd, log_fd, info_r):
+        for fd in (out_r, err_r, info_r):
             if fd >= 0:
                 os.close(fd)
         code = 126 if isinstance(exc, PermissionError) else 127
         reason = exc.strerror or str(exc)
-        return Process.failed(
-            code, f"{launch.argv[0]}: {reason}", log_path=log_path, stdout_path=stdout_path
-        )
+        return Process.failed(code, f"{launch.argv[0]}: {reason}", log_path=log_path)
     finally:
         for fd in (out_w, err_w, info_w, stdin_fd):
             if fd >= 0:
                 os.close(fd)
-    process = Process(popen, tree, stdout_fd=stdout_fd, log_fd=log_fd, out_r=out_r, err_r=err_r)
+    process = Process(
+        popen,
+        tree,
+        stdout=OutputFile(stdout_path),
+        log=OutputFile(log_path),
+        out_r=out_r,
+        err_r=err_r,
+    )
     sandbox._processes.append(process)
     return process

@@ -180,6 +180,7 @@ class ImageMap:
 
     def __init__(self, rules: Iterable[ImageRule] = (), *, defaults: bool = True) -> None:
         self.rules: tuple[ImageRule, ...] = (*rules, *(DEFAULT_RULES if defaults else ()))
+        self._rule_of: dict[str, ImageRule | None] = {}  # the rules are immutable
 
     @classmethod
     def default(cls) -> ImageMap:
@@ -190,7 +191,13 @@ class ImageMap:
         return ImageMap((*rules, *self.rules), defaults=False)
 
     def rule_for(self, image: str) -> ImageRule | None:
-        return next((rule for rule in self.rules if rule.matches(image)), None)
+        try:
+            return self._rule_of[image]
+        except KeyError:
+            found = next((rule for rule in self.rules if rule.matches(image)), None)
+            if len(self._rule_of) < 1024:
+                self._rule_of[image] = found
+            return found
 
     @classmethod
     def from_config(cls, data: Any) -> ImageMap:

@@ -30,9 +30,13 @@ _ANY = os.O_PATH | os.O_CLOEXEC
 
 
 class MountNamespace:
-    """The live mount namespace of one sandbox."""
+    """The live mount namespace of one sandbox.
 
-    def __init__(self, layout: Layout) -> None:
+    With `lazy`, it is built on the way to its first process, in the same trip into
+    the namespace (only for a layout that cannot fail to mount: /tmp and nothing else).
+    """
+
+    def __init__(self, layout: Layout, *, lazy: bool = False) -> None:
         self.layout = layout
         self._worker = _linux.worker()
         self._mnt_fd = -1
@@ -40,11 +44,8 @@ class MountNamespace:
         self._root_fd = -1  # the node's own root, when it has one
         self._mounted: list[Layer] = []
         self._overlays = 0
-        try:
-            self._worker.call(self._build)
-        except BaseException:
-            self.close()
-            raise
+        if not lazy:
+            self._worker.call(self._build_guarded)
 
     def close(self) -> None:
         for fd in (self._mnt_fd, self._base_fd, self._root_fd):
@@ -54,6 +55,9 @@ class MountNamespace:
 
     def extend(self, layers: list[Layer]) -> None:
         """Mount layers added to the layout after the namespace was built."""
+        if self._mnt_fd < 0:
+            self._worker.call(self._build_guarded)  # the new layers could fail to mount
+            return
         gone = [layer for layer in self._mounted if layer not in self.layout.layers]
         if gone:
             raise UnsupportedError(
@@ -66,7 +70,10 @@ class MountNamespace:
         """Run `start` (which forks the container) inside the sandbox, in a new PID namespace."""
 
         def inside() -> subprocess.Popen[bytes]:
-            self._worker.enter(self._mnt_fd)
+            if self._mnt_fd < 0:
+                self._build_guarded()  # leaves this thread inside it
+            else:
+                self._worker.enter(self._mnt_fd)
             if self._root_fd >= 0:
                 os.fchdir(self._root_fd)
                 os.chroot(".")
@@ -76,6 +83,13 @@ class MountNamespace:
         return self._worker.call(inside)
 
     # Worker thread
+
+    def _build_guarded(self) -> None:
+        try:
+            self._build()
+        except BaseException:
+            self.close()
+            raise
 
     def _build(self) -> None:
         self._mnt_fd = self._worker.new_mount_namespace()

@@ -271,24 +271,59 @@ def tagged(token: str) -> list[int]:
     return found
 
 
+class OutputFile:
+    """A file a process's output goes to, created (with its directory) on the first write:
+    most steps print nothing, and creating a file costs more than starting one."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd = -1
+
+    def write(self, data: bytes) -> None:
+        if self._fd < 0:
+            try:
+                self._fd = self._open()
+            except OSError as exc:
+                log.warning("cannot write process output to %s: %s", self.path, exc)
+                return
+        _write_all(self._fd, data)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def _open(self) -> int:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+        try:
+            return os.open(self.path, flags, 0o644)
+        except FileNotFoundError:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            return os.open(self.path, flags, 0o644)
+
+
 class Process:
-    """One running container: its main process and every process it starts."""
+    """One running container: its main process and every process it starts.
+
+    Its stdout goes to `stdout`, stdout and stderr interleaved to `log`; a stream that
+    stays silent leaves its file absent.
+    """
 
     def __init__(
         self,
         popen: subprocess.Popen[bytes],
         tree: Tree,
         *,
-        stdout_fd: int,
-        log_fd: int,
+        stdout: OutputFile,
+        log: OutputFile,
         out_r: int,
         err_r: int,
     ) -> None:
         self.pid = popen.pid
         self._popen = popen
         self._tree = tree
-        self._stdout_fd = stdout_fd
-        self._log_fd = log_fd
+        self._stdout = stdout
+        self._log = log
         self._streams = {out_r: True, err_r: False}  # fd -> is stdout
         self._exited = False
         self._code: int | None = None
@@ -300,10 +335,11 @@ class Process:
         self._pump.submit(self._attach)
 
     @classmethod
-    def failed(cls, code: int, message: str, *, log_path: Path, stdout_path: Path) -> Process:
+    def failed(cls, code: int, message: str, *, log_path: Path) -> Process:
         """A process that could not start, reported like a shell: 126 or 127 and a message."""
-        stdout_path.write_bytes(b"")
-        log_path.write_bytes(message.encode() + b"\n")
+        log = OutputFile(log_path)
+        log.write(message.encode() + b"\n")
+        log.close()
         process = cls.__new__(cls)
         process.pid = 0
         process._code = code
@@ -396,8 +432,8 @@ class Process:
             self._close_stream(fd)
             return
         if self._streams[fd]:
-            _write_all(self._stdout_fd, data)
-        _write_all(self._log_fd, data)
+            self._stdout.write(data)
+        self._log.write(data)
 
     def _close_stream(self, fd: int) -> None:
         self._pump.unwatch(fd)
@@ -423,8 +459,8 @@ class Process:
     def _maybe_finish(self) -> None:
         if not self._exited or self._streams or self._done.is_set():
             return
-        os.close(self._stdout_fd)
-        os.close(self._log_fd)
+        self._stdout.close()
+        self._log.close()
         with self._lock:
             self._done.set()
             callbacks, self._callbacks = self._callbacks, []
