@@ -35,6 +35,7 @@ __all__ = ["Engine"]
 
 PUBLISH_INTERVAL = 0.05
 PERSIST_INTERVAL = 1.0
+FIRST_PERSIST_DELAY = 0.1  # a run shorter than this is saved once, when it ends
 CONTROL_INTERVAL = 0.25
 _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # Kubernetes' generateName alphabet
 _STORE_KINDS = (
@@ -81,6 +82,7 @@ class _Run:
     dirty_nodes: set[str] = field(default_factory=set)
     node_copies: dict[str, dict[str, Any]] = field(default_factory=dict)
     publish_scheduled: bool = False
+    started: float = field(default_factory=time.monotonic)
     last_persist: float = 0.0
     last_persist_cost: float = 0.0
     last_publish_cost: float = 0.0
@@ -318,7 +320,7 @@ class Engine:
         repo = artifacts.default_repository(
             configmaps, workflow["spec"].get("artifactRepositoryRef"), self.store.home
         )
-        run_dir = self.store.run_dir(meta["uid"])
+        run_dir = self.store.home / "runs" / meta["uid"]  # made when first written to
         pods = PodHost(
             executor=self.executor,
             slots=self._slots,
@@ -356,12 +358,19 @@ class Engine:
 
             # After its pods' own clean-ups (in order, on the same thread; done by exit).
             remove_later(run.operator.host.pods.scratch_dir)
-        await asyncio.get_running_loop().run_in_executor(
-            self._io, self.store.save_workflow, run.snapshot
-        )
-        run.done = True
-        with run.changed:
-            run.changed.notify_all()
+        snapshot = run.snapshot
+
+        def save_and_end() -> None:
+            # Watchers are told right here, without a trip back through the loop, and
+            # even when the save fails (the error then ends this task, and is logged).
+            try:
+                self.store.save_workflow(snapshot)
+            finally:
+                with run.changed:
+                    run.done = True
+                    run.changed.notify_all()
+
+        await asyncio.get_running_loop().run_in_executor(self._io, save_and_end)
 
     async def _take_requests(self) -> None:
         """Stop/terminate/suspend/resume asked by other processes (`jupyter-argo stop`)."""
@@ -419,8 +428,10 @@ class Engine:
     def _publish(self, run: _Run) -> None:
         """A new immutable snapshot: unchanged nodes are shared with the previous one.
         Publishing is spaced by its own cost, so a huge run spends little time on it."""
-        began = time.monotonic()
         run.publish_scheduled = False
+        if run.done:
+            return  # a call scheduled before the end: the final snapshot is out
+        began = time.monotonic()
         workflow = run.workflow
         status = workflow["status"]
         nodes = status.get("nodes", {})
@@ -448,8 +459,11 @@ class Engine:
         if run.persist_scheduled:
             return
         run.persist_scheduled = True
-        interval = max(PERSIST_INTERVAL, 20 * run.last_persist_cost)
-        delay = max(0.0, run.last_persist + interval - time.monotonic())
+        if run.last_persist:
+            due = run.last_persist + max(PERSIST_INTERVAL, 20 * run.last_persist_cost)
+        else:
+            due = run.started + FIRST_PERSIST_DELAY
+        delay = max(0.0, due - time.monotonic())
         assert self._loop is not None
         loop = self._loop
 

@@ -7,6 +7,7 @@ or omitted node with no default). Artifact references hold the artifact's status
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -194,6 +195,29 @@ def _loop_index(name: str) -> int:
     return 0
 
 
+_STRFTIME_LETTERS = "aAbBcCdDeFgGhHIjklmMnprRsStTuUVwWxXyYzZ"
+
+
+def _strftime_all(moment: datetime) -> dict[str, str]:
+    """workflow.creationTimestamp.<letter> for every strftime letter, in one call."""
+    try:
+        # \x1f (unit separator) is in no strftime output; \x00 would end the C string.
+        joined = moment.strftime("\x1f".join(f"%{letter}" for letter in _STRFTIME_LETTERS))
+        values = joined.split("\x1f")
+        if len(values) == len(_STRFTIME_LETTERS):
+            return {
+                f"workflow.creationTimestamp.{letter}": value
+                for letter, value in zip(_STRFTIME_LETTERS, values, strict=True)
+            }
+    except ValueError:  # a letter this platform's strftime lacks: one at a time
+        pass
+    out = {}
+    for letter in _STRFTIME_LETTERS:
+        with contextlib.suppress(ValueError):
+            out[f"workflow.creationTimestamp.{letter}"] = moment.strftime(f"%{letter}")
+    return out
+
+
 def global_variables(workflow: Mapping[str, Any]) -> dict[str, Any]:
     """Argo's setGlobalParameters for a run about to start."""
     meta = workflow.get("metadata") or {}
@@ -211,11 +235,7 @@ def global_variables(workflow: Mapping[str, Any]) -> dict[str, Any]:
     if created:
         moment = datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ")
         out["workflow.creationTimestamp.s"] = str(int(moment.timestamp()))
-        for letter in "aAbBcCdDeFgGhHIjklmMnprRsStTuUVwWxXyYzZ":
-            try:
-                out[f"workflow.creationTimestamp.{letter}"] = moment.strftime(f"%{letter}")
-            except ValueError:
-                continue
+        out.update(_strftime_all(moment))
     if spec.get("priority") is not None:
         out["workflow.priority"] = str(spec["priority"])
     params = (spec.get("arguments") or {}).get("parameters") or []
@@ -321,11 +341,15 @@ def _has_location(art: Mapping[str, Any]) -> bool:
 def substitute_template(
     template: dict[str, Any], global_vars: Mapping[str, Any], local_vars: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """Argo's SubstituteParams: globals and locals first, then inputs and path variables."""
+    """Argo's SubstituteParams: globals and locals first, then inputs and path variables.
+    Returns a new template; a pass is skipped when no tag is left for it."""
+    text = _json_text(template)
     first: dict[str, Any] = {**_strings(global_vars), **_strings(local_vars)}
-    replaced: dict[str, Any] = expr.substitute_object(
-        template, first, expression_env=_env_for(template, first)
-    )
+    replaced: dict[str, Any]
+    if "{{" in text:
+        replaced = expr.substitute_object(template, first, expression_env=_env_for(text, first))
+    else:
+        replaced = json.loads(text)
     second = dict(first)
     inputs = replaced.get("inputs") or {}
     for param in inputs.get("parameters") or []:
@@ -345,8 +369,12 @@ def substitute_template(
         path = (param.get("valueFrom") or {}).get("path")
         if path:
             second[f"outputs.parameters.{param['name']}.path"] = path
+    if "{{" in text:  # else there was no tag to begin with
+        text = _json_text(replaced)
+    if "{{" not in text:
+        return replaced
     result: dict[str, Any] = expr.substitute_object(
-        replaced, second, expression_env=_env_for(replaced, second)
+        replaced, second, expression_env=_env_for(text, second)
     )
     return result
 
@@ -355,8 +383,12 @@ def _strings(values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is None or isinstance(v, str)}
 
 
-def _env_for(obj: Any, flat: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The expression environment, built only when the object holds a `{{=...}}` tag."""
-    if "{{=" not in json.dumps(obj):
+def _json_text(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+def _env_for(text: str, flat: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The expression environment, built only when `text` holds a `{{=...}}` tag."""
+    if "{{=" not in text:
         return None
     return expr.expand_variables(flat)

@@ -230,9 +230,8 @@ class ProcessExecutor:
         script = container.script_source
         script_path = None
         if script is not None:
-            scratch = runtime.new_node_dir()
-            sandbox._scratch.append(scratch)
-            script_path = scratch / "script"
+            script_path = runtime.new_script_path()
+            sandbox._scratch += [script_path, script_path.parent]  # removed in this order
             argv.append(str(script_path))
         program, own = self._program(container.image, rule, argv[0], layout)
         user_env = dict(container.env)
@@ -256,9 +255,8 @@ class ProcessExecutor:
             script = remap(script) if script is not None else None
             user_env = {key: remap(value) for key, value in user_env.items()}
         if script_path is not None:
-            script_path.write_text(script or "")
             # Executable, as Argo stages it: `command: [sh, -c]` runs the file by its path.
-            script_path.chmod(0o755)
+            _write_new(script_path, (script or "").encode(), 0o755)
         env = _base_env(layout.isolating)
         env.update(user_env)
         shims = runtime.shim_dir(rule) if rule else None
@@ -432,8 +430,26 @@ def _remove_tree(path: Path) -> None:
         os.rmdir(path)
     except FileNotFoundError:
         pass
-    except OSError:  # not empty, or not a directory
+    except NotADirectoryError:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+    except OSError:  # not empty
         shutil.rmtree(path, ignore_errors=True)
+
+
+def _write_new(path: Path, data: bytes, mode: int) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+    try:
+        os.fchmod(fd, mode)  # whatever the umask
+        _write_fd(fd, data)
+    finally:
+        os.close(fd)
+
+
+def _write_fd(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 @functools.lru_cache(maxsize=64)

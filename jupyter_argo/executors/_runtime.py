@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import os
 import shlex
 import shutil
@@ -75,6 +76,7 @@ class Runtime:
         self._lock = threading.RLock()
         self._shims: dict[int, tuple[ImageRule, str | None]] = {}  # id(rule) ->
         self._which: dict[str, str] = {}
+        self._scripts = itertools.count()
         self._finalizer = weakref.finalize(self, shutil.rmtree, self.root, True)
         builtin = self.root / "builtin"
         builtin.mkdir()
@@ -160,8 +162,12 @@ class Runtime:
                 (path / name).symlink_to(target)
         return str(path)
 
-    def new_node_dir(self) -> Path:
-        return Path(tempfile.mkdtemp(dir=self.root / "nodes"))
+    def new_script_path(self) -> Path:
+        """A fresh path for a script template's source, named `script` as in Argo's
+        staging directory (its directory is made; the caller creates the file)."""
+        directory = self.root / "nodes" / str(next(self._scripts))
+        os.mkdir(directory)
+        return directory / "script"
 
 
 def _write_executable(path: Path, text: str) -> None:
