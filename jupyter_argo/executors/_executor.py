@@ -29,10 +29,12 @@ from jupyter_argo.executors._layout import TMP, Layout, is_under
 from jupyter_argo.executors._process import (
     TREE_ENV,
     BwrapTree,
+    Child,
     NamespaceTree,
     OutputFile,
     Process,
     Tree,
+    spawn_here,
 )
 from jupyter_argo.executors._runtime import Runtime
 
@@ -458,16 +460,34 @@ def _real_directory(path: str) -> str:
 
 
 def _make_directories(layout: Layout) -> None:
-    tmp = layout.host_path(TMP) if layout.mode != "none" else None
+    seen: set[Path] = set()
+    created: set[Path] = set()
     for directory in dict.fromkeys(layout.directories()):
-        try:
-            os.mkdir(directory)
-        except FileNotFoundError:
+        _make_directory(directory, layout.base, seen, created)
+    tmp = layout.host_path(TMP) if layout.mode != "none" else None
+    if tmp in created:
+        os.chmod(tmp, 0o1777)
+
+
+def _make_directory(directory: Path, base: Path, seen: set[Path], created: set[Path]) -> None:
+    """mkdir -p. Under the node's directory it goes top down: in a new node everything
+    is missing, so trying the deepest directory first would only fail."""
+    try:
+        parts = directory.relative_to(base).parts
+    except ValueError:  # a volume's own directory, elsewhere
+        if not directory.is_dir():
             directory.mkdir(parents=True, exist_ok=True)
-        except FileExistsError:
+            created.add(directory)
+        return
+    path = base
+    for part in parts:
+        path = path / part
+        if path in seen:
             continue
-        if directory == tmp:
-            os.chmod(directory, 0o1777)
+        seen.add(path)
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(path)
+            created.add(path)
 
 
 def _provide(sandbox: Sandbox, runtime: Runtime, path: str, spec: str) -> None:
@@ -599,9 +619,19 @@ def _spawn(
         )
 
     tree: Tree
+    popen: Child
     try:
         if sandbox._namespace is not None:
-            popen = sandbox._namespace.spawn(lambda: start(launch.argv, launch.cwd))
+            popen = sandbox._namespace.spawn(
+                lambda: spawn_here(
+                    launch.argv,
+                    cwd=launch.cwd,
+                    env=launch.env,
+                    stdin=stdin_fd,
+                    stdout=out_w,
+                    stderr=err_w,
+                )
+            )
             tree = NamespaceTree(popen)
         elif sandbox._bwrap is not None:
             info_r, info_w = os.pipe()

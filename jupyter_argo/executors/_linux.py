@@ -151,7 +151,6 @@ class Worker:
     def new_mount_namespace(self) -> int:
         """In a call: move into a copy of the original mount namespace; return its fd."""
         fd = self._take_blank()
-        self._refill()
         if fd < 0:
             return self._unshare_mount_namespace()
         try:
@@ -218,6 +217,7 @@ class Worker:
                 return
             try:
                 job.result = job.fn()
+                self._refill()  # queued behind the calls already waiting
             except BaseException as exc:  # handed to the caller
                 job.error = exc
             try:
@@ -249,6 +249,8 @@ class Worker:
             # setns reset this thread's working directory to "/": take the process's again.
             with contextlib.suppress(OSError):
                 os.chdir(f"/proc/{os.getpid()}/cwd")  # the main thread's, shared by the rest
+            # Only now (the fork is done) wake the worker to make up for what was used.
+            self._refill()
 
 
 _worker: Worker | None = None

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 from jupyter_argo.errors import UnsupportedError
 from jupyter_argo.executors import _linux
 from jupyter_argo.executors._layout import TMP, Layer, Layout, is_under
+from jupyter_argo.executors._process import Child
 
 _DIR = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
 _ANY = os.O_PATH | os.O_CLOEXEC
@@ -66,10 +66,10 @@ class MountNamespace:
         if layers:
             self._worker.call(lambda: self._enter_and_mount(layers))
 
-    def spawn(self, start: Callable[[], subprocess.Popen[bytes]]) -> subprocess.Popen[bytes]:
+    def spawn(self, start: Callable[[], Child]) -> Child:
         """Run `start` (which forks the container) inside the sandbox, in a new PID namespace."""
 
-        def inside() -> subprocess.Popen[bytes]:
+        def inside() -> Child:
             if self._mnt_fd < 0:
                 self._build_guarded()  # leaves this thread inside it
             else:

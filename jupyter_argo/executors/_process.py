@@ -21,25 +21,90 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import errno
 import heapq
 import itertools
 import json
 import logging
 import os
 import selectors
+import shutil
 import signal
-import subprocess
 import threading
 import time
 import weakref
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
 TREE_ENV = "JUPYTER_ARGO_TREE"
 _STRAGGLER_DELAY = 0.05  # after the main process exits, before hunting escaped processes
 _DRAIN_LIMIT = 5.0  # after the main process exits, before giving up on open streams
+
+
+class Child(Protocol):
+    """A started process as `subprocess.Popen` shows it (and `Spawned`)."""
+
+    @property
+    def pid(self) -> int: ...
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+
+class Spawned:
+    """A child started by `spawn_here`, with Popen's pid, poll and wait."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            found, status = os.waitpid(self.pid, os.WNOHANG)
+            if found:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None:
+            _, status = os.waitpid(self.pid, 0)
+            self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+
+# Popen's restore_signals: what Python ignores, a child gets back at its default.
+_RESTORED = tuple(
+    getattr(signal, n) for n in ("SIGPIPE", "SIGXFZ", "SIGXFSZ") if hasattr(signal, n)
+)
+
+
+def spawn_here(
+    argv: list[str], *, cwd: str, env: dict[str, str], stdin: int, stdout: int, stderr: int
+) -> Spawned:
+    """Start `argv` in a new session with posix_spawn: one C call, where Popen runs a
+    page of Python. Only on a thread with a working directory of its own (a namespace
+    thread), since it changes to `cwd` itself; `stdin` -1 is /dev/null. Python's own
+    descriptors are not inheritable, so only stdin, stdout and stderr reach the child."""
+    program = argv[0]
+    if "/" not in program:  # Popen's search: the child's PATH, from inside the sandbox
+        found = shutil.which(program, path=env.get("PATH", os.defpath))
+        if found is None:
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), program)
+        program = found
+    os.chdir(cwd)
+    actions: list[tuple[Any, ...]] = [
+        (os.POSIX_SPAWN_DUP2, stdin, 0)
+        if stdin >= 0
+        else (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+        (os.POSIX_SPAWN_DUP2, stdout, 1),
+        (os.POSIX_SPAWN_DUP2, stderr, 2),
+    ]
+    pid = os.posix_spawn(program, argv, env, file_actions=actions, setsid=True, setsigdef=_RESTORED)
+    return Spawned(pid)
 
 
 class Pump:
@@ -127,7 +192,7 @@ class Tree:
 
     pid_namespace = False
 
-    def __init__(self, popen: subprocess.Popen[bytes], token: str | None = None) -> None:
+    def __init__(self, popen: Child, token: str | None = None) -> None:
         self.popen = popen
         self.token = token
         self.emulated: int | None = None
@@ -178,7 +243,7 @@ class NamespaceTree(Tree):
 class BwrapTree(NamespaceTree):
     """bwrap's child is PID 1 of the sandbox; bwrap reports its host PID on `info_fd`."""
 
-    def __init__(self, popen: subprocess.Popen[bytes], info_fd: int) -> None:
+    def __init__(self, popen: Child, info_fd: int) -> None:
         super().__init__(popen)
         self._info_fd = info_fd
         self._init: int | None = None
@@ -311,7 +376,7 @@ class Process:
 
     def __init__(
         self,
-        popen: subprocess.Popen[bytes],
+        popen: Child,
         tree: Tree,
         *,
         stdout: OutputFile,
