@@ -427,3 +427,41 @@ spec:
     outputs = wf["status"]["outputs"]
     assert outputs["parameters"] == [{"name": "n", "value": "42"}]
     assert [a["name"] for a in outputs["artifacts"]] == ["answer"]
+
+
+SILENT_AND_TIMESTAMPED = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  generateName: silent-
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      steps:
+        - - name: quiet
+            template: quiet
+        - - name: stamp
+            template: stamp
+    - name: quiet
+      container:
+        image: alpine
+        command: [sh, -c, "true"]
+    - name: stamp
+      container:
+        image: alpine
+        command: [echo, "{{workflow.creationTimestamp.Y}} {{workflow.creationTimestamp.b}}"]
+"""
+
+
+def test_silent_step_has_an_empty_result_and_no_log_lines(engine: LocalBackend) -> None:
+    from datetime import datetime
+
+    done = run(engine, SILENT_AND_TIMESTAMPED)
+    assert done["status"]["phase"] == "Succeeded"
+    nodes = by_display(done)
+    assert nodes["quiet"]["outputs"]["result"] == ""
+    name = done["metadata"]["name"]
+    assert [pod for pod, _ in engine.logs(name, node="quiet")] == []
+    created = datetime.strptime(done["metadata"]["creationTimestamp"], "%Y-%m-%dT%H:%M:%SZ")
+    assert nodes["stamp"]["outputs"]["result"] == created.strftime("%Y %b")

@@ -468,3 +468,54 @@ def test_a_python_installed_under_tmp_stays_visible(
         made.sandbox.cleanup(wait=True)
         monkeypatch.undo()
         _runtime_under_tmp.cache_clear()
+
+
+def test_a_silent_process_leaves_no_output_files(node: Node) -> None:
+    process = node.start("alpine", ["sh", "-c", "true"])
+    assert process.wait(30) == 0
+    assert not (node.home / f"stdout{node.runs}").exists()
+    assert not (node.home / f"log{node.runs}").exists()
+    process = node.start("alpine", ["sh", "-c", "echo err >&2"])
+    assert process.wait(30) == 0
+    assert not (node.home / f"stdout{node.runs}").exists()
+    assert (node.home / f"log{node.runs}").read_text() == "err\n"
+
+
+def test_broken_pipes_kill_by_default_as_in_a_container(node: Node) -> None:
+    # Python ignores SIGPIPE; a container's processes get it back at its default.
+    # With SIGPIPE ignored, `yes` would report "Broken pipe" on stderr and exit 1.
+    code, stdout, log = node.run("alpine", ["sh", "-c", "yes | head -n 2"])
+    assert (code, stdout, log) == (0, "y\ny\n", "y\ny\n")
+
+
+def test_a_dedicated_thread_makes_namespace_calls_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _skip_unless("namespace")
+    from jupyter_argo.executors import _linux, dedicate_thread
+
+    monkeypatch.chdir(tmp_path)
+    home_ns = os.readlink("/proc/thread-self/ns/mnt")
+    seen: dict[str, object] = {}
+
+    def dedicated() -> None:
+        assert dedicate_thread()
+        worker = _linux.worker()
+
+        def inside() -> tuple[int, str]:
+            fd = worker.new_mount_namespace()
+            os.close(fd)
+            return threading.get_ident(), os.readlink("/proc/thread-self/ns/mnt")
+
+        seen["ran_on"], seen["inside_ns"] = worker.call(inside)
+        seen["after_ns"] = os.readlink("/proc/thread-self/ns/mnt")
+        seen["cwd"] = os.getcwd()
+        seen["me"] = threading.get_ident()
+
+    thread = threading.Thread(target=dedicated)
+    thread.start()
+    thread.join(30)
+    assert seen["ran_on"] == seen["me"]  # no hand-off to the worker thread
+    assert seen["inside_ns"] != home_ns
+    assert seen["after_ns"] == home_ns  # back home afterwards
+    assert seen["cwd"] == str(tmp_path)  # and in the process's working directory

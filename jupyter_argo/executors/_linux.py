@@ -3,8 +3,8 @@
 A process inherits its mount and PID namespaces from the thread that forks it, and
 `unshare`/`setns` act on the calling thread only. So one dedicated thread (`Worker`)
 steps into a node's mount namespace, asks for a fresh PID namespace for its next
-child, spawns the child with an ordinary `subprocess.Popen` (vfork, no pre-exec
-Python), and steps back. No helper process, no Python in the child.
+child, spawns the child (posix_spawn: vfork and exec, no pre-exec Python), and steps
+back. No helper process, no Python in the child.
 
 A thread that does nothing else (the engine's event loop) can `dedicate_thread()`
 itself and run those calls in place: a hand-off to the worker costs about 0.1 ms each
@@ -177,7 +177,8 @@ class Worker:
                 return -1
             if time.monotonic() - made < _BLANK_AGE:
                 return fd
-            os.close(fd)
+            # Tearing a namespace down takes a while: the worker does it.
+            self._queue.put(_Call(lambda fd=fd: os.close(fd)))  # type: ignore[misc]
 
     def _refill(self) -> None:
         with self._blank_lock:
