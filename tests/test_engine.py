@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import time
 from typing import Any
 
 import pytest
@@ -465,3 +468,26 @@ def test_silent_step_has_an_empty_result_and_no_log_lines(engine: LocalBackend) 
     assert [pod for pod, _ in engine.logs(name, node="quiet")] == []
     created = datetime.strptime(done["metadata"]["creationTimestamp"], "%Y-%m-%dT%H:%M:%SZ")
     assert nodes["stamp"]["outputs"]["result"] == created.strftime("%Y %b")
+
+
+def _mount_namespaces_held() -> int:
+    held = 0
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            held += os.readlink(f"/proc/self/fd/{fd}").startswith("mnt:")
+    return held
+
+
+def test_finished_pods_leave_nothing_behind(engine: LocalBackend) -> None:
+    chain = SILENT_AND_TIMESTAMPED.replace("generateName: silent-", "generateName: chain-")
+    run(engine, chain)  # warm: the executor keeps a few namespaces and sandboxes ready
+    time.sleep(0.5)
+    before = _mount_namespaces_held()
+    done = run(engine, chain)
+    assert done["status"]["phase"] == "Succeeded"
+    scratch = engine._runs[("default", done["metadata"]["name"])].operator.host.pods.scratch_dir
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and (scratch.exists() or _mount_namespaces_held() > before):
+        time.sleep(0.05)
+    assert not scratch.exists()
+    assert _mount_namespaces_held() <= before

@@ -356,8 +356,10 @@ class Engine:
         if run.operator is not None:
             from jupyter_argo.executors import remove_later
 
+            pods = run.operator.host.pods
+            pods.clean_retired(here=False)  # no next pod to hide behind: in the background
             # After its pods' own clean-ups (in order, on the same thread; done by exit).
-            remove_later(run.operator.host.pods.scratch_dir)
+            remove_later(pods.scratch_dir)
         snapshot = run.snapshot
 
         def save_and_end() -> None:

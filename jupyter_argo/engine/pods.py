@@ -37,6 +37,7 @@ __all__ = ["RESULT_LIMIT", "PodHost"]
 
 # Argo keeps the last 256 KiB of stdout as `outputs.result`.
 RESULT_LIMIT = 256 * 1024
+RETIRE_WAIT = 0.02  # seconds a finished pod's sandbox waits for the next start
 
 # Artifact transfers and file reads run off the event loop.
 _IO = ThreadPoolExecutor(max_workers=8, thread_name_prefix="jupyter-argo-io")
@@ -54,6 +55,7 @@ class PodHost:
     artifacts: Any  # jupyter_argo.artifacts.RepositoryConfig for this run
     running: dict[str, list[Process]] = field(default_factory=dict)
     shutdown_message: dict[str, str] = field(default_factory=dict)
+    retired: list[Sandbox] = field(default_factory=list)  # finished, not yet cleaned up
 
     # ---- the store, as a cluster's ConfigMaps and Secrets --------------------------------
 
@@ -136,7 +138,20 @@ class PodHost:
             await self._collect(op, node, tmpl, sandbox, logs_dir, code, reason)
         finally:
             if not node.get("daemoned"):
-                sandbox.cleanup()
+                self._retire(sandbox)
+
+    # Clean-up: a finished pod's sandbox is taken apart on this thread right after the
+    # next pod has started (while that one runs), or after RETIRE_WAIT when none starts.
+
+    def _retire(self, sandbox: Sandbox) -> None:
+        self.retired.append(sandbox)
+        if len(self.retired) == 1:
+            asyncio.get_running_loop().call_later(RETIRE_WAIT, self.clean_retired)
+
+    def clean_retired(self, *, here: bool = True) -> None:
+        retired, self.retired = self.retired, []
+        for sandbox in retired:
+            sandbox.cleanup(here=here)
 
     def _main_containers(self, tmpl: Mapping[str, Any]) -> list[dict[str, Any]]:
         if tmpl.get("containerSet") is not None:
@@ -284,6 +299,8 @@ class PodHost:
             stdout_path=logs_dir / f"{name}.stdout",
             log_path=logs_dir / f"{name}.log",
         )
+        if self.retired:
+            self.clean_retired()  # in the shadow of the process just started
         self.running.setdefault(nid, []).append(process)
         if not wait:
             return None, process

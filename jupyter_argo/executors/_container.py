@@ -120,10 +120,11 @@ class ContainerSandbox:
     def in_volume(self, path: str) -> bool:
         return any(is_under(path, target) for target, _ in self.volumes)
 
-    def cleanup(self, *, wait: bool = False) -> None:
+    def cleanup(self, *, wait: bool = False, here: bool = False) -> None:
         """Stop and remove what still runs, then remove the node's private files.
 
-        The removal finishes in the background unless `wait` is true."""
+        The removal finishes in the background unless `wait` is true (`here` is
+        accepted as `ProcessExecutor`'s sandboxes take it; it changes nothing here)."""
         self._closed = True
         with self._lock:
             processes, self._processes = self._processes, []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import collections
 import contextlib
 import functools
 import itertools
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,7 +93,7 @@ class Sandbox:
         self._namespace = namespace
         self._bwrap = bwrap
         self._processes: list[Process] = []
-        self._scratch: list[Path] = []
+        self._scratch: list[Path] = []  # removed in order when cleaned up
         self._lock = threading.Lock()
         self._closed = False
 
@@ -104,30 +106,38 @@ class Sandbox:
         outputs there after exit. Paths the sandbox does not make private map to themselves."""
         return self._layout.host_path(container_path)
 
-    def cleanup(self, *, wait: bool = False) -> None:
+    def cleanup(self, *, wait: bool = False, here: bool = False) -> None:
         """Kill what still runs and remove the node's private files.
 
         The removal finishes in the background (deleting is slow on some disks and
-        nothing reads these files afterwards) unless `wait` is true.
+        nothing reads these files afterwards) unless `wait` is true. With `here`, a
+        sandbox whose processes have all ended is taken apart on this thread as far as
+        that is quick (its namespace, empty directories), leaving only file trees to the
+        background: for a caller that has a moment while a process runs, since clean-up
+        on another thread competes with it for the interpreter and the kernel's locks.
         """
         self._closed = True
-        for process in self._processes:
-            process.kill()
         processes, self._processes = self._processes, []
         namespace, self._namespace = self._namespace, None
         base = self._layout.base
         made = sorted(map(str, self._layout.directories()), key=len, reverse=True)
         paths = [base / name for name in ("fs", "upper", "work", "root")] + self._scratch
+        if here and not wait and all(process.poll() is not None for process in processes):
+            if namespace is not None:
+                namespace.close()
+            trees = _remove_quickly(made, paths)
+            for tree in trees:
+                _discard(functools.partial(_remove_tree, tree), False)
+            return
+        for process in processes:
+            process.kill()
 
         def remove() -> None:
             for process in processes:
                 process.wait(10)
             if namespace is not None:
                 namespace.close()
-            for directory in made:  # most nodes leave these empty: no tree walk then
-                with contextlib.suppress(OSError):
-                    os.rmdir(directory)
-            for path in paths:
+            for path in _remove_quickly(made, paths):
                 _remove_tree(path)
 
         _discard(remove, wait)
@@ -162,6 +172,7 @@ class ProcessExecutor:
         self.isolation = isolation
         self._mode: str | None = None
         self._runtime: Runtime | None = None
+        self._warm: _WarmSandboxes | None = None
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -184,6 +195,13 @@ class ProcessExecutor:
 
     def prepare(self, sandbox: SandboxSpec) -> Sandbox:
         mode = self.mode
+        plain = not (sandbox.declared_paths or sandbox.output_paths or sandbox.shared_mounts)
+        if mode == "namespace" and plain:
+            if self._warm is None:
+                self._warm = _WarmSandboxes(self._runtime_dir.root / "sandboxes")
+            warm = self._warm.take()
+            if warm is not None:
+                return warm
         node_dir = Path(sandbox.node_dir)
         # The parent (a run's scratch directory) is resolved once, not once per node.
         base = Path(_real_directory(str(node_dir.parent.absolute()))) / node_dir.name
@@ -216,7 +234,10 @@ class ProcessExecutor:
         if sandbox._closed:
             raise BackendError(f"{sandbox!r}: cannot start {container.name!r} after clean-up")
         launch = self._launch(container, sandbox)
-        return _spawn(launch, container.stdin, sandbox, Path(stdout_path), Path(log_path))
+        process = _spawn(launch, container.stdin, sandbox, Path(stdout_path), Path(log_path))
+        if self._warm is not None:
+            self._warm.refill()  # now that the start is done
+        return process
 
     # Resolution: image -> argv, env, cwd
 
@@ -299,6 +320,60 @@ class ProcessExecutor:
         if not found:
             raise _refusal(image, argv0, "it is not installed here")
         return [found], False
+
+
+_WARM = 4  # plain namespace sandboxes kept ready
+_WARM_AGE = 5.0  # seconds, as for blank namespaces (host mounts made since may be missing)
+
+
+class _WarmSandboxes:
+    """Plain namespace sandboxes (only /tmp private, the most common node), made ahead by
+    the namespace worker while the engine waits on processes: directories, namespace and
+    /tmp mount are off the path from one step to the next."""
+
+    def __init__(self, root: Path) -> None:
+        root.mkdir(exist_ok=True)
+        self._root = root
+        self._ready: collections.deque[tuple[float, Sandbox]] = collections.deque()
+        self._numbers = itertools.count()
+        self._lock = threading.Lock()
+        self._coming = 0
+
+    def take(self) -> Sandbox | None:
+        while True:
+            try:
+                made, sandbox = self._ready.popleft()
+            except IndexError:
+                return None
+            if time.monotonic() - made < _WARM_AGE:
+                return sandbox
+            sandbox.cleanup()
+
+    def refill(self) -> None:
+        with self._lock:
+            wanted = _WARM - len(self._ready) - self._coming
+            self._coming += max(0, wanted)
+        worker = _linux.worker()
+        for _ in range(wanted):
+            worker.background(self._make)
+
+    def _make(self) -> None:
+        """(Namespace worker thread)"""
+        from jupyter_argo.executors._namespace import MountNamespace
+
+        try:
+            base = self._root / str(next(self._numbers))
+            os.mkdir(base)
+            layout = Layout("namespace", base, dict(_runtime_under_tmp()))
+            _make_directories(layout)
+            namespace = MountNamespace(layout, lazy=True)
+            namespace.build_here()
+            sandbox = Sandbox(layout, namespace=namespace)
+            sandbox._scratch.append(base)  # its directory is its own, unlike a caller's
+        finally:
+            with self._lock:
+                self._coming -= 1
+        self._ready.append((time.monotonic(), sandbox))
 
 
 _discards: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
@@ -425,6 +500,26 @@ def _runtime_under_tmp() -> dict[str, Path]:
             top = TMP + "/" + real[len(TMP) + 1 :].split("/", 1)[0]
             found[top] = Path(top)
     return found
+
+
+def _remove_quickly(made: list[str], paths: list[Path]) -> list[Path]:
+    """Remove the directories a sandbox made (deepest first) and `paths`, as far as they
+    are empty directories or files; the paths that are trees are returned."""
+    for directory in made:  # most nodes leave these empty: no tree walk then
+        with contextlib.suppress(OSError):
+            os.rmdir(directory)
+    trees = []
+    for path in paths:
+        try:
+            os.rmdir(path)
+        except FileNotFoundError:
+            pass
+        except NotADirectoryError:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        except OSError:
+            trees.append(path)
+    return trees
 
 
 def _remove_tree(path: Path) -> None:

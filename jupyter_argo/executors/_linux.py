@@ -17,6 +17,7 @@ import collections
 import contextlib
 import ctypes
 import ctypes.util
+import logging
 import os
 import queue
 import sys
@@ -34,6 +35,7 @@ MS_REC = 0x4000
 MS_SLAVE = 1 << 19
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 _BLANKS = 4  # blank mount namespaces kept ready
 _BLANK_AGE = 5.0  # seconds: an older one may lack host mounts made since (if not shared)
@@ -144,6 +146,18 @@ class Worker:
         result: T = job.result
         return result
 
+    def background(self, fn: Callable[[], object]) -> None:
+        """Run `fn` on the worker thread when it is free; nobody waits for it (errors are
+        logged), and the thread returns to the original namespaces afterwards."""
+
+        def logged() -> None:
+            try:
+                fn()
+            except Exception:
+                log.exception("jupyter-argo: namespace work in the background failed")
+
+        self._queue.put(_Call(logged))
+
     def enter(self, mnt_fd: int) -> None:
         """In a call: move this thread into the mount namespace `mnt_fd` (root and cwd reset)."""
         setns(mnt_fd, CLONE_NEWNS)
@@ -178,14 +192,14 @@ class Worker:
             if time.monotonic() - made < _BLANK_AGE:
                 return fd
             # Tearing a namespace down takes a while: the worker does it.
-            self._queue.put(_Call(lambda fd=fd: os.close(fd)))  # type: ignore[misc]
+            self.background(lambda fd=fd: os.close(fd))  # type: ignore[misc]
 
     def _refill(self) -> None:
         with self._blank_lock:
             wanted = _BLANKS - len(self._blanks) - self._blanks_coming
             self._blanks_coming += max(0, wanted)
         for _ in range(wanted):
-            self._queue.put(_Call(self._make_blank))
+            self.background(self._make_blank)
 
     def _make_blank(self) -> None:
         """(Worker thread) one more blank namespace; the loop returns home afterwards."""

@@ -82,6 +82,11 @@ class MountNamespace:
 
         return self._worker.call(inside)
 
+    def build_here(self) -> None:
+        """Build it on this thread, which must be the namespace worker (in a call) and is
+        left inside the namespace."""
+        self._build_guarded()
+
     # Worker thread
 
     def _build_guarded(self) -> None:
