@@ -127,7 +127,7 @@ class Sandbox:
                 namespace.close()
             trees = _remove_quickly(made, paths)
             for tree in trees:
-                _discard(functools.partial(_remove_tree, tree), False)
+                _discard(functools.partial(shutil.rmtree, tree, ignore_errors=True), False)
             return
         for process in processes:
             process.kill()
@@ -137,8 +137,8 @@ class Sandbox:
                 process.wait(10)
             if namespace is not None:
                 namespace.close()
-            for path in _remove_quickly(made, paths):
-                _remove_tree(path)
+            for tree in _remove_quickly(made, paths):
+                shutil.rmtree(tree, ignore_errors=True)
 
         _discard(remove, wait)
 
@@ -520,18 +520,6 @@ def _remove_quickly(made: list[str], paths: list[Path]) -> list[Path]:
         except OSError:
             trees.append(path)
     return trees
-
-
-def _remove_tree(path: Path) -> None:
-    try:
-        os.rmdir(path)
-    except FileNotFoundError:
-        pass
-    except NotADirectoryError:
-        with contextlib.suppress(OSError):
-            os.unlink(path)
-    except OSError:  # not empty
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def _write_new(path: Path, data: bytes, mode: int) -> None:
