@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install lab test lint unit bench clean envtest notebooks container-engine
+.PHONY: help install lab test lint unit bench clean testbed notebooks container-engine
 
 help:  ## show this help
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -57,10 +57,12 @@ lint: install  ## ruff and mypy
 unit: install  ## the pytest suite only
 	$(BIN)/pytest
 
-# The Kubernetes backend's tests run against a real kube-apiserver and etcd, built once
-# per machine from Debian sources into ~/.cache/jupyter-argo/envtest (several minutes).
-envtest:  ## build (once) and cache kube-apiserver and etcd for the Kubernetes tests
-	bash scripts/envtest.sh
+# The Kubernetes backend's tests run against a real Argo on a real Kubernetes: etcd,
+# kube-apiserver, controller-manager, scheduler, a kubelet with containerd and runc, Argo's
+# workflow-controller, argoexec and argo server. Built once per machine from the Go module
+# proxy (and Debian, PyPI) into ~/.cache/jupyter-argo/argo-testbed: about 30 minutes.
+testbed:  ## build (once) and cache the real-Argo test bed (Kubernetes 1.34, Argo v4)
+	bash scripts/argo-testbed.sh
 
 # The container executor's tests run real images: docker (or podman) and an image built
 # once per machine from a debootstrap root filesystem (no registry is reachable here).
@@ -71,7 +73,7 @@ container-engine:  ## install/start docker and build (once) the container tests'
 # container engine fails them instead of skipping.
 test: export JUPYTER_ARGO_ENVTEST = required
 test: export JUPYTER_ARGO_CONTAINERS = required
-test: lint envtest container-engine unit notebooks  ## every check: lint, unit, conformance, notebooks, browser, cluster
+test: lint testbed container-engine unit notebooks  ## every check: lint, unit, conformance, notebooks, browser, cluster
 
 notebooks: install  ## run the tutorial notebooks under nbval (notebooks/conftest.py)
 	$(BIN)/pytest --nbval-lax notebooks

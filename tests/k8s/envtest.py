@@ -2,7 +2,8 @@
 certificate, Argo's CRDs, and kubeconfigs for an admin and for restricted users.
 
 Binaries: `$KUBEBUILDER_ASSETS` when it holds `kube-apiserver` and `etcd`, else the
-cache `scripts/envtest.sh` fills (building them from Debian sources when missing). In
+real-Argo test bed's cache, which `scripts/argo-testbed.sh` fills (Kubernetes 1.34 built
+from the Go module proxy, etcd 3.5; see tests/k8s/testbed.py). In
 tests, binaries that cannot be had skip the test, or fail it under `make test`
 (JUPYTER_ARGO_ENVTEST=required).
 """
@@ -33,7 +34,7 @@ import yaml
 from k8s.crds import all_crds
 
 REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "scripts" / "envtest.sh"
+SCRIPT = REPO / "scripts" / "argo-testbed.sh"
 NAMESPACE = "argo-test"  # where tests run workflows
 CONTROLLER_NAMESPACE = "argo"
 ADMIN_TOKEN = "admin-token-0f3c9"
@@ -47,20 +48,20 @@ class Unavailable(RuntimeError):
 
 
 def find_assets() -> Path:
-    """The directory holding kube-apiserver and etcd, built by scripts/envtest.sh if need
-    be (once per machine, several minutes)."""
+    """The directory holding kube-apiserver and etcd, built by scripts/argo-testbed.sh if
+    need be (once per machine, about half an hour)."""
     given = os.environ.get("KUBEBUILDER_ASSETS")
     if given and _has_assets(Path(given)):
         return Path(given)
     if shutil.which("bash") is None or not SCRIPT.is_file():
-        raise Unavailable("no bash or no scripts/envtest.sh to build kube-apiserver and etcd")
+        raise Unavailable("no bash or no scripts/argo-testbed.sh to build kube-apiserver and etcd")
     with _test_timeout_paused():  # a first build takes minutes
         done = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True)
     lines = done.stdout.strip().splitlines()
-    if done.returncode == 0 and lines and _has_assets(Path(lines[-1])):
-        return Path(lines[-1])
+    if done.returncode == 0 and lines and _has_assets(Path(lines[-1]) / "bin"):
+        return Path(lines[-1]) / "bin"
     tail = " | ".join(done.stderr.strip().splitlines()[-3:])
-    raise Unavailable(f"scripts/envtest.sh could not provide kube-apiserver and etcd: {tail}")
+    raise Unavailable(f"scripts/argo-testbed.sh could not provide kube-apiserver and etcd: {tail}")
 
 
 @contextlib.contextmanager
@@ -113,6 +114,7 @@ class ApiServer:
     port: int = 0
     etcd_port: int = 0
     watch_cache_size: int = 100
+    service_accounts: bool = False  # True where a controller-manager makes them
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
@@ -182,7 +184,6 @@ class ApiServer:
             "--bind-address=127.0.0.1",
             "--advertise-address=127.0.0.1",
             f"--secure-port={self.port}",
-            "--insecure-port=0",
             f"--token-auth-file={self.workdir / 'tokens.csv'}",
             "--authorization-mode=RBAC",
             f"--service-account-key-file={key}",
@@ -190,12 +191,14 @@ class ApiServer:
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
             "--service-cluster-ip-range=10.0.0.0/24",
             "--allow-privileged=true",
-            # No controller-manager creates `default` service accounts, so pods are
-            # admitted without one.
-            "--disable-admission-plugins=ServiceAccount",
+            "--kubelet-preferred-address-types=InternalIP",
             f"--default-watch-cache-size={self.watch_cache_size}",
             "--v=0",
         ]
+        if not self.service_accounts:
+            # No controller-manager creates `default` service accounts, so pods are
+            # admitted without one.
+            args.append("--disable-admission-plugins=ServiceAccount")
         self.processes["kube-apiserver"] = self._spawn("kube-apiserver", args)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -270,12 +273,13 @@ class ApiServer:
             if err.code != 409:
                 raise
 
-    def install_argo(self) -> None:
-        """Argo's CRDs (served once established), namespaces, and RBAC for the viewer."""
-        for definition in all_crds():
-            self.ensure("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", definition)
-        for definition in all_crds():
-            name = definition["metadata"]["name"]
+    def wait_for_crds(self) -> None:
+        """Until every argoproj.io CRD is established and workflows can be listed."""
+        crds = self.call("GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions")
+        for crd in crds["items"]:
+            name = crd["metadata"]["name"]
+            if not name.endswith(".argoproj.io"):
+                continue
             deadline = time.monotonic() + 30
             while True:
                 crd = self.call(
@@ -299,6 +303,12 @@ class ApiServer:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
+
+    def install_argo(self) -> None:
+        """Argo's CRDs (served once established), namespaces, and RBAC for the viewer."""
+        for definition in all_crds():
+            self.ensure("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", definition)
+        self.wait_for_crds()
         for namespace in (NAMESPACE, CONTROLLER_NAMESPACE):
             self.ensure(
                 "/api/v1/namespaces",
