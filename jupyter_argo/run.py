@@ -216,7 +216,10 @@ class NodeView:
         )
         self.started_at = str(node.get("startedAt") or "")
         self.finished_at = str(node.get("finishedAt") or "")
-        opener = run._open_artifact
+
+        def opener(spec: Mapping[str, Any]) -> Path:
+            return run._open_artifact(spec, self.id)
+
         self.inputs = IO(node.get("inputs"), opener)
         self.outputs = IO(node.get("outputs"), opener)
 
@@ -359,8 +362,10 @@ class Run:
                 out[pod] = str(node.get("displayName") or node.get("name"))
         return out
 
-    def _open_artifact(self, spec: Mapping[str, Any]) -> Path:
-        return self.backend.open_artifact(spec, self.namespace)
+    def _open_artifact(self, spec: Mapping[str, Any], node: str | None = None) -> Path:
+        """Opens an artifact of `node` (its ID; a workflow output's node is found from the
+        status), where Argo would look for it given this workflow."""
+        return self.backend.open_artifact(spec, self.namespace, workflow=self.workflow, node=node)
 
     # Controlling ----------------------------------------------------------------------
 
