@@ -342,3 +342,51 @@ class _NoConfigMaps:
 
     def no_default(self, namespace: str) -> str:
         return "no default"
+
+
+def test_the_engine_records_key_only_outputs_of_a_template_archive_location(
+    s3: S3Server, tmp_path: Path
+) -> None:
+    """As Argo's executor: the output goes to the template's own archiveLocation, its
+    status location is key-only, and the Run finds it there (not in the embedded default)."""
+    from jupyter_argo.backends.local import LocalBackend
+    from jupyter_argo.run import Run
+
+    backend = LocalBackend(home=tmp_path / "home")
+    backend.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": CRED},
+            "stringData": {"accessKey": s3.access_key, "secretKey": s3.secret_key},
+        }
+    )
+    manifest = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"name": "own-archive"},
+        "spec": {
+            "entrypoint": "make",
+            "templates": [
+                {
+                    "name": "make",
+                    "archiveLocation": {"s3": s3_block(s3, key="custom/{{workflow.name}}")},
+                    "script": {
+                        "image": "python:3.12",
+                        "command": ["python"],
+                        "source": "open('/tmp/out.txt', 'w').write('made')",
+                    },
+                    "outputs": {"artifacts": [{"name": "out", "path": "/tmp/out.txt"}]},
+                }
+            ],
+        },
+    }
+    backend.submit(manifest)
+    final = backend.wait("own-archive", timeout=120)
+    assert final["status"]["phase"] == "Succeeded", final["status"].get("message")
+    assert final["status"]["artifactRepositoryRef"] == {"default": True}
+    node = final["status"]["nodes"]["own-archive"]
+    assert node["outputs"]["artifacts"][0]["s3"] == {"key": "custom/own-archive/out.tgz"}
+    assert s3.client().head_object(Bucket=s3.bucket, Key="custom/own-archive/out.tgz")
+    assert not (tmp_path / "home" / "artifacts" / "custom").exists()
+    assert Run(backend, final).node("make").outputs.artifacts["out"].text() == "made"
