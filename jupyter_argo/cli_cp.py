@@ -127,7 +127,9 @@ def cmd_cp(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             continue
-        fetched = backend.open_artifact(artifact, namespace)
+        fetched = backend.open_artifact(
+            artifact, namespace, workflow=workflow, node=values["nodeId"] or None
+        )
         try:
             _place(fetched, target)
         finally:

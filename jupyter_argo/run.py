@@ -216,7 +216,10 @@ class NodeView:
         )
         self.started_at = str(node.get("startedAt") or "")
         self.finished_at = str(node.get("finishedAt") or "")
-        opener = run._open_artifact
+
+        def opener(spec: Mapping[str, Any]) -> Path:
+            return run._open_artifact(spec, self.id)
+
         self.inputs = IO(node.get("inputs"), opener)
         self.outputs = IO(node.get("outputs"), opener)
 
@@ -293,7 +296,7 @@ class Run:
     def nodes(self) -> list[NodeView]:
         """Every node, in the graph's order from the root (breadth first); nodes outside
         it (exit handlers) after, in the order they started."""
-        nodes = {k: n for k, n in (self.status.get("nodes") or {}).items() if isinstance(n, dict)}
+        nodes = _keyed_nodes(self.status)
         order: dict[str, int] = {}
         pending = [self.name] if self.name in nodes else []
         while pending:
@@ -311,7 +314,7 @@ class Run:
     def node(self, name: str) -> NodeView:
         """The node with this display name (as in the view), node name or ID; or the one
         node running template `name`."""
-        nodes = [n for n in (self.status.get("nodes") or {}).values() if isinstance(n, Mapping)]
+        nodes = list(_keyed_nodes(self.status).values())
         for key in ("displayName", "id", "name", "templateName"):
             matches = [n for n in nodes if n.get(key) == name]
             if len(matches) == 1:
@@ -359,8 +362,10 @@ class Run:
                 out[pod] = str(node.get("displayName") or node.get("name"))
         return out
 
-    def _open_artifact(self, spec: Mapping[str, Any]) -> Path:
-        return self.backend.open_artifact(spec, self.namespace)
+    def _open_artifact(self, spec: Mapping[str, Any], node: str | None = None) -> Path:
+        """Opens an artifact of `node` (its ID; a workflow output's node is found from the
+        status), where Argo would look for it given this workflow."""
+        return self.backend.open_artifact(spec, self.namespace, workflow=self.workflow, node=node)
 
     # Controlling ----------------------------------------------------------------------
 
@@ -428,6 +433,15 @@ def watch(run: Run, *, timeout: float | None = None) -> Iterator[Mapping[str, An
         if isinstance(item, Exception):
             raise item
         yield item
+
+
+def _keyed_nodes(status: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """`status.nodes`, each node with its `id` (the key: Argo's field-filtered objects,
+    `argo get --fields`, leave `id` out)."""
+    nodes = status.get("nodes") or {}
+    return {
+        str(k): {**n, "id": n.get("id") or k} for k, n in nodes.items() if isinstance(n, Mapping)
+    }
 
 
 def _phase(workflow: Mapping[str, Any]) -> str:

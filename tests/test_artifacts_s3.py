@@ -17,6 +17,7 @@ from servers import S3Server, free_port, s3_server
 
 from jupyter_argo.artifacts import (
     RepositoryConfig,
+    artifact_repository,
     default_repository,
     load_input,
     location_key,
@@ -294,7 +295,7 @@ def test_create_bucket_if_not_present(s3: S3Server, hello: Path, tmp_path: Path)
     assert s3.client().head_object(Bucket="fresh-bucket", Key="x/y.tgz")["ContentLength"] > 0
 
 
-def test_a_templates_own_archive_location_is_recorded_in_full(
+def test_a_templates_own_archive_location_records_key_only_outputs(
     s3: S3Server, hello: Path, tmp_path: Path
 ) -> None:
     location = {"s3": s3_block(s3, key="custom/{{workflow.name}}")}
@@ -304,8 +305,88 @@ def test_a_templates_own_archive_location_is_recorded_in_full(
     status = save_output(
         spec, hello, key_prefix="custom/wf", default=config, secrets=secrets_for(s3)
     )
-    assert status == {**spec, "s3": s3_block(s3, key="custom/wf/a.tgz")}
-    # A consumer whose default repository is elsewhere still finds it.
-    dest = tmp_path / "a"
-    load_input(status, dest, default=RepositoryConfig(spec={}), secrets=secrets_for(s3))
-    assert dest.read_text() == "hello world\n"
+    # As Argo's executor records it (archive-strategies-4br4g in ../shared/argo): key only.
+    assert status == {**spec, "s3": {"key": "custom/wf/a.tgz"}}
+    assert s3.client().head_object(Bucket=s3.bucket, Key="custom/wf/a.tgz")["ContentLength"] > 0
+    # Opened from its node, it is found through the template's archiveLocation, not the
+    # workflow's repository (another bucket) nor any namespace default.
+    elsewhere = {"s3": s3_block(s3, bucket="not-here")}
+    workflow = {
+        "metadata": {"name": "wf", "namespace": "ns"},
+        "spec": {"templates": [{"name": "make", "archiveLocation": location}]},
+        "status": {
+            "artifactRepositoryRef": {"default": True, "artifactRepository": elsewhere},
+            "nodes": {
+                "wf": {"id": "wf", "templateName": "make", "outputs": {"artifacts": [status]}}
+            },
+        },
+    }
+    for node in ("wf", None):
+        repo = artifact_repository(_NoConfigMaps(), workflow, status, node)
+        assert repo.spec["s3"]["bucket"] == s3.bucket
+        dest = tmp_path / f"a-{node}"
+        load_input(status, dest, default=repo, secrets=secrets_for(s3))
+        assert dest.read_text() == "hello world\n"
+    workflow["spec"]["templates"][0].pop("archiveLocation")
+    assert artifact_repository(_NoConfigMaps(), workflow, status).spec == elsewhere
+
+
+class _NoConfigMaps:
+    controller_namespace = None
+
+    def configmap(self, namespace: str, name: str) -> None:
+        return None
+
+    def controller_default(self) -> None:
+        return None
+
+    def no_default(self, namespace: str) -> str:
+        return "no default"
+
+
+def test_the_engine_records_key_only_outputs_of_a_template_archive_location(
+    s3: S3Server, tmp_path: Path
+) -> None:
+    """As Argo's executor: the output goes to the template's own archiveLocation, its
+    status location is key-only, and the Run finds it there (not in the embedded default)."""
+    from jupyter_argo.backends.local import LocalBackend
+    from jupyter_argo.run import Run
+
+    backend = LocalBackend(home=tmp_path / "home")
+    backend.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": CRED},
+            "stringData": {"accessKey": s3.access_key, "secretKey": s3.secret_key},
+        }
+    )
+    manifest = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"name": "own-archive"},
+        "spec": {
+            "entrypoint": "make",
+            "templates": [
+                {
+                    "name": "make",
+                    "archiveLocation": {"s3": s3_block(s3, key="custom/{{workflow.name}}")},
+                    "script": {
+                        "image": "python:3.12",
+                        "command": ["python"],
+                        "source": "open('/tmp/out.txt', 'w').write('made')",
+                    },
+                    "outputs": {"artifacts": [{"name": "out", "path": "/tmp/out.txt"}]},
+                }
+            ],
+        },
+    }
+    backend.submit(manifest)
+    final = backend.wait("own-archive", timeout=120)
+    assert final["status"]["phase"] == "Succeeded", final["status"].get("message")
+    assert final["status"]["artifactRepositoryRef"] == {"default": True}
+    node = final["status"]["nodes"]["own-archive"]
+    assert node["outputs"]["artifacts"][0]["s3"] == {"key": "custom/own-archive/out.tgz"}
+    assert s3.client().head_object(Bucket=s3.bucket, Key="custom/own-archive/out.tgz")
+    assert not (tmp_path / "home" / "artifacts" / "custom").exists()
+    assert Run(backend, final).node("make").outputs.artifacts["out"].text() == "made"

@@ -358,3 +358,88 @@ def test_following_a_pod_until_its_log_is_archived(
     controller.write(name, final)
     reader.join(60)
     assert followed == [(pod, "starting"), (pod, ""), (pod, "answer is 42")]
+
+
+def test_key_only_locations_resolved_as_argo_resolves_them(
+    server: ApiServer, s3: S3Server, namespace: str, tmp_path: Path
+) -> None:
+    """Each of Argo's cases (artifact_server.go getArtifactAndDriver, artifactrepositories.go
+    Resolve/Get), each repository a bucket of its own holding a different text."""
+    suffix = uuid.uuid4().hex[:6]
+    controller_cm = f"controller-{suffix}"  # absent until the {default: true} case
+    backend = KubernetesBackend(
+        kubeconfig=server.kubeconfig(tmp_path / "kubeconfig", namespace=namespace),
+        controller_namespace=CONTROLLER_NAMESPACE,
+        controller_configmap=controller_cm,
+    )
+    backend.apply(credentials(s3))
+    client = s3.client()
+
+    def bucket(label: str) -> dict[str, Any]:
+        client.create_bucket(Bucket=f"{label}-{suffix}")
+        client.put_object(Bucket=f"{label}-{suffix}", Key="k/out.txt", Body=label.encode())
+        return {"s3": {**s3_repository(s3)["s3"], "bucket": f"{label}-{suffix}"}}
+
+    def configmap(name: str, repository: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": name, "annotations": {ANNOTATION: "repo"}},
+            "data": {"repo": yaml.safe_dump(repository)},
+        }
+
+    artifact = {"name": "out", "archive": {"none": {}}, "s3": {"key": "k/out.txt"}}
+    node = {
+        "id": "wf-1",
+        "name": "wf",
+        "templateName": "make",
+        "outputs": {"artifacts": [artifact]},
+    }
+
+    def workflow(spec: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "metadata": {"name": "wf", "namespace": namespace},
+            "spec": {"templates": [{"name": "make"}], **spec},
+            "status": {"nodes": {"wf-1": node}, **status},
+        }
+
+    def opened(wf: dict[str, Any]) -> str:
+        return backend.open_artifact(artifact, workflow=wf, node="wf-1").read_text()
+
+    # A complete location is used as it is, with no repository configured anywhere.
+    complete = {**artifact, "s3": {**bucket("complete")["s3"], "key": "k/out.txt"}}
+    assert backend.open_artifact(complete, workflow=workflow({}, {})).read_text() == "complete"
+    with pytest.raises(ConfigError, match=f"no artifactRepository in argo/{controller_cm}"):
+        opened(workflow({}, {}))
+
+    # spec.artifactRepositoryRef naming a ConfigMap only the controller's namespace has.
+    backend.apply(configmap(f"repos-{suffix}", bucket("ctlns")), namespace=CONTROLLER_NAMESPACE)
+    assert opened(workflow({"artifactRepositoryRef": {"configMap": f"repos-{suffix}"}}, {})) == (
+        "ctlns"
+    )
+
+    # A status ref written before Argo 3.1: no inline repository, its ConfigMap is read
+    # in the namespace it names.
+    backend.apply(configmap(f"old-{suffix}", bucket("pre31")), namespace=CONTROLLER_NAMESPACE)
+    old_ref = {"configMap": f"old-{suffix}", "key": "repo", "namespace": CONTROLLER_NAMESPACE}
+    assert opened(workflow({}, {"artifactRepositoryRef": old_ref})) == "pre31"
+
+    # {default: true} without its repository: the controller's default.
+    default = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": controller_cm},
+        "data": {"artifactRepository": yaml.safe_dump(bucket("ctldefault"))},
+    }
+    backend.apply(default, namespace=CONTROLLER_NAMESPACE)
+    assert opened(workflow({}, {"artifactRepositoryRef": {"default": True}})) == "ctldefault"
+
+    # The inline repository of the status ref comes before any ConfigMap...
+    inline = {"default": True, "artifactRepository": bucket("inline")}
+    assert opened(workflow({}, {"artifactRepositoryRef": inline})) == "inline"
+    # ...and the template's own complete archiveLocation before that.
+    archive = {"s3": {**bucket("template")["s3"], "key": "k"}}
+    templated = workflow({}, {"artifactRepositoryRef": inline})
+    templated["spec"]["templates"][0]["archiveLocation"] = archive
+    assert opened(templated) == "template"
+    backend.close()

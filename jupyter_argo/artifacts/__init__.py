@@ -1,13 +1,18 @@
-"""Artifacts: Argo's archive strategies, repositories and sources, for the local engine.
+"""Artifacts: Argo's archive strategies, repositories and sources, for every backend.
 
     save_output(artifact, src, key_prefix=..., default=..., secrets=...) -> status artifact
     load_input(artifact, dest, default=..., secrets=...)                 -> placed at dest
+    fetch_artifact(artifact, source=..., workflow=..., node=..., ...)    -> a local copy
 
-Repositories are resolved as Argo resolves them (`default_repository`): a workflow's
-`artifactRepositoryRef`, the namespace's `artifact-repositories` ConfigMap, else the
-embedded local directory (`embedded_repository`), which records its objects as key-only
-S3 locations exactly as a default S3 repository would. `open_repository` gives the
-`Repository` (local directory, S3-compatible, GCS, HTTP) holding a location.
+Repositories are resolved as Argo resolves them (`_resolve.py`): a complete location as
+it is, else the node's template `archiveLocation`, else the workflow's
+`status.artifactRepositoryRef` (or what its controller would resolve: its
+`spec.artifactRepositoryRef`, the namespace's `artifact-repositories` ConfigMap, the
+controller default). A `RepositorySource` supplies ConfigMaps and the controller default;
+locally that default is the embedded directory (`embedded_repository`), which records its
+objects as key-only S3 locations exactly as a default S3 repository would.
+`open_repository` gives the `Repository` (local directory, S3-compatible, GCS, HTTP)
+holding a location.
 """
 
 from __future__ import annotations
@@ -22,17 +27,31 @@ from jupyter_argo.artifacts._repository import (
     location_key,
     open_repository,
 )
+from jupyter_argo.artifacts._resolve import (
+    RepositorySource,
+    artifact_repository,
+    fetch_artifact,
+    repository_of_ref,
+    resolve_ref,
+    workflow_repository,
+)
 from jupyter_argo.artifacts._secrets import SecretLookup
 
 __all__ = [
     "DEFAULT_KEY_FORMAT",
     "Repository",
     "RepositoryConfig",
+    "RepositorySource",
     "SecretLookup",
+    "artifact_repository",
     "default_repository",
     "embedded_repository",
+    "fetch_artifact",
     "load_input",
     "location_key",
     "open_repository",
+    "repository_of_ref",
+    "resolve_ref",
     "save_output",
+    "workflow_repository",
 ]

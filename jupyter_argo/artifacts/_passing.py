@@ -114,10 +114,9 @@ def save_output(
             archive_key = join_key(key_prefix, file_name)
             where = default.location(archive_key)
             key = location_key(where)
-            # Argo records a key-only location (SetType + SetKey) in the default repository.
-            status[kind] = (
-                {"key": key} if default.key_only and kind != "artifactory" else where[kind]
-            )
+            # Argo's executor records a key-only location (SetType + SetKey), in the
+            # workflow's repository and in a template's own archiveLocation alike.
+            status[kind] = {"key": key} if kind != "artifactory" else where[kind]
         repository = _open_repository(artifact, Secrets(secrets), default)
         _check_key(kind, key)
         if strategy.kind == "none":

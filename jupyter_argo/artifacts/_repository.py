@@ -1,11 +1,9 @@
-"""Where artifacts live: Argo's repository configuration, resolved, and opened.
+"""Where artifacts live: Argo's repository configuration, and opening it.
 
-Resolution follows `workflow/artifactrepositories/artifactrepositories.go`: a workflow's
-`spec.artifactRepositoryRef` names a ConfigMap (default `artifact-repositories`) and a
-key (default: the ConfigMap's `workflows.argoproj.io/default-artifact-repository`
-annotation), and must resolve; without a ref, the namespace's `artifact-repositories`
-ConfigMap is used when it has a default, else the controller default, which here is the
-embedded local repository.
+Which repository an artifact is in is decided in `_resolve.py` (Argo's
+`artifactrepositories.go` and its artifact server); `default_repository` is that
+resolution for a workflow of one namespace whose controller default is the embedded
+local repository.
 
 An artifact's location is complete (`HasLocation` in Argo: S3 needs endpoint, bucket and
 key; GCS bucket and key; HTTP a URL) or key-only; a key-only location takes everything
@@ -20,18 +18,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
-import yaml
-
 from jupyter_argo.artifacts._keys import join_key
 from jupyter_argo.artifacts._secrets import SecretLookup, Secrets
-from jupyter_argo.errors import ArtifactError, ConfigError, NotFoundError, UnsupportedError
+from jupyter_argo.errors import ArtifactError, ConfigError, UnsupportedError
 
 __all__ = [
+    "DEFAULT_ANNOTATION",
+    "DEFAULT_CONFIGMAP",
     "DEFAULT_KEY_FORMAT",
     "Repository",
     "RepositoryConfig",
     "default_repository",
     "embedded_repository",
+    "has_location",
     "location_key",
     "location_type",
     "open_repository",
@@ -87,14 +86,14 @@ class RepositoryConfig:
     `spec` is the repository as Argo writes it (`{"s3": {...}, "archiveLogs": true}`).
     `root` is set for the embedded local repository, which presents itself as S3 so that
     status artifacts are key-only `s3` locations either way. `ref` is what belongs in
-    `workflow.status.artifactRepositoryRef`. `key_only` is False for a template's own
-    `archiveLocation`, whose artifacts must carry their full location in the status.
+    `workflow.status.artifactRepositoryRef`. Outputs saved in it are recorded key-only,
+    as Argo's executor records them (`saveArtifactFromFile`: `SetType` then `SetKey`), even
+    for a template's own complete `archiveLocation`.
     """
 
     spec: Mapping[str, Any]
     root: Path | None = None
     ref: Mapping[str, Any] = field(default_factory=dict)
-    key_only: bool = True
 
     @property
     def kind(self) -> str:
@@ -147,7 +146,7 @@ class RepositoryConfig:
     @classmethod
     def from_archive_location(cls, location: Mapping[str, Any]) -> RepositoryConfig:
         """A template's own complete `archiveLocation` as a repository; its key is the
-        key format. Artifacts saved there keep their full location in the status."""
+        key format."""
         found = location_type(location)
         if found is None or not _has_location(*found):
             raise ConfigError("archiveLocation does not name a complete location")
@@ -161,7 +160,7 @@ class RepositoryConfig:
         else:
             fields["keyFormat"] = fields.pop("key", "")
         spec[kind] = fields
-        return cls(spec=spec, key_only=False)
+        return cls(spec=spec)
 
 
 def _url_with_key(base: str, key: str) -> str:
@@ -175,7 +174,7 @@ def embedded_repository(root: Path) -> RepositoryConfig:
     return RepositoryConfig(
         spec={"s3": {"keyFormat": DEFAULT_KEY_FORMAT}},
         root=root,
-        ref={"default": True, "artifactRepository": {"s3": {"keyFormat": DEFAULT_KEY_FORMAT}}},
+        ref={"default": True},  # not an Argo repository: never inlined in a status
     )
 
 
@@ -184,49 +183,30 @@ def default_repository(
     ref: Mapping[str, Any] | None,
     home: Path,
 ) -> RepositoryConfig:
-    """The repository a workflow uses, resolved as Argo resolves it.
+    """The repository a workflow of one namespace starts with (`resolve_ref` then
+    `repository_of_ref`), where `configmaps(name)` gives that namespace's ConfigMaps and
+    the controller default is the embedded repository under `home / "artifacts"`."""
+    from jupyter_argo.artifacts._resolve import repository_of_ref, resolve_ref
 
-    `configmaps(name)` returns the applied ConfigMap manifest of that name in the
-    workflow's namespace, or None. `ref` is `spec.artifactRepositoryRef`. Without a ref or
-    a namespace default, the embedded repository under `home / "artifacts"` is used.
-    """
-    if ref is not None:
-        name = str(ref.get("configMap") or DEFAULT_CONFIGMAP)
-        found = _from_configmap(configmaps, name, str(ref.get("key") or ""))
-        if found is None:
-            wanted = f"{name}#{ref.get('key') or ''}"
-            raise NotFoundError(
-                f'failed to find any artifact repository for artifact repository ref "{wanted}"'
-            )
-        return found
-    found = _from_configmap(configmaps, DEFAULT_CONFIGMAP, "")
-    return found if found is not None else embedded_repository(home / "artifacts")
+    source = _OneNamespace(configmaps, home / "artifacts")
+    return repository_of_ref(source, resolve_ref(source, ref, ""), "")
 
 
-def _from_configmap(
-    configmaps: Callable[[str], Mapping[str, Any] | None], name: str, key: str
-) -> RepositoryConfig | None:
-    configmap = configmaps(name)
-    if configmap is None:
-        return None
-    metadata = configmap.get("metadata") or {}
-    annotations = metadata.get("annotations") or {}
-    key = key or str(annotations.get(DEFAULT_ANNOTATION) or "")
-    data = configmap.get("data") or {}
-    if not key or key not in data:
-        return None
-    value = data[key]
-    try:
-        spec = yaml.safe_load(value) if isinstance(value, str) else value
-    except yaml.YAMLError as error:
-        raise ConfigError(
-            f'failed to unmarshal config map "{name}" key "{key}" as an artifact repository: '
-            f"{str(error).splitlines()[0]}"
-        ) from None
-    if not isinstance(spec, Mapping):
-        raise ConfigError(f'config map "{name}" key "{key}" is not an artifact repository')
-    ref = {"configMap": name, "key": key, "artifactRepository": dict(spec)}
-    return RepositoryConfig(spec=dict(spec), ref=ref)
+class _OneNamespace:
+    controller_namespace: str | None = None
+
+    def __init__(self, configmaps: Callable[[str], Mapping[str, Any] | None], root: Path) -> None:
+        self._configmaps = configmaps
+        self._root = root
+
+    def configmap(self, namespace: str, name: str) -> Mapping[str, Any] | None:
+        return self._configmaps(name)
+
+    def controller_default(self) -> RepositoryConfig | None:
+        return embedded_repository(self._root)
+
+    def no_default(self, namespace: str) -> str:  # pragma: no cover - there always is one
+        return f"artifact storage is not configured; see {_CONFIGURE_DOCS}"
 
 
 # --- locations -------------------------------------------------------------------------

@@ -200,8 +200,20 @@ class S3Repository:
         return f"s3 endpoint {endpoint} bucket {self.options.bucket}"
 
     def _fail(self, action: str, error: BaseException, attempts: int = 1) -> ArtifactError:
-        reason = _reason(_unwrap(error))
+        from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError
+
+        error = _unwrap(error)
         tries = f" after {attempts} attempts" if attempts > 1 else ""
+        if isinstance(error, EndpointConnectionError | ConnectTimeoutError):
+            # Typically an endpoint that only resolves inside the cluster (`minio:9000`).
+            reason = (
+                f"cannot connect to {self.options.url or self._where()} from this machine "
+                "(if it is only reachable inside the cluster, port-forward it, e.g. "
+                "`kubectl port-forward svc/<service> <port>`, and set the repository's "
+                "endpoint to an address reachable here)"
+            )
+        else:
+            reason = _reason(error)
         return ArtifactError(self._redact(f"{self._where()}: cannot {action}{tries}: {reason}"))
 
     def _call(self, action: str, key: str, attempt: Callable[[], T]) -> T:

@@ -29,6 +29,7 @@ from typing import Any, Literal
 from jupyter_argo.artifacts._passing import _check_key
 from jupyter_argo.artifacts._repository import RepositoryConfig, _open_repository, location_key
 from jupyter_argo.artifacts._repository import location_type as _location_type
+from jupyter_argo.artifacts._resolve import template_archive
 from jupyter_argo.artifacts._secrets import SecretLookup, Secrets
 from jupyter_argo.errors import ArgoError, NotFoundError
 
@@ -113,14 +114,16 @@ def collect(
     default: RepositoryConfig,
     secrets: SecretLookup,
 ) -> GCResult:
-    """Delete what `event` collects. `default` is the workflow's repository (key-only
-    artifacts are found there); `secrets(name, key)` resolves credentials."""
+    """Delete what `event` collects. `default` is the workflow's repository: key-only
+    artifacts are found there, or in their template's complete `archiveLocation`;
+    `secrets(name, key)` resolves credentials."""
     resolver = Secrets(secrets)
     result = GCResult()
     for artifact in artifacts_to_collect(workflow, event):
         label = f"{artifact['nodeID']}/{artifact.get('name', '')}"
+        own = template_archive(workflow, artifact, artifact["nodeID"])
         try:
-            _delete(artifact, default, resolver)
+            _delete(artifact, own or default, resolver)
         except NotFoundError:
             pass  # already gone: that is what we wanted
         except ArgoError as error:

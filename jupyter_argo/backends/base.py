@@ -62,8 +62,17 @@ class Backend(Protocol):
         """(pod name, line) pairs, in the order `argo logs` prints them."""
         ...
 
-    def open_artifact(self, artifact: Mapping[str, Any], namespace: str | None = None) -> Path:
-        """A local copy of an output artifact from a node's status, unpacked."""
+    def open_artifact(
+        self,
+        artifact: Mapping[str, Any],
+        namespace: str | None = None,
+        *,
+        workflow: Mapping[str, Any] | str | None = None,
+        node: str | None = None,
+    ) -> Path:
+        """A local copy of an artifact from a node's status, unpacked. `workflow` (the
+        Workflow or its name) and `node` (the node's ID) say whose it is: a key-only
+        location is resolved as Argo resolves it, from them (`artifacts._resolve`)."""
         ...
 
     def stop(self, name: str, namespace: str | None = None) -> None: ...

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -237,30 +236,29 @@ class KubernetesBackend:
         namespace: str | None = None,
         *,
         workflow: Mapping[str, Any] | str | None = None,
+        node: str | None = None,
     ) -> Path:
-        """A local copy of an artifact from a node's status, unpacked. A key-only artifact
-        is found in `workflow`'s repository (pass the Workflow or its name), else in the
-        namespace's default or the controller's."""
+        """A local copy of an artifact from a node's status, unpacked, found as Argo finds
+        it (`jupyter_argo.artifacts._resolve`): pass the Workflow (or its name) and the
+        node's ID; without a workflow, key-only artifacts are looked for in the namespace's
+        default repository, else the controller's."""
         from jupyter_argo import artifacts
-        from jupyter_argo.backends._k8s.repository import repository_for, secret_lookup
+        from jupyter_argo.backends._k8s.repository import ClusterRepositories, secret_lookup
 
         ns = self._ns(namespace)
         if isinstance(workflow, str):
             workflow = self.get(workflow, ns)
-        repository = repository_for(
-            self.cluster,
-            ns,
-            workflow,
-            controller_namespace=self.controller_namespace,
-            controller_configmap=self.controller_configmap,
+        source = ClusterRepositories(
+            self.cluster, self.controller_namespace, self.controller_configmap
         )
-        target = Path(tempfile.mkdtemp(prefix="jupyter-argo-artifact-")) / str(
-            artifact.get("name", "artifact")
+        return artifacts.fetch_artifact(
+            artifact,
+            source=source,
+            workflow=workflow,
+            node=node,
+            namespace=ns,
+            secrets=secret_lookup(self.cluster, ns),
         )
-        artifacts.load_input(
-            dict(artifact), target, default=repository, secrets=secret_lookup(self.cluster, ns)
-        )
-        return target
 
     # ---- actions ---------------------------------------------------------------------------
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,25 +21,36 @@ class LocalBackend(Engine):
         """The applied WorkflowTemplates, for lint to resolve `templateRef`s against."""
         return _TemplateStore(self, namespace or self.namespace)
 
-    def open_artifact(self, artifact: Mapping[str, Any], namespace: str | None = None) -> Path:
+    def open_artifact(
+        self,
+        artifact: Mapping[str, Any],
+        namespace: str | None = None,
+        *,
+        workflow: Mapping[str, Any] | str | None = None,
+        node: str | None = None,
+    ) -> Path:
+        """A local copy of an artifact from a node's status, unpacked, found as Argo finds
+        it (`jupyter_argo.artifacts._resolve`): pass the Workflow (or its name) and the
+        node's ID; without a workflow, key-only artifacts are looked for in the namespace's
+        default repository."""
         from jupyter_argo import artifacts
+        from jupyter_argo.engine.repositories import StoreRepositories
 
-        repo = artifacts.default_repository(
-            lambda cm: self.store.get_object("ConfigMap", cm, namespace or self.namespace),
-            None,
-            self.store.home,
-        )
-        target = Path(tempfile.mkdtemp(prefix="jupyter-argo-artifact-")) / str(
-            artifact.get("name", "artifact")
-        )
+        ns = namespace or self.namespace
+        if isinstance(workflow, str):
+            workflow = self.get(workflow, ns)
 
         def secret(name: str, key: str) -> str | None:
-            return secret_value(
-                self.store.get_object("Secret", name, namespace or self.namespace), key
-            )
+            return secret_value(self.store.get_object("Secret", name, ns), key)
 
-        artifacts.load_input(dict(artifact), target, default=repo, secrets=secret)
-        return target
+        return artifacts.fetch_artifact(
+            artifact,
+            source=StoreRepositories(self.store),
+            workflow=workflow,
+            node=node,
+            namespace=ns,
+            secrets=secret,
+        )
 
 
 class _TemplateStore:

@@ -26,6 +26,7 @@ from typing import Any
 from jupyter_argo.backends.base import last_snapshot
 from jupyter_argo.engine.operator import OperatorHost, WorkflowOperator
 from jupyter_argo.engine.pods import PodHost
+from jupyter_argo.engine.repositories import StoreRepositories
 from jupyter_argo.engine.store import Store
 from jupyter_argo.engine.templates import deep_merge
 from jupyter_argo.errors import NotFoundError, UnsupportedError, UserError
@@ -316,10 +317,16 @@ class Engine:
         meta = workflow["metadata"]
         lookup = self.lookup(meta["namespace"])
         assert self._slots is not None
-        configmaps = lambda name: lookup("ConfigMap", name)  # noqa: E731
-        repo = artifacts.default_repository(
-            configmaps, workflow["spec"].get("artifactRepositoryRef"), self.store.home
-        )
+        # As Argo's controller (`operate`): resolve the repository once, record it in the
+        # status, and read it back from there (a retried run keeps its repository).
+        source = StoreRepositories(self.store)
+        status = workflow.setdefault("status", {})
+        ref = status.get("artifactRepositoryRef")
+        if not ref:
+            spec_ref = workflow["spec"].get("artifactRepositoryRef")
+            ref = artifacts.resolve_ref(source, spec_ref, meta["namespace"])
+            status["artifactRepositoryRef"] = ref
+        repo = artifacts.repository_of_ref(source, ref, meta["namespace"])
         run_dir = self.store.home / "runs" / meta["uid"]  # made when first written to
         pods = PodHost(
             executor=self.executor,
@@ -722,11 +729,7 @@ class Engine:
         if not gc.artifacts_to_collect(workflow, "deletion"):
             return ""
         lookup = self.lookup(namespace)
-        repo = artifacts.default_repository(
-            lambda cm: lookup("ConfigMap", cm),
-            workflow["spec"].get("artifactRepositoryRef"),
-            self.store.home,
-        )
+        repo = artifacts.workflow_repository(StoreRepositories(self.store), workflow)
         result = gc.collect(workflow, "deletion", default=repo, secrets=_secret_reader(lookup))
         gc.mark_deleted(workflow, result)
         condition = gc.gc_condition(result)

@@ -481,7 +481,9 @@ class PodHost:
                     artifacts.load_input,
                     art,
                     dest,
-                    default=self.artifacts,
+                    # As Argo's executor: a key-only input is relocated into this
+                    # template's archive location (`newDriverArt`).
+                    default=self._archive_repository(tmpl),
                     secrets=self.secret_value,
                 ),
             )
@@ -614,7 +616,7 @@ class PodHost:
                     entry,
                     log,
                     key_prefix=prefix,
-                    default=self.artifacts,
+                    default=repository,
                     secrets=self.secret_value,
                 ),
             )

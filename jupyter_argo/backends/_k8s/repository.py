@@ -1,9 +1,8 @@
-"""The artifact repository of a workflow on a cluster, resolved as Argo's controller does.
-
-In order: the repository recorded in the workflow's `status.artifactRepositoryRef` (the
-controller writes the resolved repository there), the workflow's
-`spec.artifactRepositoryRef` or the namespace's `artifact-repositories` ConfigMap, then
-the controller's default (`artifactRepository` in `workflow-controller-configmap`).
+"""Artifact repositories on a cluster, as Argo's controller configures them
+(`workflow/artifactrepositories/artifactrepositories.go`, `New`): ConfigMaps from the API
+server by namespace, and the controller's default (`artifactRepository` in its
+`workflow-controller-configmap`, in the controller's namespace). Which repository an
+artifact is in is decided in `jupyter_argo.artifacts._resolve`, as for the local engine.
 Credentials are read from the Secrets in the workflow's namespace, as the executor does.
 """
 
@@ -12,49 +11,60 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Mapping
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from jupyter_argo.backends._k8s.cluster import KINDS, Cluster
 from jupyter_argo.errors import ConfigError, NotFoundError
 
-__all__ = ["repository_for", "secret_lookup"]
+if TYPE_CHECKING:
+    from jupyter_argo.artifacts import RepositoryConfig
+
+__all__ = ["ClusterRepositories", "secret_lookup"]
 
 _CONFIGURE_DOCS = "https://argo-workflows.readthedocs.io/en/latest/configure-artifact-repository/"
 
 
-def repository_for(
-    cluster: Cluster,
-    namespace: str,
-    workflow: Mapping[str, Any] | None,
-    *,
-    controller_namespace: str,
-    controller_configmap: str,
-) -> Any:
-    """The `RepositoryConfig` holding the key-only artifacts of `workflow` (or, with no
-    workflow, of the namespace's workflows)."""
-    from jupyter_argo import artifacts
+class ClusterRepositories:
+    """A `RepositorySource` over a cluster; each ConfigMap is read once."""
 
-    status = (workflow or {}).get("status") or {}
-    recorded = (status.get("artifactRepositoryRef") or {}).get("artifactRepository")
-    if isinstance(recorded, Mapping) and recorded:
-        return artifacts.RepositoryConfig(spec=dict(recorded))
-    ref = ((workflow or {}).get("spec") or {}).get("artifactRepositoryRef")
-    configmaps = _configmaps(cluster, namespace)
-    # The local library falls back to an embedded directory; a cluster never does.
-    found = artifacts.default_repository(configmaps, ref, Path("/nonexistent"))
-    if found.root is None:
-        return found
-    spec = _controller_default(cluster, controller_namespace, controller_configmap)
-    if spec is None:
-        raise ConfigError(
+    def __init__(self, cluster: Cluster, controller_namespace: str, controller_configmap: str):
+        self._cluster = cluster
+        self.controller_namespace: str | None = controller_namespace
+        self._controller_configmap = controller_configmap
+        self._read: dict[tuple[str, str], Mapping[str, Any] | None] = {}
+
+    def configmap(self, namespace: str, name: str) -> Mapping[str, Any] | None:
+        if (namespace, name) not in self._read:
+            try:
+                found = self._cluster.request("get", KINDS["ConfigMap"], namespace, name)
+            except NotFoundError:
+                found = None
+            self._read[namespace, name] = found
+        return self._read[namespace, name]
+
+    def controller_default(self) -> RepositoryConfig | None:
+        from jupyter_argo.artifacts import RepositoryConfig
+
+        namespace, name = str(self.controller_namespace), self._controller_configmap
+        configmap = self.configmap(namespace, name)
+        data = (configmap or {}).get("data") or {}
+        if "artifactRepository" in data:
+            value = _yaml(data["artifactRepository"], f"{namespace}/{name} artifactRepository")
+        else:  # the older layout: the whole configuration under one `config` key
+            config = _yaml(data.get("config") or "{}", f"{namespace}/{name} config")
+            value = config.get("artifactRepository") if isinstance(config, Mapping) else None
+        if not isinstance(value, Mapping) or not value:
+            return None
+        return RepositoryConfig(spec=dict(value), ref={"default": True})
+
+    def no_default(self, namespace: str) -> str:
+        return (
             f'no artifact repository for namespace "{namespace}": no artifact-repositories '
-            f"ConfigMap there and no artifactRepository in {controller_namespace}/"
-            f"{controller_configmap}; see {_CONFIGURE_DOCS}"
+            f"ConfigMap there and no artifactRepository in {self.controller_namespace}/"
+            f"{self._controller_configmap}; see {_CONFIGURE_DOCS}"
         )
-    return artifacts.RepositoryConfig(spec=spec)
 
 
 def secret_lookup(cluster: Cluster, namespace: str) -> Callable[[str, str], str | None]:
@@ -82,31 +92,6 @@ def secret_lookup(cluster: Cluster, namespace: str) -> Callable[[str, str], str 
             raise ConfigError(f'secret "{name}" key "{key}" is not base64 of UTF-8 text') from None
 
     return lookup
-
-
-def _configmaps(cluster: Cluster, namespace: str) -> Callable[[str], Mapping[str, Any] | None]:
-    def get(name: str) -> Mapping[str, Any] | None:
-        try:
-            found: Mapping[str, Any] = cluster.request("get", KINDS["ConfigMap"], namespace, name)
-        except NotFoundError:
-            return None
-        return found
-
-    return get
-
-
-def _controller_default(cluster: Cluster, namespace: str, name: str) -> dict[str, Any] | None:
-    try:
-        configmap = cluster.request("get", KINDS["ConfigMap"], namespace, name)
-    except NotFoundError:
-        return None
-    data = configmap.get("data") or {}
-    if "artifactRepository" in data:
-        value = _yaml(data["artifactRepository"], f"{namespace}/{name} artifactRepository")
-    else:  # the older layout: the whole configuration under one `config` key
-        config = _yaml(data.get("config") or "{}", f"{namespace}/{name} config")
-        value = config.get("artifactRepository") if isinstance(config, Mapping) else None
-    return dict(value) if isinstance(value, Mapping) and value else None
 
 
 def _yaml(text: Any, where: str) -> Any:
