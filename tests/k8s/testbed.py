@@ -579,6 +579,9 @@ state = "{self.run_dir / "containerd-state"}"
             "artifactRepository": yaml.safe_dump({"archiveLogs": True, "s3": self.s3_repository()}),
             "workflowDefaults": yaml.safe_dump(defaults),
             "images": yaml.safe_dump(images),
+            # Two cores: at most 8 workflows run at once, the rest wait Pending as Argo
+            # queues them (`parallelism`).
+            "parallelism": "8",
             "metricsConfig": yaml.safe_dump({"enabled": False}),
             "telemetryConfig": yaml.safe_dump({"enabled": False}),
         }
@@ -596,7 +599,13 @@ state = "{self.run_dir / "containerd-state"}"
                 f"--executor-image={EXECUTOR_IMAGE}",
                 "--loglevel=info",
             ],
-            env={"LEADER_ELECTION_DISABLE": "true", "ARGO_EXECUTOR_PLUGINS": "false"},
+            # As Argo's own e2e set-up runs it (its Makefile's `start`): a 1 s requeue
+            # instead of 10 s between a pod's end and the next step.
+            env={
+                "LEADER_ELECTION_DISABLE": "true",
+                "ARGO_EXECUTOR_PLUGINS": "false",
+                "DEFAULT_REQUEUE_TIME": "1s",
+            },
         )
 
         def healthy() -> bool:
@@ -695,6 +704,7 @@ def shared_testbed() -> Testbed:
     with _test_timeout_paused():
         s3 = _shared_stack.enter_context(s3_server())
         bed = Testbed(cache, _scratch(), s3.endpoint, s3.access_key, s3.secret_key, s3.bucket)
+        _shared_stack.callback(shutil.rmtree, bed.workdir, ignore_errors=True)
         _shared_stack.callback(bed.stop)
         atexit.register(_shared_stack.close)
         try:

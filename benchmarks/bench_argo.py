@@ -1,0 +1,201 @@
+"""The Kubernetes backend against Argo itself (tests/k8s/testbed.py: Argo's controller,
+argoexec in real pods, kubelet, containerd).
+
+Targets (issue 11):
+- a status change written by Argo's controller reaches our `Run` within 100 ms at p95. The
+  reference for "written" is a bare watch on the same API server (urllib, no parsing of
+  ours), started before the run: what it receives is what the controller wrote, and our
+  delay is measured from its arrival to the moment our watch has updated the `Run`;
+- one-step workflow, submit to Succeeded: ours (submit, then `wait`) against Argo's own
+  CLI, `argo submit --wait`, on the same cluster, alternating, median of each. Ours must
+  not be slower (ratio <= 1).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+from benchmarks._result import Result
+
+STEPS = 40
+ROUNDS = 5
+
+
+def _harness() -> Any:
+    tests = str(Path(__file__).resolve().parent.parent / "tests")
+    if tests not in sys.path:
+        sys.path.insert(0, tests)
+    from k8s import envtest, testbed
+
+    return envtest, testbed
+
+
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def run() -> list[Result]:
+    envtest, testbed = _harness()
+    names = ("argo status change -> Run updated p95", "argo one-step submit->Succeeded, ours/argo")
+    try:
+        cache = testbed.provision()
+    except envtest.Unavailable as err:
+        return [Result(n, float("inf"), "", 1, detail=f"no test bed: {err}") for n in names]
+    from servers import s3_server
+
+    with s3_server() as s3, tempfile.TemporaryDirectory() as tmp:
+        bed = testbed.Testbed(
+            cache, envtest._scratch(), s3.endpoint, s3.access_key, s3.secret_key, s3.bucket
+        )
+        try:
+            bed.start()
+            return [_status_latency(bed, Path(tmp)), _one_step_against_argo_cli(bed, Path(tmp))]
+        finally:
+            bed.stop()
+
+
+def _backend(bed: Any, path: Path) -> Any:
+    from jupyter_argo.backends.kubernetes import KubernetesBackend
+
+    return KubernetesBackend(kubeconfig=bed.api.kubeconfig(path))
+
+
+def _chain(name: str, steps: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"name": name},
+        "spec": {
+            "entrypoint": "main",
+            "templates": [
+                {
+                    "name": "main",
+                    "steps": [[{"name": f"s{i}", "template": "say"}] for i in range(steps)],
+                },
+                {"name": "say", "container": {"image": "busybox", "command": ["true"]}},
+            ],
+        },
+    }
+
+
+def _bare_watch(bed: Any, namespace: str, name: str, arrived: dict[str, float]) -> None:
+    """The reference: every event for `name`, stamped on arrival, nothing parsed but the
+    resourceVersion."""
+    from k8s.envtest import ADMIN_TOKEN
+
+    url = (
+        f"{bed.api.url}/apis/argoproj.io/v1alpha1/namespaces/{namespace}/workflows"
+        f"?watch=1&fieldSelector=metadata.name%3D{name}&timeoutSeconds=600"
+    )
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    context = ssl.create_default_context(cafile=str(bed.api.ca_file))
+    with urllib.request.urlopen(request, context=context, timeout=600) as stream:
+        for line in stream:
+            stamp = time.perf_counter()
+            event = json.loads(line)
+            obj = event.get("object") or {}
+            arrived.setdefault(obj.get("metadata", {}).get("resourceVersion", ""), stamp)
+            if (obj.get("status") or {}).get("phase") in ("Succeeded", "Failed", "Error"):
+                return
+
+
+def _status_latency(bed: Any, tmp: Path) -> Result:
+    from jupyter_argo.run import Run, watch
+
+    backend = _backend(bed, tmp / "latency")
+    name = f"bench-latency-{uuid.uuid4().hex[:6]}"
+    reference: dict[str, float] = {}
+    ours: dict[str, float] = {}
+    # The bare watch starts first and sees the object's creation.
+    bare = threading.Thread(
+        target=_bare_watch, args=(bed, backend.namespace, name, reference), daemon=True
+    )
+    bare.start()
+    time.sleep(0.5)
+    created = backend.submit(_chain(name, STEPS))
+    run = Run(backend, created)
+    for snapshot in watch(run, timeout=600):
+        ours.setdefault(snapshot["metadata"]["resourceVersion"], time.perf_counter())
+    bare.join(60)
+    backend.close()
+    common = [rv for rv in ours if rv in reference]
+    delays = [(ours[rv] - reference[rv]) * 1000 for rv in common]
+    phase = run.phase
+    if not delays or phase != "Succeeded":
+        return Result(
+            "argo status change -> Run updated p95",
+            float("inf"),
+            "ms",
+            100,
+            detail=f"run {phase}, {len(delays)} changes seen by both",
+        )
+    return Result(
+        "argo status change -> Run updated p95",
+        _p95(delays),
+        "ms",
+        100,
+        detail=(
+            f"{len(delays)} status changes by Argo's controller ({STEPS}-step chain), median "
+            f"{statistics.median(delays):.1f} ms; {len(reference)} seen by the bare watch"
+        ),
+    )
+
+
+def _one_step_against_argo_cli(bed: Any, tmp: Path) -> Result:
+    backend = _backend(bed, tmp / "ours")
+    kubeconfig = bed.api.kubeconfig(tmp / "argo-cli")
+    manifest = _chain("x", 1)
+    del manifest["metadata"]["name"]
+    manifest["metadata"]["generateName"] = "one-step-"
+    file = tmp / "one-step.json"
+    file.write_text(json.dumps(manifest))
+    ours, theirs = [], []
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "ARGO_NAMESPACE": backend.namespace}
+    for _ in range(ROUNDS):
+        begin = time.perf_counter()
+        name = backend.submit(manifest)["metadata"]["name"]
+        final = backend.wait(name, timeout=120)
+        ours.append(time.perf_counter() - begin)
+        assert final["status"]["phase"] == "Succeeded"
+        begin = time.perf_counter()
+        done = subprocess.run(
+            [str(bed.bin / "argo"), "submit", "--wait", str(file), "-n", backend.namespace],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        theirs.append(time.perf_counter() - begin)
+        if done.returncode != 0:
+            return Result(
+                "argo one-step submit->Succeeded, ours/argo",
+                float("inf"),
+                "x",
+                1,
+                detail=f"argo submit --wait failed: {done.stderr.strip()[-200:]}",
+            )
+    backend.close()
+    ratio = statistics.median(ours) / statistics.median(theirs)
+    return Result(
+        "argo one-step submit->Succeeded, ours/argo",
+        ratio,
+        "x",
+        1.0,
+        detail=(
+            f"median ours {statistics.median(ours):.2f} s, `argo submit --wait` "
+            f"{statistics.median(theirs):.2f} s, {ROUNDS} rounds each, alternating"
+        ),
+    )
