@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -19,9 +20,19 @@ _APPLY_KINDS = ("WorkflowTemplate", "ClusterWorkflowTemplate", "ConfigMap", "Sec
 
 
 def _backend(args: argparse.Namespace) -> Any:
-    from jupyter_argo.backends.local import LocalBackend
+    """The backend the command acts on: `--backend` (default `$JUPYTER_ARGO_BACKEND`, else
+    local); on Kubernetes with `--context`, `--kubeconfig` and `--instanceid`."""
+    from jupyter_argo.backends import get_backend
 
-    return LocalBackend(namespace=args.namespace)
+    name = args.backend or os.environ.get("JUPYTER_ARGO_BACKEND") or "local"
+    if name != "kubernetes":
+        return get_backend(name, namespace=args.namespace or "default")
+    config: dict[str, Any] = {"namespace": args.namespace, "instance_id": args.instanceid}
+    if args.context:
+        config["context"] = args.context
+    if args.kubeconfig:
+        config["kubeconfig"] = args.kubeconfig
+    return get_backend(name, **config)
 
 
 def _parameters(pairs: Iterable[str]) -> dict[str, str]:
@@ -77,9 +88,24 @@ def cmd_apply(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from jupyter_argo.spec.parse import parse_file
 
+    if args.source and args.file:
+        raise UserError("cannot combine --from with file arguments")
+    if not args.source and not args.file:
+        raise UserError(f"{args.command}: give a FILE or --from kind/name")
     backend = _backend(args)
     from jupyter_argo.spec import lint, raise_for
 
+    if args.source:
+        options = {"detach": not args.wait} if backend.name == "local" else {}
+        created = backend.submit_from(
+            args.source,
+            parameters=_parameters(args.parameter),
+            entrypoint=args.entrypoint,
+            name=args.name,
+            generate_name=args.generate_name,
+            **options,
+        )
+        return _follow_created(backend, created, args)
     all_docs = parse_file(args.file)
     docs = [d for d in all_docs if d.kind == "Workflow"]
     if not docs:
@@ -87,38 +113,51 @@ def cmd_run(args: argparse.Namespace) -> int:
     raise_for(lint(all_docs, templates=backend.template_store()))
     exit_code = 0
     for doc in docs:
+        options = {"detach": not args.wait} if backend.name == "local" else {}
         created = backend.submit(
             doc.body,
             parameters=_parameters(args.parameter),
             entrypoint=args.entrypoint,
             name=args.name,
             generate_name=args.generate_name,
-            detach=not args.wait,
+            **options,
         )
-        name = created["metadata"]["name"]
-        if args.wait is False:
-            _print_workflow(created, args.output)
-            continue
-        final = created
-        try:
-            for final in backend.watch(name):
-                if args.output not in ("json", "yaml"):
-                    _progress(final)
-        except KeyboardInterrupt:
-            # The run lives in this process: end it cleanly rather than orphan it.
-            backend.terminate(name)
-            final = backend.wait(name, timeout=30)
-            print(
-                f"\n{name}: interrupted, terminated ({final['status'].get('phase')})",
-                file=sys.stderr,
-            )
-            return 130
-        if args.output not in ("json", "yaml"):
-            sys.stderr.write("\n")
-        _print_workflow(final, args.output)
-        if (final.get("status") or {}).get("phase") != "Succeeded":
-            exit_code = 1
+        code = _follow_created(backend, created, args)
+        if code == 130:
+            return code
+        exit_code = max(exit_code, code)
     return exit_code
+
+
+def _follow_created(backend: Any, created: Mapping[str, Any], args: argparse.Namespace) -> int:
+    """Print a submitted workflow, or with --wait watch it to the end: 0 if it Succeeded."""
+    name = created["metadata"]["name"]
+    if args.wait is False:
+        _print_workflow(created, args.output)
+        return 0
+    final = created
+    if args.output not in ("json", "yaml") and hasattr(backend, "notify"):
+        # A notice (e.g. no controller) on its own line, not after the progress line.
+        backend.notify = lambda line: sys.stderr.write(f"\n{line}\n")
+    try:
+        for final in backend.watch(name):
+            if args.output not in ("json", "yaml"):
+                _progress(final)
+    except KeyboardInterrupt:
+        if backend.name != "local":
+            raise  # the cluster runs it: leave it running, as `argo submit --wait` does
+        # The run lives in this process: end it cleanly rather than orphan it.
+        backend.terminate(name)
+        final = backend.wait(name, timeout=30)
+        print(
+            f"\n{name}: interrupted, terminated ({final['status'].get('phase')})",
+            file=sys.stderr,
+        )
+        return 130
+    if args.output not in ("json", "yaml"):
+        sys.stderr.write("\n")
+    _print_workflow(final, args.output)
+    return 0 if (final.get("status") or {}).get("phase") == "Succeeded" else 1
 
 
 def _progress(workflow: Mapping[str, Any]) -> None:
@@ -245,7 +284,20 @@ def cmd_get(args: argparse.Namespace) -> int:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
-    for pod, line in _backend(args).logs(args.name, node=args.node, follow=args.follow):
+    from jupyter_argo.engine.operator import duration_seconds
+
+    since = duration_seconds(args.since) if args.since else None
+    found = _backend(args).logs(
+        args.name,
+        node=args.node,
+        follow=args.follow,
+        container=args.container,
+        timestamps=args.timestamps,
+        since_seconds=since,
+        tail=args.tail if args.tail is not None and args.tail >= 0 else None,
+        grep=args.grep,
+    )
+    for pod, line in found:
         print(f"{pod}: {line}", flush=args.follow)
     return 0
 
@@ -260,12 +312,58 @@ def cmd_wait(args: argparse.Namespace) -> int:
 def _action(verb: str) -> Any:
     def run(args: argparse.Namespace) -> int:
         backend = _backend(args)
-        result = getattr(backend, verb)(args.name)
+        options: dict[str, Any] = {}
+        if verb in ("retry", "resubmit") and args.parameter:
+            options["parameters"] = _parameters(args.parameter)
+        if verb == "retry":
+            options["restart_successful"] = args.restart_successful
+            options["node_field_selector"] = args.node_field_selector or None
+        if verb == "resubmit" and args.memoized:
+            options["memoized"] = True
+        if verb == "resubmit" and backend.name == "local":
+            options["detach"] = True  # the new run must outlive this command
+        if verb == "stop":
+            options = {"node_field_selector": args.node_field_selector, "message": args.message}
+            options = {k: v for k, v in options.items() if v}
+        result = getattr(backend, verb)(args.name, **options)
         name = result["metadata"]["name"] if isinstance(result, dict) else args.name
         print(f"workflow {name} {verb}{'d' if verb.endswith('e') else 'ed'}")
         return 0
 
     return run
+
+
+def cmd_node(args: argparse.Namespace) -> int:
+    """`argo node set WORKFLOW --node-field-selector ... [--phase] [--message] [-p k=v]`."""
+    if args.action != "set":
+        raise UserError(f"unknown action '{args.action}'")
+    outputs = {}
+    for pair in args.output_parameter:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise UserError(f"expected parameter of the form: NAME=VALUE. Received: {pair}")
+        outputs[name] = _unquote(value)
+    _backend(args).set_node(
+        args.name,
+        node_field_selector=args.node_field_selector,
+        phase=args.phase or None,
+        message=args.message or None,
+        output_parameters=outputs or None,
+    )
+    print("workflow values set")
+    return 0
+
+
+def _unquote(value: str) -> str:
+    """Go's `strconv.Unquote` where it applies (a double-quoted string), as `argo node
+    set` does; anything else as it is."""
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        try:
+            unquoted = json.loads(value)
+        except ValueError:
+            return value
+        return unquoted if isinstance(unquoted, str) else value
+    return value
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
@@ -281,7 +379,20 @@ def register(commands: Any) -> None:
 
     def add(name: str, help_text: str, func: Any) -> argparse.ArgumentParser:
         parser: argparse.ArgumentParser = commands.add_parser(name, help=help_text)
-        parser.add_argument("-n", "--namespace", default="default")
+        parser.add_argument("-n", "--namespace", default=None)
+        parser.add_argument(
+            "--backend",
+            choices=("local", "kubernetes"),
+            help="where workflows run (default: $JUPYTER_ARGO_BACKEND, else local)",
+        )
+        parser.add_argument("--context", help="kubernetes: the kubeconfig context")
+        parser.add_argument("--kubeconfig", help="kubernetes: the kubeconfig file")
+        parser.add_argument(
+            "--instanceid",
+            default=os.environ.get("ARGO_INSTANCEID") or None,
+            help="kubernetes: the controller's instance ID, put on submitted workflows as "
+            "the workflows.argoproj.io/controller-instanceid label (default: $ARGO_INSTANCEID)",
+        )
         parser.set_defaults(func=func)
         return parser
 
@@ -298,7 +409,13 @@ def register(commands: Any) -> None:
             else "submit a Workflow",
             cmd_run,
         )
-        run.add_argument("file", metavar="FILE")
+        run.add_argument("file", metavar="FILE", nargs="?")
+        run.add_argument(
+            "--from",
+            dest="source",
+            metavar="KIND/NAME",
+            help="submit from workflowtemplate/NAME, clusterworkflowtemplate/NAME or cronwf/NAME",
+        )
         run.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE")
         run.add_argument("--entrypoint")
         names = run.add_mutually_exclusive_group()
@@ -319,6 +436,11 @@ def register(commands: Any) -> None:
     logs.add_argument("name")
     logs.add_argument("node", nargs="?")
     logs.add_argument("-f", "--follow", action="store_true")
+    logs.add_argument("-c", "--container", default="main", help="main (default), init, wait, ...")
+    logs.add_argument("--timestamps", action="store_true", help="show each line's time")
+    logs.add_argument("--since", metavar="DURATION", help="only lines newer than this (5s, 2m)")
+    logs.add_argument("--tail", type=int, metavar="N", help="the last N lines of each container")
+    logs.add_argument("--grep", metavar="REGEX", help="only lines matching this")
 
     waiter = add("wait", "wait for a workflow to finish", cmd_wait)
     waiter.add_argument("name")
@@ -326,6 +448,32 @@ def register(commands: Any) -> None:
     for verb in ("stop", "terminate", "suspend", "resume", "retry", "resubmit"):
         parser = add(verb, f"{verb} a workflow", _action(verb))
         parser.add_argument("name")
+        if verb in ("retry", "resubmit"):
+            parser.add_argument(
+                "-p", "--parameter", action="append", default=[], metavar="NAME=VALUE"
+            )
+        if verb == "retry":
+            parser.add_argument(
+                "--restart-successful",
+                action="store_true",
+                help="also restart the succeeded nodes matching --node-field-selector",
+            )
+        if verb in ("retry", "stop"):
+            parser.add_argument("--node-field-selector", metavar="SELECTOR")
+        if verb == "stop":
+            parser.add_argument("--message", help="the message of the stopped suspend nodes")
+        if verb == "resubmit":
+            parser.add_argument(
+                "--memoized", action="store_true", help="re-use the succeeded steps and outputs"
+            )
+
+    node = add("node", "set the phase, message or outputs of suspend nodes", cmd_node)
+    node.add_argument("action", choices=("set",))
+    node.add_argument("name")
+    node.add_argument("--node-field-selector", default="", metavar="SELECTOR")
+    node.add_argument("--phase", help="Succeeded, Failed or Error")
+    node.add_argument("-m", "--message")
+    node.add_argument("-p", "--output-parameter", action="append", default=[], metavar="NAME=VALUE")
 
     delete = add("delete", "delete workflows (and their artifacts as artifactGC says)", cmd_delete)
     delete.add_argument("names", nargs="+", metavar="NAME")

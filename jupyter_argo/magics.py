@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from IPython.core import magic, magic_arguments
 from traitlets import Any as AnyTrait
-from traitlets import Enum, Int, Unicode, default, observe
+from traitlets import Enum, Float, Int, Unicode, default, observe
 
 from jupyter_argo import bind, cells, progress
 from jupyter_argo.backends import BACKENDS, Backend, get_backend
@@ -66,23 +66,24 @@ _DONE = ("Succeeded", "Failed", "Error")
 _LINE_COMMANDS = {
     "list": "",
     "get": "NAME",
-    "logs": "NAME [NODE] [-f]",
+    "logs": "NAME [NODE] [-f] [-c CONTAINER] [--timestamps] [--since D] [--tail N] [--grep RE]",
     "outputs": "NAME",
     "templates": "",
     "lint": "[FILE ...]",
-    "stop": "NAME",
+    "stop": "NAME [--node-field-selector S --message M]",
     "terminate": "NAME",
     "suspend": "NAME",
     "resume": "NAME [NODE]",
-    "retry": "NAME",
-    "resubmit": "NAME",
+    "retry": "NAME [-p k=v] [--restart-successful --node-field-selector S]",
+    "resubmit": "NAME [-p k=v] [--memoized]",
+    "node": "set NAME --node-field-selector S [--phase P] [--message M] [-p k=v]",
     "delete": "NAME ... [--force]",
     "export": "NAME [-o FILE]",
     "backend": "[NAME]",
     "submit": "VAR [%%argo options]",
 }
 _NAMED = {"get", "logs", "outputs", "stop", "terminate", "suspend", "resume", "retry"}
-_NAMED |= {"resubmit", "delete", "export"}
+_NAMED |= {"resubmit", "delete", "export", "node"}
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -122,6 +123,16 @@ class ArgoMagics(magic.Magics):  # type: ignore[misc]
     python_image = Unicode(help="The image of Python script templates.").tag(config=True)
     kube_context = Unicode(help="Kubernetes backend: the kubeconfig context.").tag(config=True)
     kubeconfig = Unicode(help="Kubernetes backend: the kubeconfig file.").tag(config=True)
+    instance_id = Unicode(
+        help="Kubernetes backend: the Argo controller's instanceID, put on submitted "
+        "workflows as the workflows.argoproj.io/controller-instanceid label (like "
+        "`argo --instanceid`; default $ARGO_INSTANCEID)."
+    ).tag(config=True)
+    pending_notice = Float(
+        5.0,
+        help="Kubernetes backend: seconds a running cell's workflow may have no status before "
+        "the cell says, once, that Argo's controller seems not to be running (0: never).",
+    ).tag(config=True)
 
     @default("backend")
     def _default_backend(self) -> str:
@@ -169,6 +180,10 @@ class ArgoMagics(magic.Magics):  # type: ignore[misc]
     def _default_kubeconfig(self) -> str:
         return _env("KUBECONFIG")
 
+    @default("instance_id")
+    def _default_instance_id(self) -> str:
+        return os.environ.get("ARGO_INSTANCEID", "")
+
     @default("python_image")
     def _default_python_image(self) -> str:
         return _env("PYTHON_IMAGE", cells.default_image())
@@ -195,6 +210,8 @@ class ArgoMagics(magic.Magics):  # type: ignore[misc]
         "namespace",
         "kube_context",
         "kubeconfig",
+        "instance_id",
+        "pending_notice",
     )
     def _config_changed(self, change: Mapping[str, Any]) -> None:
         # The next cell builds its backend with the new settings; running ones go on.
@@ -458,6 +475,30 @@ class ArgoMagics(magic.Magics):  # type: ignore[misc]
     )
     @argument("args", nargs="*", help="the command's arguments")
     @argument("-f", "--follow", action="store_true", help="logs: follow until the run ends")
+    @argument("-c", "--container", default="main", help="logs: main (default), init, wait, ...")
+    @argument("--timestamps", action="store_true", help="logs: show each line's time")
+    @argument("--since", metavar="DURATION", help="logs: only lines newer than this (5m)")
+    @argument("--tail", type=int, metavar="N", help="logs: the last N lines of each container")
+    @argument("--grep", metavar="REGEX", help="logs: only lines matching this")
+    @argument(
+        "-p",
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="retry/resubmit: override an argument; node set: a supplied output parameter",
+    )
+    @argument("--memoized", action="store_true", help="resubmit: re-use what succeeded")
+    @argument(
+        "--restart-successful",
+        action="store_true",
+        help="retry: also rerun the succeeded nodes matching --node-field-selector",
+    )
+    @argument(
+        "--node-field-selector", metavar="SELECTOR", help="retry, stop, node set: which nodes"
+    )
+    @argument("--message", help="stop (by node), node set: the node's message")
+    @argument("--phase", help="node set: Succeeded, Failed or Error")
     @argument("--force", action="store_true", help="delete: even if artifact GC fails")
     @argument("-o", "--output", metavar="FILE", help="export: write the YAML to FILE")
     @argument("--backend", choices=BACKENDS, help="use this backend for this command")
@@ -511,8 +552,22 @@ class ArgoMagics(magic.Magics):  # type: ignore[misc]
         node = args.args[1] if len(args.args) > 1 else None
         if node is not None:
             node = run.node(node).id
-        text = run.logs(node=node, follow=args.follow)
-        return None if args.follow else text
+        if args.follow or not _log_flags(args):
+            text = run.logs(node=node, follow=args.follow)
+            return None if args.follow else text
+        from jupyter_argo.engine.operator import duration_seconds
+
+        found = run.backend.logs(
+            run.name,
+            run.namespace,
+            node=node,
+            container=args.container,
+            timestamps=args.timestamps,
+            since_seconds=duration_seconds(args.since) if args.since else None,
+            tail=args.tail,
+            grep=args.grep,
+        )
+        return Text("\n".join(f"{pod}: {line}" for pod, line in found))
 
     def _cmd_outputs(self, args: Any) -> Text:
         run = self._run(args, args.args[0])
@@ -561,14 +616,51 @@ class ArgoMagics(magic.Magics):  # type: ignore[misc]
     def _cmd_action(self, args: Any) -> Any:
         run = self._run(args, args.args[0])
         verb = args.command
+        parameters = _pairs(args.parameter)
         if verb == "resume":
             run.resume(args.args[1] if len(args.args) > 1 else None)
+        elif verb == "retry" and (parameters or args.restart_successful):
+            run.backend.retry(
+                run.name,
+                run.namespace,
+                restart_successful=args.restart_successful,
+                node_field_selector=args.node_field_selector,
+                parameters=parameters or None,
+            )
+            return Run(run.backend, run.backend.get(run.name, run.namespace), run.namespace)
+        elif verb == "resubmit" and (parameters or args.memoized):
+            fresh = run.backend.resubmit(
+                run.name, run.namespace, memoized=args.memoized, parameters=parameters or None
+            )
+            return Run(run.backend, fresh, run.namespace)
         elif verb in ("retry", "resubmit"):
             return getattr(run, verb)()
+        elif verb == "stop" and args.node_field_selector:
+            run.backend.stop(
+                run.name,
+                run.namespace,
+                node_field_selector=args.node_field_selector,
+                message=args.message,
+            )
         else:
             getattr(run, verb)()
         print(f"workflow {run.name} {verb}{'ed' if verb.endswith('t') else 'd'}")
         return None
+
+    def _cmd_node(self, args: Any) -> None:
+        """`%argo node set NAME --node-field-selector S [--phase] [--message] [-p k=v]`."""
+        if args.args[0] != "set" or len(args.args) < 2:
+            raise UserError("%argo node: use `%argo node set NAME --node-field-selector ...`")
+        backend, namespace = self._backend_for(args)
+        backend.set_node(
+            args.args[1],
+            namespace,
+            node_field_selector=args.node_field_selector or "",
+            phase=args.phase,
+            message=args.message,
+            output_parameters=_pairs(args.parameter) or None,
+        )
+        print("workflow values set")
 
     def _cmd_delete(self, args: Any) -> None:
         for name in args.args:
@@ -619,6 +711,8 @@ class ArgoMagics(magic.Magics):  # type: ignore[misc]
                 config["context"] = self.kube_context
             if self.kubeconfig:
                 config["kubeconfig"] = self.kubeconfig
+            config["instance_id"] = self.instance_id or None
+            config["pending_notice"] = self.pending_notice or None
             return config
         if name != "local":
             return {}
@@ -667,6 +761,23 @@ class ArgoMagics(magic.Magics):  # type: ignore[misc]
         except Exception:
             return []
         return []
+
+
+def _log_flags(args: Any) -> bool:
+    """Whether `%argo logs` was given any of `argo logs`' filtering flags."""
+    return bool(
+        args.container != "main" or args.timestamps or args.since or args.tail is not None
+    ) or bool(args.grep)
+
+
+def _pairs(pairs: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise UserError(f"-p {pair}: expected NAME=VALUE")
+        out[name] = value
+    return out
 
 
 def _phase(workflow: Mapping[str, Any]) -> str:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 ARGO = SHARED / "argo"
+WRITTEN_BY_ARGO = ARGO / "written-by-argo"
 SEED = SHARED / "seed" / "argo-workflow-3.md"
 
 
@@ -26,6 +29,16 @@ def argo_examples() -> Path:
     if not examples.is_dir():
         pytest.skip(f"Argo's upstream examples are not at {examples} (../shared/argo absent)")
     return examples
+
+
+def written_by_argo(name: str) -> dict[str, Any]:
+    """One Workflow object as Argo wrote it (../shared/argo/written-by-argo), or a clean skip
+    saying why it is not here."""
+    path = WRITTEN_BY_ARGO / name
+    if not path.is_file():
+        pytest.skip(f"Argo-written workflow {name} is not at {path} (../shared/argo absent)")
+    loaded: dict[str, Any] = json.loads(path.read_text())
+    return loaded
 
 
 def printed(path: Path) -> str:

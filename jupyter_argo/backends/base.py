@@ -37,6 +37,20 @@ class Backend(Protocol):
         """Create a Workflow and start it; returns it as created."""
         ...
 
+    def submit_from(
+        self,
+        resource: str,
+        *,
+        namespace: str | None = None,
+        parameters: Mapping[str, str] | None = None,
+        entrypoint: str | None = None,
+        name: str | None = None,
+        generate_name: str | None = None,
+    ) -> Workflow:
+        """`argo submit --from kind/name`: a Workflow made from a WorkflowTemplate,
+        ClusterWorkflowTemplate or CronWorkflow (`workflowtemplate/NAME`, `cronwf/NAME`...)."""
+        ...
+
     def get(self, name: str, namespace: str | None = None) -> Workflow: ...
 
     def list(self, namespace: str | None = None) -> list[Workflow]: ...
@@ -58,8 +72,16 @@ class Backend(Protocol):
         *,
         node: str | None = None,
         follow: bool = False,
+        container: str = "main",
+        timestamps: bool = False,
+        since_seconds: float | None = None,
+        tail: int | None = None,
+        grep: str | None = None,
     ) -> Iterator[tuple[str, str]]:
-        """(pod name, line) pairs, in the order `argo logs` prints them."""
+        """(pod name, line) pairs, in the order `argo logs` prints them: merged by time
+        across pods. `container` (main, init, wait or a sidecar), `timestamps` (each line
+        starts with its RFC 3339 time), `since_seconds`, `tail` (lines per container) and
+        `grep` (a regular expression lines must match) follow `argo logs`' flags."""
         ...
 
     def open_artifact(
@@ -75,7 +97,17 @@ class Backend(Protocol):
         location is resolved as Argo resolves it, from them (`artifacts._resolve`)."""
         ...
 
-    def stop(self, name: str, namespace: str | None = None) -> None: ...
+    def stop(
+        self,
+        name: str,
+        namespace: str | None = None,
+        *,
+        node_field_selector: str | None = None,
+        message: str | None = None,
+    ) -> None:
+        """Stop the run (exit handlers still run), or with `node_field_selector` fail only
+        the matching active suspend nodes with `message`."""
+        ...
 
     def terminate(
         self, name: str, namespace: str | None = None, *, message: str | None = None
@@ -89,9 +121,42 @@ class Backend(Protocol):
         self, name: str, namespace: str | None = None, *, node: str | None = None
     ) -> None: ...
 
-    def retry(self, name: str, namespace: str | None = None) -> Workflow: ...
+    def retry(
+        self,
+        name: str,
+        namespace: str | None = None,
+        *,
+        restart_successful: bool = False,
+        node_field_selector: str | None = None,
+        parameters: Mapping[str, str] | None = None,
+    ) -> Workflow:
+        """Run the failed part again, same name; `restart_successful` with a node field
+        selector reruns matching succeeded nodes too; `parameters` override arguments."""
+        ...
 
-    def resubmit(self, name: str, namespace: str | None = None) -> Workflow: ...
+    def resubmit(
+        self,
+        name: str,
+        namespace: str | None = None,
+        *,
+        memoized: bool = False,
+        parameters: Mapping[str, str] | None = None,
+    ) -> Workflow:
+        """A new run of the same spec; `memoized` keeps what succeeded."""
+        ...
+
+    def set_node(
+        self,
+        name: str,
+        namespace: str | None = None,
+        *,
+        node_field_selector: str,
+        phase: str | None = None,
+        message: str | None = None,
+        output_parameters: Mapping[str, str] | None = None,
+    ) -> None:
+        """`argo node set`: phase, message and supplied outputs of active suspend nodes."""
+        ...
 
     def delete(self, name: str, namespace: str | None = None, *, force: bool = False) -> None: ...
 

@@ -13,12 +13,21 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
+import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from jupyter_argo.backends._k8s.actions import (
+    LABEL_INSTANCE_ID,
+    check_instance,
+    label_instance,
+    override_parameters,
+    parse_from,
+    workflow_from,
+)
 from jupyter_argo.backends._k8s.cluster import KINDS, PODS, WORKFLOWS, Cluster, Conflict, connect
 from jupyter_argo.backends._k8s.nodes import hydrated, is_offloaded, offload_error, repacked
 from jupyter_argo.backends._k8s.watch import FINAL_PHASES, watch_workflow
@@ -31,13 +40,24 @@ APPLY_KINDS = ("WorkflowTemplate", "ClusterWorkflowTemplate", "CronWorkflow", "C
 _CONFLICT_RETRIES = 5
 
 
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 class KubernetesBackend:
     """Runs workflows on the cluster of a kubeconfig context, through Argo's controller.
 
     Settings: `kubeconfig` (a path; default `$KUBECONFIG` or `~/.kube/config`),
     `controller_namespace` and `controller_configmap` (where Argo's controller keeps its
     default artifact repository), `reconnect_for` (seconds a watch keeps retrying while
-    the API server is unreachable)."""
+    the API server is unreachable), `instance_id` (the controller's `instanceID`, as
+    `argo --instanceid`; default `$ARGO_INSTANCEID`: submitted workflows carry it in
+    their `workflows.argoproj.io/controller-instanceid` label, and only workflows with
+    that label are listed and acted on), `pending_notice` (seconds a watched workflow may
+    stay without status before the watch says, once, that Argo's controller seems not to
+    be running; None or 0: never). The notice goes to `notify` (a callable taking one line;
+    default: the line on stderr) and the watch goes on: the run starts when the
+    controller does."""
 
     name = "kubernetes"
 
@@ -50,14 +70,21 @@ class KubernetesBackend:
         controller_namespace: str = "argo",
         controller_configmap: str = "workflow-controller-configmap",
         reconnect_for: float = 300.0,
+        instance_id: str | None = None,
+        pending_notice: float | None = 5.0,
         **unknown: Any,
     ) -> None:
         if unknown:
             raise ConfigError(
                 f"unknown kubernetes backend setting(s): {', '.join(sorted(unknown))} (known: "
                 "namespace, context, kubeconfig, controller_namespace, controller_configmap, "
-                "reconnect_for)"
+                "reconnect_for, instance_id, pending_notice)"
             )
+        if instance_id is None:
+            instance_id = os.environ.get("ARGO_INSTANCEID") or None
+        self.instance_id = instance_id or None
+        self.pending_notice = pending_notice
+        self.notify: Callable[[str], object] = _to_stderr
         self._namespace = namespace
         self._context = context
         self._kubeconfig = kubeconfig
@@ -170,9 +197,49 @@ class KubernetesBackend:
         spec = workflow.setdefault("spec", {})
         if entrypoint:
             spec["entrypoint"] = entrypoint
-        if parameters:
-            _override_parameters(spec, parameters)
         workflow.pop("status", None)
+        if parameters:
+            override_parameters(workflow, parameters)
+        label_instance(workflow, self.instance_id)
+        query = {"dryRun": "All"} if server_dry_run else None
+        created = self.cluster.request("create", WORKFLOWS, ns, body=workflow, query=query)
+        return hydrated(created)
+
+    def submit_from(
+        self,
+        resource: str,
+        *,
+        namespace: str | None = None,
+        parameters: Mapping[str, str] | None = None,
+        entrypoint: str | None = None,
+        name: str | None = None,
+        generate_name: str | None = None,
+        server_dry_run: bool = False,
+    ) -> dict[str, Any]:
+        """`argo submit --from kind/name`: a Workflow made from a WorkflowTemplate,
+        ClusterWorkflowTemplate (a `workflowTemplateRef` to it) or CronWorkflow (its
+        workflowSpec), as the Argo server's SubmitWorkflow makes it."""
+        kind, source_name = parse_from(resource)
+        ns = self._ns(namespace)
+        found_kind = KINDS[kind]
+        source = self.cluster.request(
+            "get", found_kind, ns if found_kind.namespaced else None, source_name
+        )
+        if kind != "CronWorkflow":
+            check_instance(source, self.instance_id)
+        workflow = workflow_from(kind, source_name, source)
+        label_instance(workflow, self.instance_id)
+        meta = workflow["metadata"]
+        meta["namespace"] = ns
+        spec = workflow["spec"]
+        if entrypoint:
+            spec["entrypoint"] = entrypoint
+        if parameters:
+            override_parameters(workflow, parameters)
+        if generate_name:
+            meta["generateName"] = generate_name
+        if name:
+            meta["name"] = name
         query = {"dryRun": "All"} if server_dry_run else None
         created = self.cluster.request("create", WORKFLOWS, ns, body=workflow, query=query)
         return hydrated(created)
@@ -182,7 +249,14 @@ class KubernetesBackend:
 
     def list(self, namespace: str | None = None) -> list[dict[str, Any]]:
         """The namespace's Workflows, newest first."""
-        listing = self.cluster.request("list", WORKFLOWS, self._ns(namespace))
+        selector = (
+            f"{LABEL_INSTANCE_ID}={self.instance_id}"
+            if self.instance_id
+            else f"!{LABEL_INSTANCE_ID}"
+        )
+        listing = self.cluster.request(
+            "list", WORKFLOWS, self._ns(namespace), query={"labelSelector": selector}
+        )
         items = [hydrated(item) for item in listing.get("items") or []]
         items.sort(key=lambda w: w["metadata"].get("name", ""))
         items.sort(key=lambda w: w["metadata"].get("creationTimestamp", ""), reverse=True)
@@ -194,12 +268,30 @@ class KubernetesBackend:
         """The Workflow now and after every change the API server pushes, until its phase
         is final (or `timeout` seconds pass)."""
         deadline = None if timeout is None else time.monotonic() + timeout
+        ns = self._ns(namespace)
+        after = self.pending_notice
+
+        def pending(workflow: Mapping[str, Any]) -> None:
+            self.notify(self.pending_message(name, ns, after or 0.0))
+
         return watch_workflow(
             self.cluster,
             name,
-            self._ns(namespace),
+            ns,
             deadline=deadline,
             reconnect_for=self.reconnect_for,
+            pending_after=after or 0.0,
+            on_pending=pending if after else None,
+        )
+
+    def pending_message(self, name: str, namespace: str, seconds: float) -> str:
+        """The one line said when workflow `name` has had no status for `seconds`."""
+        where = self.controller_namespace
+        instance = f" with instanceID {self.instance_id}" if self.instance_id else ""
+        return (
+            f"workflow {name} (namespace {namespace}) has no status after {seconds:g} s: is "
+            f"Argo's workflow-controller{instance} running in namespace {where}? (kubectl -n "
+            f"{where} get pods; the run is kept and will start when it does)"
         )
 
     def wait(
@@ -216,19 +308,33 @@ class KubernetesBackend:
         *,
         node: str | None = None,
         follow: bool = False,
+        container: str = "main",
+        timestamps: bool = False,
+        since_seconds: float | None = None,
+        tail: int | None = None,
+        grep: str | None = None,
     ) -> Iterator[tuple[str, str]]:
-        """(pod name, line) of each pod's `main` container, from the pod while it exists,
-        else from the archived `main-logs` artifact. `node` is a node ID, name, display
-        name or a node field selector (`displayName=step-a`)."""
-        from jupyter_argo.backends._k8s.logs import LogReader
+        """(pod name, line) of the workflow's pods (found by their workflow label), merged
+        by time like `argo logs`; `container` is main unless asked (init, wait, a
+        sidecar). A deleted pod's main log comes from its archived `main-logs` artifact.
+        `node` is a node ID, name, display name or a node field selector
+        (`displayName=step-a`)."""
+        from jupyter_argo.backends._k8s.logs import LogOptions, LogReader
 
         def open_artifact(
             artifact: Mapping[str, Any], ns: str, workflow: Mapping[str, Any]
         ) -> Path:
             return self.open_artifact(artifact, ns, workflow=workflow)
 
+        options = LogOptions(
+            container,
+            timestamps=timestamps,
+            since_seconds=since_seconds,
+            tail=tail,
+            grep=grep,
+        )
         reader = LogReader(self.cluster, self.get, self.watch, open_artifact)
-        return reader.logs(name, self._ns(namespace), node, follow)
+        return reader.logs(name, self._ns(namespace), node, follow, options)
 
     def open_artifact(
         self,
@@ -262,9 +368,24 @@ class KubernetesBackend:
 
     # ---- actions ---------------------------------------------------------------------------
 
-    def stop(self, name: str, namespace: str | None = None) -> None:
-        """`argo stop`: `spec.shutdown: Stop`; running steps end, exit handlers still run."""
-        self._shutdown(name, self._ns(namespace), "Stop")
+    def stop(
+        self,
+        name: str,
+        namespace: str | None = None,
+        *,
+        node_field_selector: str | None = None,
+        message: str | None = None,
+    ) -> None:
+        """`argo stop`: `spec.shutdown: Stop`; running steps end, exit handlers still run.
+        With `node_field_selector`, only the matching active suspend nodes stop: they are
+        marked Failed with `message`, as `argo stop --node-field-selector` does."""
+        ns = self._ns(namespace)
+        if node_field_selector:
+            self.set_node(
+                name, ns, node_field_selector=node_field_selector, phase="Failed", message=message
+            )
+            return
+        self._shutdown(name, ns, "Stop")
 
     def terminate(
         self, name: str, namespace: str | None = None, *, message: str | None = None
@@ -275,6 +396,7 @@ class KubernetesBackend:
 
     def _shutdown(self, name: str, ns: str, strategy: str) -> None:
         workflow = self.cluster.request("get", WORKFLOWS, ns, name)
+        check_instance(workflow, self.instance_id)
         if (workflow.get("status") or {}).get("phase") in FINAL_PHASES:
             raise UserError(
                 f'cannot shutdown a completed workflow: workflow: "{name}", namespace: "{ns}"'
@@ -287,6 +409,7 @@ class KubernetesBackend:
         ns = self._ns(namespace)
         for _ in range(_CONFLICT_RETRIES):
             workflow = self.cluster.request("get", WORKFLOWS, ns, name)
+            check_instance(workflow, self.instance_id)
             labels = workflow["metadata"].get("labels") or {}
             if labels.get("workflows.argoproj.io/completed") == "true":
                 raise UserError("cannot suspend completed workflows")
@@ -305,13 +428,46 @@ class KubernetesBackend:
         with `node` (ID, name, display name or field selector) only the matching ones."""
         from jupyter_argo.backends._k8s.actions import resume_nodes
 
+        self._update_nodes(name, namespace, "resume", lambda wf: resume_nodes(wf, node))
+
+    def set_node(
+        self,
+        name: str,
+        namespace: str | None = None,
+        *,
+        node_field_selector: str,
+        phase: str | None = None,
+        message: str | None = None,
+        output_parameters: Mapping[str, str] | None = None,
+    ) -> None:
+        """`argo node set`: on the active suspend nodes matching `node_field_selector`,
+        set the phase (Succeeded, Failed or Error), the message and `supplied` output
+        parameters; fails when no suspend node matches."""
+        from jupyter_argo.backends._k8s.actions import set_nodes
+
+        def change(workflow: dict[str, Any]) -> bool:
+            set_nodes(
+                workflow,
+                node_field_selector,
+                phase=phase,
+                message=message,
+                output_parameters=output_parameters,
+            )
+            return True
+
+        self._update_nodes(name, namespace, "set", change)
+
+    def _update_nodes(self, name: str, namespace: str | None, verb: str, change: Any) -> None:
+        """Read, change (`change(workflow) -> changed?`) and write back the whole object,
+        as Argo does, again on a conflict."""
         ns = self._ns(namespace)
         for _ in range(_CONFLICT_RETRIES):
             original = self.cluster.request("get", WORKFLOWS, ns, name)
+            check_instance(original, self.instance_id)
             if is_offloaded(original):
-                raise offload_error(original, "its suspend nodes cannot be resumed here")
+                raise offload_error(original, f"its nodes cannot be {verb} here")
             workflow = hydrated(copy.deepcopy(original))
-            if not resume_nodes(workflow, node):
+            if not change(workflow):
                 return
             try:
                 self.cluster.request(
@@ -320,7 +476,7 @@ class KubernetesBackend:
                 return
             except Conflict:
                 continue
-        raise UserError(f"workflow {name} kept changing; resume it again")
+        raise UserError(f"workflow {name} kept changing; {verb} it again")
 
     def retry(
         self,
@@ -329,20 +485,26 @@ class KubernetesBackend:
         *,
         restart_successful: bool = False,
         node: str | None = None,
+        node_field_selector: str | None = None,
+        parameters: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """`argo retry`: the failed nodes (and their pods) go, their ancestors restart, the
         rest is kept; the controller then runs what is missing. Same name. With
-        `restart_successful`, the nodes matching `node` (a node field selector, or an ID,
-        name or display name) run again too, as `--restart-successful
-        --node-field-selector` do."""
+        `restart_successful`, the nodes matching `node_field_selector` (or `node`: a
+        selector, or an ID, name or display name) run again too, as `--restart-successful
+        --node-field-selector` do; `parameters` override the arguments as `-p` does."""
         from jupyter_argo.backends._k8s.actions import formulate_retry
 
         ns = self._ns(namespace)
         original = self.cluster.request("get", WORKFLOWS, ns, name)
+        check_instance(original, self.instance_id)
         if is_offloaded(original):
             raise offload_error(original, "it cannot be retried here")
         workflow, pods = formulate_retry(
-            hydrated(copy.deepcopy(original)), restart_successful=restart_successful, node=node
+            hydrated(copy.deepcopy(original)),
+            restart_successful=restart_successful,
+            node=node_field_selector or node,
+            parameters=parameters,
         )
         for pod in pods:
             with contextlib.suppress(NotFoundError):  # already gone is fine
@@ -354,12 +516,25 @@ class KubernetesBackend:
         )
         return hydrated(updated)
 
-    def resubmit(self, name: str, namespace: str | None = None) -> dict[str, Any]:
-        """`argo resubmit`: a new Workflow with the same spec and a generated name."""
+    def resubmit(
+        self,
+        name: str,
+        namespace: str | None = None,
+        *,
+        memoized: bool = False,
+        parameters: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """`argo resubmit`: a new Workflow with the same spec and a generated name; with
+        `memoized` (a Failed or Error workflow), its succeeded steps are kept as Skipped
+        nodes and not run again; `parameters` override the arguments as `-p` does."""
         from jupyter_argo.backends._k8s.actions import formulate_resubmit
 
         ns = self._ns(namespace)
-        fresh = formulate_resubmit(self.cluster.request("get", WORKFLOWS, ns, name))
+        original = self.cluster.request("get", WORKFLOWS, ns, name)
+        check_instance(original, self.instance_id)
+        if memoized and is_offloaded(original):
+            raise offload_error(original, "it cannot be resubmitted memoized here")
+        fresh = formulate_resubmit(hydrated(original), memoized=memoized, parameters=parameters)
         fresh["metadata"]["namespace"] = ns
         return hydrated(self.cluster.request("create", WORKFLOWS, ns, body=fresh))
 
@@ -376,20 +551,6 @@ class KubernetesBackend:
         # Without finalizers a Workflow already being deleted is gone at once.
         with contextlib.suppress(NotFoundError):
             self.cluster.request("delete", WORKFLOWS, ns, name, query=query)
-
-
-def _override_parameters(spec: dict[str, Any], parameters: Mapping[str, str]) -> None:
-    """`argo submit -p NAME=VALUE`: set a declared argument, or add it (a workflow from a
-    WorkflowTemplate declares its arguments there, not here)."""
-    arguments = spec.setdefault("arguments", {})
-    params = arguments.setdefault("parameters", [])
-    known = {p.get("name"): p for p in params}
-    for key, value in parameters.items():
-        if key in known:
-            known[key]["value"] = value
-            known[key].pop("valueFrom", None)
-        else:
-            params.append({"name": key, "value": value})
 
 
 class _TemplateStore:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import copy
 import functools
+import json
 import secrets
 import shutil
 import threading
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from jupyter_argo.backends._k8s.actions import override_parameters
 from jupyter_argo.backends.base import last_snapshot
 from jupyter_argo.engine.operator import OperatorHost, WorkflowOperator
 from jupyter_argo.engine.pods import PodHost
@@ -236,6 +238,42 @@ class Engine:
             self._start(workflow)
         return copy.deepcopy(workflow)
 
+    def submit_from(
+        self,
+        resource: str,
+        *,
+        namespace: str | None = None,
+        parameters: Mapping[str, str] | None = None,
+        entrypoint: str | None = None,
+        name: str | None = None,
+        generate_name: str | None = None,
+        detach: bool = False,
+    ) -> dict[str, Any]:
+        """`argo submit --from kind/name`: a Workflow made from an applied
+        WorkflowTemplate, ClusterWorkflowTemplate or CronWorkflow as the Argo server
+        makes it (a `workflowTemplateRef`, or the CronWorkflow's workflowSpec)."""
+        from jupyter_argo.backends._k8s.actions import parse_from, workflow_from
+
+        kind, source_name = parse_from(resource)
+        ns = namespace or self.namespace
+        source = self.store.get_object(kind, source_name, ns)
+        if source is None:
+            raise NotFoundError(
+                f"{kind} '{source_name}' not found in namespace {ns} (apply it first with "
+                "`jupyter-argo apply FILE` or a %%argo cell)"
+            )
+        manifest = workflow_from(kind, source_name, source)
+        if generate_name:
+            manifest["metadata"]["generateName"] = generate_name
+        return self.submit(
+            manifest,
+            namespace=ns,
+            parameters=parameters,
+            entrypoint=entrypoint,
+            name=name,
+            detach=detach,
+        )
+
     def _spawn_runner(self, workflow: dict[str, Any]) -> None:
         import subprocess
         import sys
@@ -401,6 +439,15 @@ class Engine:
                     operator.suspend()
                 elif action == "resume":
                     operator.resume(node)
+                elif action == "set" and node:
+                    with contextlib.suppress(UserError):  # checked when it was asked
+                        values = json.loads(node)
+                        operator.set_nodes(
+                            values["selector"],
+                            values.get("phase"),
+                            values.get("message"),
+                            values.get("outputs"),
+                        )
 
     async def _collect_garbage(self, run: _Run) -> None:
         """Artifact GC `OnWorkflowCompletion`, as Argo's controller runs it at the end."""
@@ -568,9 +615,41 @@ class Engine:
         *,
         node: str | None = None,
         follow: bool = False,
+        container: str = "main",
+        timestamps: bool = False,
+        since_seconds: float | None = None,
+        tail: int | None = None,
+        grep: str | None = None,
     ) -> Iterator[tuple[str, str]]:
-        """(pod name, line) for every container log of the run, like `argo logs`."""
+        """(pod name, line) for every pod's `container` log of the run, pods in the order
+        they started, like `argo logs`. `grep` and `tail` filter as there; the local
+        engine keeps no per-line times, so `timestamps` and `since_seconds` are
+        refused."""
+        import re
+
         from jupyter_argo.status import pod_name as make_pod_name
+
+        if timestamps or since_seconds is not None:
+            raise UnsupportedError(
+                "logs --timestamps/--since: the local engine keeps no per-line times "
+                "(use the kubernetes backend)"
+            )
+        try:
+            pattern = re.compile(grep) if grep else None
+        except re.error as err:
+            raise UserError(f"--grep {grep!r}: not a regular expression ({err})") from None
+        if tail is not None and not follow:
+            kept: dict[str, list[str]] = {}
+            order: list[str] = []
+            for pod, line in self.logs(name, namespace, node=node, container=container, grep=grep):
+                if pod not in kept:
+                    kept[pod] = []
+                    order.append(pod)
+                kept[pod].append(line)
+            for pod in order:
+                for line in kept[pod][-tail:] if tail > 0 else []:
+                    yield pod, line
+            return
 
         ns = namespace or self.namespace
         workflow = self.get(name, ns)
@@ -590,7 +669,7 @@ class Engine:
                     "template", ""
                 )
                 pod = make_pod_name(workflow["metadata"]["name"], entry["name"], template)
-                log = run_dir / pod / "main.log"
+                log = run_dir / pod / f"{container or 'main'}.log"
                 if not log.exists():
                     continue
                 with log.open("rb") as handle:
@@ -599,7 +678,8 @@ class Engine:
                 complete = data[: data.rfind(b"\n") + 1] if not done else data
                 offsets[log] = offsets.get(log, 0) + len(complete)
                 for line in complete.decode("utf-8", "replace").splitlines():
-                    yield pod, line
+                    if pattern is None or pattern.search(line):
+                        yield pod, line
             if not follow or done:
                 return
             time.sleep(0.1)
@@ -628,8 +708,62 @@ class Engine:
         else:
             self._call(operator.resume, node)
 
-    def stop(self, name: str, namespace: str | None = None) -> None:
+    def stop(
+        self,
+        name: str,
+        namespace: str | None = None,
+        *,
+        node_field_selector: str | None = None,
+        message: str | None = None,
+    ) -> None:
+        """Stop the run (exit handlers still run); with `node_field_selector`, fail only
+        the matching active suspend nodes, with `message`."""
+        if node_field_selector:
+            self.set_node(
+                name,
+                namespace,
+                node_field_selector=node_field_selector,
+                phase="Failed",
+                message=message,
+            )
+            return
         self._control(name, namespace, "Stop")
+
+    def set_node(
+        self,
+        name: str,
+        namespace: str | None = None,
+        *,
+        node_field_selector: str,
+        phase: str | None = None,
+        message: str | None = None,
+        output_parameters: Mapping[str, str] | None = None,
+    ) -> None:
+        """`argo node set`: the active suspend nodes matching the selector get `phase`
+        (ending their wait), `message` and supplied outputs. A run of another process
+        is checked against its last saved status here, then asked to do it."""
+        from jupyter_argo.backends._k8s.actions import set_nodes
+
+        ns = namespace or self.namespace
+        run = self._runs.get((ns, name))
+        if run is None or run.done or run.operator is None:
+            saved = copy.deepcopy(self.get(name, ns))
+            set_nodes(  # fails here, with Argo's message, if it would fail there
+                saved,
+                node_field_selector,
+                phase=phase,
+                message=message,
+                output_parameters=output_parameters,
+            )
+            payload = {
+                "selector": node_field_selector,
+                "phase": phase,
+                "message": message,
+                "outputs": dict(output_parameters or {}),
+            }
+            self.store.request(name, ns, "set", json.dumps(payload))
+            return
+        self._call(run.operator.set_nodes, node_field_selector, phase, message, output_parameters)
 
     def terminate(
         self, name: str, namespace: str | None = None, *, message: str | None = None
@@ -643,8 +777,22 @@ class Engine:
     def resume(self, name: str, namespace: str | None = None, *, node: str | None = None) -> None:
         self._control(name, namespace, "resume", node)
 
-    def retry(self, name: str, namespace: str | None = None) -> dict[str, Any]:
-        """Argo's retry: keep what succeeded, run again what failed, same name."""
+    def retry(
+        self,
+        name: str,
+        namespace: str | None = None,
+        *,
+        restart_successful: bool = False,
+        node_field_selector: str | None = None,
+        parameters: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Argo's retry: keep what succeeded, run again what failed, same name;
+        `parameters` override the arguments as `argo retry -p` does."""
+        if restart_successful or node_field_selector:
+            raise UnsupportedError(
+                "retry --restart-successful --node-field-selector: not on the local "
+                "backend (use the kubernetes backend, or resubmit)"
+            )
         ns = namespace or self.namespace
         existing = self._runs.get((ns, name))
         if existing is not None and not existing.done:
@@ -672,12 +820,27 @@ class Engine:
             status.pop(field_name, None)
         status["phase"] = "Running"
         workflow["metadata"].setdefault("labels", {})["workflows.argoproj.io/completed"] = "false"
+        if parameters:
+            override_parameters(workflow, parameters)
         self.store.save_workflow(workflow)
         self._start(workflow)
         return copy.deepcopy(workflow)
 
-    def resubmit(self, name: str, namespace: str | None = None) -> dict[str, Any]:
-        """A new run of the same manifest, as `argo resubmit` does."""
+    def resubmit(
+        self,
+        name: str,
+        namespace: str | None = None,
+        *,
+        memoized: bool = False,
+        parameters: Mapping[str, str] | None = None,
+        detach: bool = False,
+    ) -> dict[str, Any]:
+        """A new run of the same manifest, as `argo resubmit` does; `parameters`
+        override its arguments as `-p` does; `detach` as for `submit`."""
+        if memoized:
+            raise UnsupportedError(
+                "resubmit --memoized: not on the local backend (use the kubernetes backend)"
+            )
         ns = namespace or self.namespace
         workflow = self.store.get_workflow(name, ns)
         meta = workflow["metadata"]
@@ -696,7 +859,9 @@ class Engine:
             },
             "spec": workflow["spec"],
         }
-        return self.submit(fresh, namespace=ns)
+        if parameters:
+            override_parameters(fresh, parameters)
+        return self.submit(fresh, namespace=ns, detach=detach)
 
     def delete(self, name: str, namespace: str | None = None, *, force: bool = False) -> None:
         """Delete a run, its logs and its `OnWorkflowDeletion` artifacts. A failed artifact

@@ -123,6 +123,8 @@ class WorkflowOperator:
         self._resume = asyncio.Event()
         self._resume.set()
         self._resumed_nodes: set[str] = set()
+        # Suspend nodes given a phase by `node set`: (phase, message).
+        self._node_outcomes: dict[str, tuple[str, str | None]] = {}
         self._node_waiters: dict[str, asyncio.Event] = {}
         self._daemons: dict[str, list[str]] = {}  # boundary id -> daemoned node ids
         self._parallelism = _Limiter(self.spec.get("parallelism"))
@@ -335,6 +337,32 @@ class WorkflowOperator:
                 waiter = self._node_waiters.get(node["id"])
                 if waiter is not None:
                     waiter.set()
+        self._changed()
+
+    def set_nodes(
+        self,
+        selector: str,
+        phase: str | None,
+        message: str | None,
+        output_parameters: Mapping[str, str] | None,
+    ) -> None:
+        """`argo node set` (Argo's `updateSuspendedNode`) on the running suspend nodes
+        matching `selector`; with a phase, their wait ends with it."""
+        from jupyter_argo.backends._k8s.actions import set_nodes
+
+        view = {"status": {"nodes": self.nodes, "outputs": {}}}
+        supplied = set_nodes(
+            view, selector, phase=phase, message=message, output_parameters=output_parameters
+        )
+        for name, value in supplied:
+            self._add_outputs_to_globals({"parameters": [{"globalName": name, "value": value}]})
+        if phase:
+            for node in self.nodes.values():
+                if node["type"] == "Suspend" and node["phase"] == phase:
+                    self._node_outcomes.setdefault(node["id"], (phase, node.get("message")))
+                    waiter = self._node_waiters.get(node["id"])
+                    if waiter is not None:
+                        waiter.set()
         self._changed()
 
     async def _watch_deadline(self) -> None:
@@ -737,6 +765,16 @@ class WorkflowOperator:
         waiter = self._node_waiters.setdefault(node["id"], asyncio.Event())
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(waiter.wait(), seconds)
+        outcome = self._node_outcomes.get(node["id"])
+        if outcome is not None:
+            node["phase"] = "Running"  # `node set` wrote the phase ahead: record it now
+            if outcome[0] == "Succeeded":
+                for param in (node.get("outputs") or {}).get("parameters") or []:
+                    value_from = param.get("valueFrom") or {}
+                    if "value" not in param and "default" in value_from:
+                        param["value"] = parameter_value(value_from["default"])
+                        param.pop("valueFrom")
+            return self.mark(node, outcome[0], outcome[1] or "")
         if self.shutdown and node["id"] not in self._resumed_nodes:
             return self.mark(node, "Failed", f"Stopped with strategy '{self.shutdown}'")
         # Resumed or the duration passed: output parameters take their supplied or default values.

@@ -2,34 +2,45 @@
 
 Follows `workflow/util/util.go`: `FormulateRetryWorkflow` (reset the path from each
 failed node up to the root, delete the failed nodes and their pods), `FormulateResubmit
-Workflow` (a new Workflow with the same spec), `ResumeWorkflow` (unset `spec.suspend`,
-mark active suspend nodes Succeeded) and node field selectors. Nothing here talks to the
-API server: callers get the object to write and the pods to delete.
+Workflow` (a new Workflow with the same spec, or with `memoized` its succeeded pods kept
+as Skipped nodes), `ResumeWorkflow` (unset `spec.suspend`, mark active suspend nodes
+Succeeded), `updateSuspendedNode` (`argo node set`, `argo stop --node-field-selector`),
+`overrideParameters` (`-p`), node field selectors, and `workflow/common/convert.go`
+(`submit --from`). Nothing here talks to the API server: callers get the object to write
+and the pods to delete.
 """
 
 from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 from jupyter_argo.errors import UserError
-from jupyter_argo.status import fnv32a
+from jupyter_argo.status import fnv32a, node_id
 
 __all__ = [
     "formulate_resubmit",
     "formulate_retry",
     "matches_node",
+    "override_parameters",
     "pod_name",
     "resume_nodes",
+    "set_nodes",
+    "workflow_from",
 ]
 
 LABEL_COMPLETED = "workflows.argoproj.io/completed"
 LABEL_PHASE = "workflows.argoproj.io/phase"
 LABEL_ARCHIVING = "workflows.argoproj.io/workflow-archiving-status"
 LABEL_RESUBMITTED_FROM = "workflows.argoproj.io/resubmitted-from-workflow"
+LABEL_INSTANCE_ID = "workflows.argoproj.io/controller-instanceid"
+LABEL_WORKFLOW_TEMPLATE = "workflows.argoproj.io/workflow-template"
+LABEL_CLUSTER_WORKFLOW_TEMPLATE = "workflows.argoproj.io/cluster-workflow-template"
+LABEL_CRON_WORKFLOW = "workflows.argoproj.io/cron-workflow"
+ANNOTATION_SCHEDULED_TIME = "workflows.argoproj.io/scheduled-time"
 _CREATOR_LABELS = (
     "workflows.argoproj.io/creator",
     "workflows.argoproj.io/creator-email",
@@ -168,10 +179,19 @@ def _supply_defaults(node: dict[str, Any]) -> None:
 # --- resubmit -----------------------------------------------------------------------------
 
 
-def formulate_resubmit(workflow: Mapping[str, Any]) -> dict[str, Any]:
-    """The Workflow `argo resubmit` creates (not memoized): same spec, generated name,
-    user labels and annotations, labelled with the workflow it came from."""
+def formulate_resubmit(
+    workflow: Mapping[str, Any],
+    *,
+    memoized: bool = False,
+    parameters: Sequence[str] | Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The Workflow `argo resubmit` creates: same spec, generated name, user labels and
+    annotations, labelled with the workflow it came from; `-p` overrides its arguments.
+    With `memoized` (a Failed or Error workflow only) its name is chosen here and it
+    carries the old nodes renamed: succeeded pods as Skipped ("original pod: ID"), failed
+    pods and every other node Pending, exit handler nodes dropped."""
     meta = workflow.get("metadata") or {}
+    status = workflow.get("status") or {}
     spec = copy.deepcopy(dict(workflow.get("spec") or {}))
     if spec.get("activeDeadlineSeconds") == 0:
         spec.pop("activeDeadlineSeconds")  # it was terminated: unset the deadline
@@ -179,20 +199,321 @@ def formulate_resubmit(workflow: Mapping[str, Any]) -> dict[str, Any]:
     skip = (*_CREATOR_LABELS, LABEL_PHASE, LABEL_COMPLETED, LABEL_ARCHIVING)
     labels = {k: v for k, v in (meta.get("labels") or {}).items() if k not in skip}
     labels[LABEL_RESUBMITTED_FROM] = str(meta.get("name"))
+    generate_name = meta.get("generateName") or f"{meta.get('name')}-"
     new_meta: dict[str, Any] = {
-        "generateName": meta.get("generateName") or f"{meta.get('name')}-",
+        "generateName": generate_name,
         "namespace": meta.get("namespace"),
         "labels": labels,
         "annotations": dict(meta.get("annotations") or {}),
     }
+    if memoized:
+        if status.get("phase") not in ("Failed", "Error"):
+            raise UserError("workflow must be Failed/Error to resubmit in memoized mode")
+        new_meta["name"] = f"{generate_name}{random_suffix()}"
     if meta.get("ownerReferences"):
         new_meta["ownerReferences"] = copy.deepcopy(meta["ownerReferences"])
-    return {
+    fresh: dict[str, Any] = {
         "apiVersion": workflow.get("apiVersion") or "argoproj.io/v1alpha1",
         "kind": "Workflow",
         "metadata": new_meta,
         "spec": spec,
     }
+    if parameters:
+        override_parameters(fresh, parameters)
+    if memoized:
+        fresh["status"] = _memoized_status(workflow, str(new_meta["name"]))
+    return fresh
+
+
+def random_suffix() -> str:
+    """Argo's `RandSuffix`: five characters from [a-z0-9]."""
+    import secrets
+
+    return "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(5))
+
+
+def _memoized_status(workflow: Mapping[str, Any], new_name: str) -> dict[str, Any]:
+    old_name = str((workflow.get("metadata") or {}).get("name"))
+    status = workflow.get("status") or {}
+    old_nodes: dict[str, dict[str, Any]] = status.get("nodes") or {}
+
+    def renamed(name: str) -> str:
+        return new_name + name[len(old_name) :] if name.startswith(old_name) else name
+
+    def new_id(old_id: str) -> str:
+        return node_id(new_name, renamed(str((old_nodes.get(old_id) or {}).get("name") or "")))
+
+    now = _now()
+    nodes: dict[str, dict[str, Any]] = {}
+    for old_id, node in old_nodes.items():
+        if str(node.get("name") or "").startswith(f"{old_name}.onExit"):
+            continue
+        new = copy.deepcopy(node)
+        new["name"] = renamed(str(node.get("name") or ""))
+        new["id"] = node_id(new_name, new["name"])
+        if node.get("boundaryID"):
+            new["boundaryID"] = new_id(str(node["boundaryID"]))
+        failed_pod = _failed_or_error(node) and node.get("type") == "Pod"
+        if failed_pod:
+            new["startedAt"] = None
+            new["finishedAt"] = None
+        else:
+            new["startedAt"] = now
+            new["finishedAt"] = now
+        for key in ("children", "outboundNodes"):
+            converted = [new_id(str(c)) for c in node.get(key) or []]
+            if converted:
+                new[key] = converted
+            else:
+                new.pop(key, None)
+        if not _failed_or_error(node) and node.get("type") == "Pod":
+            new["phase"] = "Skipped"
+            new["type"] = "Skipped"
+            new["message"] = f"original pod: {old_id}"
+        elif node.get("type") == "Skipped" and not _descendant_succeeded(old_nodes, node, set()):
+            continue
+        else:
+            new["phase"] = "Pending"
+            new.pop("message", None)
+        nodes[new["id"]] = new
+    return {
+        "nodes": nodes,
+        "storedTemplates": copy.deepcopy(dict(status.get("storedTemplates") or {})),
+        "conditions": [{"status": "False", "type": "Completed"}],
+    }
+
+
+# --- parameters, `submit --from`, the instance ID ------------------------------------------
+
+
+def parse_parameters(pairs: Sequence[str]) -> list[tuple[str, str]]:
+    """`-p NAME=VALUE` arguments, in order, as `argo` reads them."""
+    out = []
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise UserError(f"expected parameter of the form: NAME=VALUE. Received: {pair}")
+        out.append((name, value))
+    return out
+
+
+def override_parameters(
+    workflow: dict[str, Any], parameters: Sequence[str] | Mapping[str, str]
+) -> None:
+    """Argo's `overrideParameters`, in place: the given parameters first (in order), then
+    the workflow's own arguments not given; the stored WorkflowTemplate spec, if any,
+    gets the same list."""
+    pairs = (
+        list(parameters.items())
+        if isinstance(parameters, Mapping)
+        else parse_parameters(parameters)
+    )
+    if not pairs:
+        return
+    spec = workflow.setdefault("spec", {})
+    given = [{"name": name, "value": value} for name, value in pairs]
+    names = {name for name, _ in pairs}
+    own = (spec.get("arguments") or {}).get("parameters") or []
+    merged = given + [copy.deepcopy(p) for p in own if p.get("name") not in names]
+    spec.setdefault("arguments", {})["parameters"] = merged
+    stored = (workflow.get("status") or {}).get("storedWorkflowTemplateSpec")
+    if isinstance(stored, dict):
+        stored.setdefault("arguments", {})["parameters"] = copy.deepcopy(merged)
+
+
+def label_instance(workflow: dict[str, Any], instance_id: str | None) -> None:
+    """The instance ID service's `Label`: set the controller-instanceid label, or remove
+    it when no instance ID is configured."""
+    meta = workflow.setdefault("metadata", {})
+    labels = meta.get("labels") or {}
+    if instance_id:
+        labels[LABEL_INSTANCE_ID] = instance_id
+    else:
+        labels.pop(LABEL_INSTANCE_ID, None)
+    meta["labels"] = labels
+
+
+def check_instance(workflow: Mapping[str, Any], instance_id: str | None) -> None:
+    """The instance ID service's `Validate`: only our controller's workflows are acted on."""
+    meta = workflow.get("metadata") or {}
+    label = (meta.get("labels") or {}).get(LABEL_INSTANCE_ID)
+    if (not instance_id and label is None) or (instance_id and label == instance_id):
+        return
+    raise UserError(
+        f"'{meta.get('name')}' is not managed by the current Argo Server (its "
+        f"{LABEL_INSTANCE_ID} label is {label!r}, ours {instance_id or None!r}; "
+        "pass the matching --instanceid)"
+    )
+
+
+FROM_KINDS = {
+    "cronworkflow": "CronWorkflow",
+    "cronworkflows": "CronWorkflow",
+    "cronwf": "CronWorkflow",
+    "workflowtemplate": "WorkflowTemplate",
+    "workflowtemplates": "WorkflowTemplate",
+    "wftmpl": "WorkflowTemplate",
+    "clusterworkflowtemplate": "ClusterWorkflowTemplate",
+    "clusterworkflowtemplates": "ClusterWorkflowTemplate",
+    "cwftmpl": "ClusterWorkflowTemplate",
+}
+
+
+def parse_from(resource: str) -> tuple[str, str]:
+    """`--from kind/name` -> (Kind, name), with the kind names the Argo server accepts."""
+    kind, sep, name = resource.partition("/")
+    if not sep:
+        raise UserError(
+            f"resource identifier '{resource}' is malformed. Should be `kind/name`, "
+            "e.g. cronwf/hello-world-cwf"
+        )
+    found = FROM_KINDS.get(kind) or (kind if kind in FROM_KINDS.values() else None)
+    if found is None:
+        raise UserError(f"Resource kind '{kind}' is not supported for submitting")
+    return found, name
+
+
+def workflow_from(kind: str, name: str, source: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The Workflow the Argo server's `SubmitWorkflow` makes from a resource: for a
+    (Cluster)WorkflowTemplate, a `workflowTemplateRef` to it and its label; for a
+    CronWorkflow (`source`, the object), its workflowSpec, labels and owner reference, as
+    `ConvertCronWorkflowToWorkflow` does."""
+    if kind in ("WorkflowTemplate", "ClusterWorkflowTemplate"):
+        cluster = kind == "ClusterWorkflowTemplate"
+        label = LABEL_CLUSTER_WORKFLOW_TEMPLATE if cluster else LABEL_WORKFLOW_TEMPLATE
+        ref: dict[str, Any] = {"name": name}
+        if cluster:
+            ref["clusterScope"] = True
+        return {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "Workflow",
+            "metadata": {"generateName": f"{name}-", "labels": {label: name}},
+            "spec": {"workflowTemplateRef": ref},
+        }
+    if kind != "CronWorkflow" or source is None:
+        raise UserError(f"Resource kind '{kind}' is not supported for submitting")
+    cron_meta = source.get("metadata") or {}
+    cron_spec = source.get("spec") or {}
+    labels: dict[str, str] = {}
+    instance = (cron_meta.get("labels") or {}).get(LABEL_INSTANCE_ID)
+    if instance is not None:
+        labels[LABEL_INSTANCE_ID] = instance
+    labels[LABEL_CRON_WORKFLOW] = str(cron_meta.get("name"))
+    meta: dict[str, Any] = {
+        "generateName": f"{cron_meta.get('name')}-",
+        "labels": labels,
+        "annotations": {ANNOTATION_SCHEDULED_TIME: _now_local()},
+    }
+    extra = cron_spec.get("workflowMetadata") or {}
+    labels.update(extra.get("labels") or {})
+    meta["annotations"].update(extra.get("annotations") or {})
+    if extra.get("finalizers"):
+        meta["finalizers"] = list(extra["finalizers"])
+    meta["ownerReferences"] = [
+        {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "CronWorkflow",
+            "name": cron_meta.get("name"),
+            "uid": str(cron_meta.get("uid") or ""),
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+    ]
+    return {
+        "apiVersion": source.get("apiVersion") or "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": meta,
+        "spec": copy.deepcopy(dict(cron_spec.get("workflowSpec") or {})),
+    }
+
+
+def _now_local() -> str:
+    """Go's `time.Now().Format(time.RFC3339)`: local time with its offset."""
+    moment = datetime.now().astimezone().replace(microsecond=0)
+    text = moment.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+# --- node set / stop by node (`updateSuspendedNode`) ------------------------------------------
+
+SETTABLE_PHASES = ("Succeeded", "Failed", "Error")
+
+
+def set_nodes(
+    workflow: dict[str, Any],
+    selector: str,
+    *,
+    phase: str | None = None,
+    message: str | None = None,
+    output_parameters: Mapping[str, str] | None = None,
+) -> list[tuple[str, str]]:
+    """Argo's `updateSuspendedNode`, in place: the active suspend nodes matching the node
+    field `selector` get `phase` (with finishedAt), `message` and the values of their
+    `supplied` output parameters (copied to the workflow's outputs under their globalName).
+    Fails, changing nothing, when no suspend node matches or a parameter is unexpected.
+    Returns the (globalName, value) pairs set."""
+    if not selector:
+        raise UserError(
+            "'set' currently only targets suspend nodes, use a node field selector to target them"
+        )
+    if phase and phase not in SETTABLE_PHASES:
+        raise UserError(f"{phase} is an invalid phase to set to")
+    status = workflow.setdefault("status", {})
+    nodes: dict[str, dict[str, Any]] = status.get("nodes") or {}
+    updates: dict[str, dict[str, Any]] = {}
+    globals_: list[tuple[str, str]] = []
+    for nid, original in nodes.items():
+        if not (_is_active_suspend(original) and matches_node(selector, original)):
+            continue
+        node = copy.deepcopy(original)
+        changed = False
+        if phase:
+            node["phase"] = phase
+            node["finishedAt"] = _now()
+            changed = True
+        if message:
+            node["message"] = message
+            changed = True
+        if output_parameters:
+            outputs = node.get("outputs")
+            if not outputs:
+                raise UserError(
+                    "cannot set output parameters because node is not expecting any raw parameters"
+                )
+            params = outputs.get("parameters") or []
+            for name, value in output_parameters.items():
+                param = next((p for p in params if p.get("name") == name), None)
+                if param is None:
+                    raise UserError(f"node is not expecting output parameter '{name}'")
+                source = param.get("valueFrom")
+                if not isinstance(source, Mapping) or source.get("supplied") is None:
+                    raise UserError(
+                        f"cannot set output parameter '{name}' because it does not use "
+                        "valueFrom.raw or it was already set"
+                    )
+                param["value"] = value
+                param.pop("valueFrom")
+                changed = True
+                if param.get("globalName"):
+                    globals_.append((str(param["globalName"]), value))
+        if changed:
+            updates[nid] = node
+    if not updates:
+        raise UserError(
+            "currently, set only targets suspend nodes: no suspend nodes matching "
+            f"nodeFieldSelector: {selector}"
+        )
+    for nid, node in updates.items():  # in place: a running engine holds these dicts
+        nodes[nid].clear()
+        nodes[nid].update(node)
+    for name, value in globals_:
+        outputs = status.setdefault("outputs", {})
+        found = next((p for p in outputs.get("parameters") or [] if p.get("name") == name), None)
+        if found is None:
+            outputs.setdefault("parameters", []).append({"name": name, "value": value})
+        else:
+            found["value"] = value
+    return globals_
 
 
 # --- retry --------------------------------------------------------------------------------
@@ -323,7 +644,11 @@ def _reset_node(node: dict[str, Any]) -> dict[str, Any]:
 
 
 def formulate_retry(
-    workflow: Mapping[str, Any], *, restart_successful: bool = False, node: str | None = None
+    workflow: Mapping[str, Any],
+    *,
+    restart_successful: bool = False,
+    node: str | None = None,
+    parameters: Sequence[str] | Mapping[str, str] | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
     """(the Workflow to write back, the pods to delete) for `argo retry` of a Failed or
     Error workflow: failed nodes and everything below them go, their ancestors restart.
@@ -365,6 +690,8 @@ def formulate_retry(
     new_status.pop("persistentVolumeClaims", None)
     if new["spec"].get("activeDeadlineSeconds") == 0:
         new["spec"].pop("activeDeadlineSeconds")
+    if parameters:
+        override_parameters(new, parameters)
 
     selected: set[str] = set()
     if restart_successful and node:

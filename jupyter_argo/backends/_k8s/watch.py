@@ -5,6 +5,12 @@ list's resourceVersion. A dropped connection resumes from the last resourceVersi
 (an event's or a bookmark's); `410 Gone` (history compacted, e.g. after an API server
 restart) lists again, which returns the current object, so a final status reached while
 the connection was down still arrives. Each change is delivered as the whole Workflow.
+
+A Workflow Argo's controller never picked up (the controller is down, or runs for another
+instance ID) has no status at all. With `on_pending`, a watch still seeing no phase
+`pending_after` seconds after it began calls it once, with the snapshot, and goes on
+watching: while the phase is missing each watch request ends when that time comes (its
+`timeoutSeconds`), so the notice is not held up by a quiet stream.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from jupyter_argo.backends._k8s.cluster import (
@@ -45,16 +51,31 @@ def watch_workflow(
     deadline: float | None = None,
     resource_version: str | None = None,
     reconnect_for: float = 300.0,
+    pending_after: float = 5.0,
+    on_pending: Callable[[dict[str, Any]], object] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """The Workflow now, then after each change, until its phase is final or `deadline`
     (a `time.monotonic()` value) passes. Starting from `resource_version` skips the first
-    list. The API server may be away for up to `reconnect_for` seconds at a time."""
+    list. The API server may be away for up to `reconnect_for` seconds at a time.
+    `on_pending(workflow)` is called once if it still has no phase `pending_after` s in."""
     selector = f"metadata.name={name}"
     resume_from = resource_version  # None: list first
     delivered = None  # resourceVersion of the last object yielded
     delay = _FIRST_DELAY
     outage_since: float | None = None
+    notice_at = None if on_pending is None else time.monotonic() + pending_after
+    latest: dict[str, Any] | None = None  # the last object yielded
+
+    def pending_notice() -> None:
+        nonlocal notice_at
+        if notice_at is None or latest is None or time.monotonic() < notice_at:
+            return
+        notice_at = None  # once
+        if on_pending is not None and not _phase(latest):
+            on_pending(latest)
+
     while deadline is None or time.monotonic() < deadline:
+        pending_notice()
         try:
             if resume_from is None:
                 listing = cluster.request(
@@ -69,13 +90,16 @@ def watch_workflow(
                 resume_from = str((listing.get("metadata") or {}).get("resourceVersion") or "")
                 version = workflow["metadata"].get("resourceVersion")
                 if version != delivered:
-                    delivered = version
+                    delivered, latest = version, workflow
                     yield hydrated(workflow)
                     if is_final(workflow):
                         return
+                    pending_notice()
             seconds = WATCH_SECONDS
             if deadline is not None:
                 seconds = max(1, min(seconds, math.ceil(deadline - time.monotonic())))
+            if notice_at is not None and not _phase(latest):
+                seconds = max(1, min(seconds, math.ceil(notice_at - time.monotonic())))
             response = cluster.request(
                 "watch",
                 WORKFLOWS,
@@ -110,10 +134,11 @@ def watch_workflow(
                         )
                     if kind in ("ADDED", "MODIFIED") and version != delivered:
                         delivered = version
-                        workflow = _complete(obj)
+                        workflow = latest = _complete(obj)
                         yield hydrated(workflow)
                         if is_final(workflow):
                             return
+                        pending_notice()
             finally:
                 close(response)
         except (Unreachable, ServerError, NotServed) as err:
@@ -131,6 +156,10 @@ def watch_workflow(
             pause = delay if deadline is None else max(0.0, min(delay, deadline - now))
             time.sleep(pause)
             delay = min(delay * 2, _MAX_DELAY)
+
+
+def _phase(workflow: dict[str, Any] | None) -> str:
+    return str(((workflow or {}).get("status") or {}).get("phase") or "")
 
 
 def lines(response: Any, cluster: Cluster, *, keep_empty: bool = False) -> Iterator[bytes]:
