@@ -18,7 +18,6 @@ import os
 import ssl
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -27,24 +26,17 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from benchmarks._result import Result
+from benchmarks._result import Result, p95, use_test_helpers
 
 STEPS = 40
 ROUNDS = 5
 
 
 def _harness() -> Any:
-    tests = str(Path(__file__).resolve().parent.parent / "tests")
-    if tests not in sys.path:
-        sys.path.insert(0, tests)
+    use_test_helpers()
     from k8s import envtest, testbed
 
     return envtest, testbed
-
-
-def _p95(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
 def run() -> list[Result]:
@@ -144,7 +136,7 @@ def _status_latency(bed: Any, tmp: Path) -> Result:
         )
     return Result(
         "argo status change -> Run updated p95",
-        _p95(delays),
+        p95(delays),
         "ms",
         100,
         detail=(

@@ -13,7 +13,6 @@ patch's round trip plus the push to the watcher: an upper bound of the watch's o
 from __future__ import annotations
 
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -21,24 +20,17 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from benchmarks._result import Result
+from benchmarks._result import Result, p95, use_test_helpers
 
 PATCHES = 200
 SUBMITS = 40
 
 
 def _harness() -> Any:
-    tests = str(Path(__file__).resolve().parent.parent / "tests")
-    if tests not in sys.path:
-        sys.path.insert(0, tests)
+    use_test_helpers()
     from k8s import envtest
 
     return envtest
-
-
-def _p95(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
 def run() -> list[Result]:
@@ -107,7 +99,7 @@ def _patch_latency(server: Any, tmp: Path) -> Result:
         detail += f", {lost} never arrived"
     return Result(
         "k8s status patch -> watch p95",
-        _p95(latencies) if not lost else float("inf"),
+        p95(latencies) if not lost else float("inf"),
         "ms",
         100,
         detail=detail,

@@ -16,7 +16,7 @@ import tracemalloc
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from benchmarks._result import Result
+from benchmarks._result import Result, p95
 from jupyter_argo.render import build_graph, draw
 from jupyter_argo.render._samples import dag_workflow
 from jupyter_argo.render.engine import engine_name
@@ -37,11 +37,6 @@ def _flip(workflow: dict[str, Any], round_: int) -> dict[str, Any]:
         if node["type"] == "Pod":
             node["phase"] = phases[(index + round_) % len(phases)]
     return later
-
-
-def _p95(samples: list[float]) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
 def _layout_1000(engine: str) -> tuple[Result, float]:
@@ -67,7 +62,7 @@ def _phase_updates() -> list[Result]:
         view.update(snapshot)
         times.append(time.perf_counter() - start)
     # A layout here would be a bug, not slowness: report it as a miss.
-    p95 = _p95(times) if view.layouts == 1 else float("inf")
+    update_p95 = p95(times) if view.layouts == 1 else float("inf")
     grown = copy.deepcopy(snapshots[-1])  # one more task: a structural change
     first = next(iter(_nodes(grown).values()))
     extra = dict(first, id=f"{first['id']}0", name=f"{first['name']}-extra", children=[])
@@ -79,14 +74,14 @@ def _phase_updates() -> list[Result]:
     return [
         Result(
             "render: phase-only change, 1,000-node view (p95)",
-            p95 * 1000,
+            update_p95 * 1000,
             "ms",
             50,
             detail=f"{len(view.phases)} drawn nodes, {len(times)} updates, no layout",
         ),
         Result(
             "render: structural update / phase-only update",
-            full / p95,
+            full / update_p95,
             "x",
             5,
             higher_is_better=True,

@@ -7,6 +7,9 @@
 #   - Argo Workflows $ARGO_VERSION: workflow-controller, argoexec and the `argo` CLI (whose
 #     `argo server` embeds ui/dist/app: built from a copy of the module source with an empty
 #     placeholder page there, since the UI is not part of the Go module);
+#   - etcd $ETCD_VERSION (Kubernetes 1.34's own etcd is 3.6; before 3.5.13 etcd lacks the watch
+#     progress requests the API server needs for client-go's streaming lists, and informers
+#     then stall for tens of seconds), from a wrapper module for the same reason;
 #   - crane $CRANE_VERSION (go-containerregistry): builds the test images from a root
 #     filesystem tarball and serves them as a registry on 127.0.0.1 (nothing else is
 #     reachable), so kubelet pulls images the ordinary way, whatever their pull policy.
@@ -22,12 +25,13 @@ set -euo pipefail
 K8S_VERSION="${K8S_VERSION:-1.34.4}"
 ARGO_VERSION="${ARGO_VERSION:-v4.0.5}"
 CRANE_VERSION="${CRANE_VERSION:-v0.22.1}"
+ETCD_VERSION="${ETCD_VERSION:-v3.6.17}"
 CACHE="${JUPYTER_ARGO_TESTBED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/jupyter-argo/argo-testbed}"
 BIN="$CACHE/bin"
-STAMP="$BIN/.built-k8s-$K8S_VERSION-argo-$ARGO_VERSION"
+STAMP="$BIN/.built-k8s-$K8S_VERSION-argo-$ARGO_VERSION-etcd-$ETCD_VERSION"
 K8S_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kubelet)
 ARGO_CMDS=(workflow-controller argoexec argo)
-WANT=("${K8S_CMDS[@]}" "${ARGO_CMDS[@]}" crane)
+WANT=(etcd "${K8S_CMDS[@]}" "${ARGO_CMDS[@]}" crane)
 
 say() { echo "argo-build: $*" >&2; }
 
@@ -135,6 +139,22 @@ build_argo() {
     )
 }
 
+build_etcd() {
+    [ -x "$BIN/etcd" ] && "$BIN/etcd" --version 2>/dev/null | grep -q "${ETCD_VERSION#v}" && return 0
+    local wrap="$CACHE/src/etcd-wrapper-$ETCD_VERSION"
+    mkdir -p "$wrap"
+    say "building etcd $ETCD_VERSION"
+    (
+        cd "$wrap"
+        printf 'module jupyter-argo.local/etcd\n\ngo 1.24\n\nrequire go.etcd.io/etcd/server/v3 %s\n' \
+            "$ETCD_VERSION" >go.mod
+        printf '//go:build tools\n\npackage tools\n\nimport _ "go.etcd.io/etcd/server/v3"\n' >tools.go
+        "$GO" mod tidy -e >&2 || true
+        "$GO" build -trimpath -ldflags "-s -w" -o "$BIN/etcd.tmp" go.etcd.io/etcd/server/v3 >&2
+        mv "$BIN/etcd.tmp" "$BIN/etcd"
+    )
+}
+
 build_crane() {
     [ -x "$BIN/crane" ] && return 0
     say "building crane $CRANE_VERSION"
@@ -146,7 +166,8 @@ case "$only" in
     kubernetes) build_kubernetes ;;
     argo) build_argo ;;
     crane) build_crane ;;
-    all) build_crane; build_kubernetes; build_argo ;;
+    etcd) build_etcd ;;
+    all) build_crane; build_etcd; build_kubernetes; build_argo ;;
 esac
 for b in "${WANT[@]}"; do [ -x "$BIN/$b" ] || { [ "$only" != all ] && exit 0; say "missing $b"; exit 1; }; done
 touch "$STAMP"

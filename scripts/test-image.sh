@@ -32,26 +32,8 @@ case "$ENGINE" in
     *) say "unknown engine '$ENGINE' (docker or podman)"; exit 2 ;;
 esac
 
-as_root() {
-    if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo -n "$@"; else
-        say "need root to run: $*"
-        return 1
-    fi
-}
-
-install_debs() {
-    local missing=()
-    for pkg in "$@"; do
-        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' \
-            || missing+=("$pkg")
-    done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    say "installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    local opts=(-y --no-install-recommends -o DPkg::Lock::Timeout=600)
-    as_root apt-get install "${opts[@]}" "${missing[@]}" >&2 \
-        || { as_root apt-get update >&2 && as_root apt-get install "${opts[@]}" "${missing[@]}" >&2; }
-}
+# shellcheck source=scripts/debs.sh
+. "$(dirname "$0")/debs.sh"
 
 engine_answers() { "$ENGINE" info >/dev/null 2>&1; }
 

@@ -483,3 +483,135 @@ def test_delete_runs_argos_artifact_gc(backend: KubernetesBackend, bed: Testbed)
     wait_for(gone, timeout=180, every=1)
     listed = s3.list_objects_v2(Bucket=bed.s3_bucket, Prefix=key)
     assert listed.get("KeyCount", 0) == 0
+
+
+# ---- the users' document ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def seed() -> dict[str, str]:
+    from test_seed import seed_workflows
+
+    return seed_workflows()
+
+
+@contextlib.contextmanager
+def git_daemon(bare: Path) -> Iterator[str]:
+    """`git daemon` serving `bare` on 127.0.0.1: what a pod can clone from (git://)."""
+    import subprocess
+
+    from servers import free_port
+
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            "git",
+            "daemon",
+            "--reuseaddr",
+            "--export-all",
+            f"--base-path={bare.parent}",
+            "--listen=127.0.0.1",
+            f"--port={port}",
+            str(bare.parent),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        time.sleep(0.5)
+        yield f"git://127.0.0.1:{port}/{bare.name}"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def seed_on_both(
+    backend: KubernetesBackend, text: str, home: Path
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    final, local = run_both(backend, workflow(text), home)
+    assert final["status"]["phase"] == local["status"]["phase"] == "Succeeded", (
+        final["status"].get("message"),
+        local["status"].get("message"),
+    )
+    names = {n["displayName"] for n in final["status"]["nodes"].values()}
+    local_names = {n["displayName"] for n in local["status"]["nodes"].values()}
+    assert names - {final["metadata"]["name"]} == local_names - {local["metadata"]["name"]}
+    return final, local
+
+
+def own_log(backend: KubernetesBackend, wf: dict[str, Any], display: str) -> list[str]:
+    node = node_named(wf, display)
+    assert node is not None
+    lines = backend.logs(wf["metadata"]["name"], node=node["id"])
+    return [line for _pod, line in lines if "argo=true" not in line]
+
+
+def test_seed_artifact_passing_and_output_parameter(
+    backend: KubernetesBackend, seed: dict[str, str], tmp_path: Path
+) -> None:
+    final, _ = seed_on_both(backend, seed["artifact-passing-"], tmp_path / "a")
+    assert own_log(backend, final, "consume-artifact") == ["hello world"]
+    art = (node_named(final, "generate-artifact") or {})["outputs"]["artifacts"][0]
+    run = Run(backend, final)
+    assert run.node("generate-artifact").outputs.artifacts["hello-art"].text() == "hello world\n"
+    assert art["s3"]["key"].endswith("/hello-art.tgz")
+    final, local = seed_on_both(backend, seed["output-parameter-"], tmp_path / "b")
+    for wf in (final, local):
+        params = (node_named(wf, "generate-parameter") or {})["outputs"]["parameters"]
+        assert params[0]["value"] == "hello world"
+    assert own_log(backend, final, "consume-parameter") == ["hello world"]
+
+
+def test_seed_scripts_results(
+    backend: KubernetesBackend, seed: dict[str, str], tmp_path: Path
+) -> None:
+    final, _ = seed_on_both(backend, seed["scripts-"], tmp_path / "s")
+    for label, step in (("BASH", "bash"), ("PY", "python"), ("JS", "javascript")):
+        result = (node_named(final, f"generate-from-{step}") or {})["outputs"]["result"]
+        assert 0 <= int(result) <= 101
+        assert own_log(backend, final, f"print-for-{step}") == [f"result was: [{label}] {result}"]
+
+
+@pytest.mark.parametrize("variant", ["artifact-gc-", "artifact-gc-sa"])
+def test_seed_artifact_gc_workflows(
+    backend: KubernetesBackend, bed: Testbed, seed: dict[str, str], variant: str, tmp_path: Path
+) -> None:
+    # The seed's second variant runs as `my-sa`: the service account its text creates.
+    bed.api.ensure(
+        f"/api/v1/namespaces/{backend.namespace}/serviceaccounts",
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "my-sa"}},
+    )
+    account = {"kind": "ServiceAccount", "name": "my-sa", "namespace": backend.namespace}
+    bed.api.bind_role(backend.namespace, "executor-my-sa", "executor", account)
+    final, local = seed_on_both(backend, seed[variant], tmp_path / "gc")
+    keys = {
+        a["name"]: a["s3"]["key"]
+        for a in final["status"]["nodes"][final["metadata"]["name"]]["outputs"]["artifacts"]
+    }
+    local_keys = {
+        a["name"]: a["s3"]["key"]
+        for a in local["status"]["nodes"][local["metadata"]["name"]]["outputs"]["artifacts"]
+    }
+    uid, local_uid = final["metadata"]["uid"], local["metadata"]["uid"]
+    assert {k: v.replace(uid, "UID") for k, v in keys.items()} == {
+        k: v.replace(local_uid, "UID") for k, v in local_keys.items()
+    }
+
+
+def test_seed_hardwired_artifacts(
+    backend: KubernetesBackend, seed: dict[str, str], tmp_path: Path
+) -> None:
+    import re
+
+    from servers import http_server, make_git_repo
+
+    repo = make_git_repo(tmp_path / "git")
+    with http_server() as server, git_daemon(repo.bare) as git_url:
+        server.files["/kubectl"] = b"#!/bin/sh\necho kubectl stand-in\n"
+        text = seed["hardwired-artifact-"]
+        text = text.replace("https://github.com/argoproj/argo-workflows.git", git_url)
+        text = re.sub(r"https://storage\.googleapis\.com/\S+", server.url("/kubectl"), text)
+        final, _ = seed_on_both(backend, text, tmp_path / "h")
+        lines = own_log(backend, final, final["metadata"]["name"])
+    assert any(line.startswith("-rwxr-xr-x") and line.endswith("/bin/kubectl") for line in lines)
+    assert any(line.endswith("VERSION") for line in lines)

@@ -443,3 +443,49 @@ def test_key_only_locations_resolved_as_argo_resolves_them(
     templated["spec"]["templates"][0]["archiveLocation"] = archive
     assert opened(templated) == "template"
     backend.close()
+
+
+def test_artifacts_without_rbac_on_secrets_say_which_secret(
+    server: ApiServer, s3: S3Server, namespace: str, tmp_path: Path
+) -> None:
+    from k8s.envtest import VIEWER, VIEWER_TOKEN
+
+    admin = KubernetesBackend(kubeconfig=server.kubeconfig(tmp_path / "a", namespace=namespace))
+    admin.apply(credentials(s3))
+    name = f"nosecret-{uuid.uuid4().hex[:6]}"
+    status = finished_with_outputs(name, s3_repository(s3))
+    stage(s3, name, status)
+    Controller(server, namespace).create(manifest(name), status)
+    # The viewer may read workflows here, and nothing else.
+    server.ensure(
+        f"/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/roles",
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": "workflow-viewer"},
+            "rules": [
+                {
+                    "apiGroups": ["argoproj.io"],
+                    "resources": ["workflows"],
+                    "verbs": ["get", "list", "watch"],
+                }
+            ],
+        },
+    )
+    viewer = {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": VIEWER}
+    server.bind_role(namespace, "workflow-viewer", "workflow-viewer", viewer)
+    config = server.kubeconfig(tmp_path / "v", token=VIEWER_TOKEN, namespace=namespace)
+    backend = KubernetesBackend(kubeconfig=config, controller_namespace=CONTROLLER_NAMESPACE)
+    try:
+        workflow = backend.get(name)
+        artifact = produce_node(workflow)["outputs"]["artifacts"][0]
+        with pytest.raises(ConfigError) as caught:
+            backend.open_artifact(artifact, workflow=workflow)
+    finally:
+        backend.close()
+        admin.close()
+    message = str(caught.value)
+    assert "\n" not in message
+    assert f'Secret "{CRED}" in namespace "{namespace}"' in message
+    assert f'user "{VIEWER}" cannot get secrets' in message
+    assert s3.secret_key not in message

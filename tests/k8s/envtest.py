@@ -330,20 +330,19 @@ class ApiServer:
                 ],
             },
         )
+        viewer = {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": VIEWER}
+        self.bind_role(NAMESPACE, "workflow-viewer", "workflow-viewer", viewer)
+
+    def bind_role(self, namespace: str, name: str, role: str, subject: dict[str, str]) -> None:
+        """RoleBinding `name`: the Role `role` of `namespace` for `subject`."""
         self.ensure(
-            f"{rbac}/rolebindings",
+            f"/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/rolebindings",
             {
                 "apiVersion": "rbac.authorization.k8s.io/v1",
                 "kind": "RoleBinding",
-                "metadata": {"name": "workflow-viewer", "namespace": NAMESPACE},
-                "roleRef": {
-                    "apiGroup": "rbac.authorization.k8s.io",
-                    "kind": "Role",
-                    "name": "workflow-viewer",
-                },
-                "subjects": [
-                    {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": VIEWER}
-                ],
+                "metadata": {"name": name, "namespace": namespace},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role},
+                "subjects": [subject],
             },
         )
 

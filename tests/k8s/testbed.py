@@ -513,20 +513,8 @@ state = "{self.run_dir / "containerd-state"}"
                 ],
             },
         )
-        api.ensure(
-            f"{rbac}/rolebindings",
-            {
-                "apiVersion": "rbac.authorization.k8s.io/v1",
-                "kind": "RoleBinding",
-                "metadata": {"name": "executor-default", "namespace": NAMESPACE},
-                "roleRef": {
-                    "apiGroup": "rbac.authorization.k8s.io",
-                    "kind": "Role",
-                    "name": "executor",
-                },
-                "subjects": [{"kind": "ServiceAccount", "name": "default", "namespace": NAMESPACE}],
-            },
-        )
+        account = {"kind": "ServiceAccount", "name": "default", "namespace": NAMESPACE}
+        api.bind_role(NAMESPACE, "executor-default", "executor", account)
         secret = {
             "apiVersion": "v1",
             "kind": "Secret",

@@ -77,6 +77,14 @@ def secret_lookup(cluster: Cluster, namespace: str) -> Callable[[str, str], str 
                 cache[name] = cluster.request("get", KINDS["Secret"], namespace, name)
             except NotFoundError:
                 cache[name] = None
+            except ConfigError as err:
+                if not str(err).startswith("forbidden:"):
+                    raise
+                raise ConfigError(
+                    f'cannot read the artifact repository\'s credentials (Secret "{name}" in '
+                    f'namespace "{namespace}"): {err}; the run\'s status, parameters and pod '
+                    "logs still work"
+                ) from None
         secret = cache[name]
         if secret is None:
             return None
