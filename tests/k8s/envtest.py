@@ -115,6 +115,7 @@ class ApiServer:
     etcd_port: int = 0
     watch_cache_size: int = 100
     service_accounts: bool = False  # True where a controller-manager makes them
+    extra_args: list[str] = field(default_factory=list)  # more kube-apiserver flags
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
@@ -199,6 +200,7 @@ class ApiServer:
             # No controller-manager creates `default` service accounts, so pods are
             # admitted without one.
             args.append("--disable-admission-plugins=ServiceAccount")
+        args += self.extra_args
         self.processes["kube-apiserver"] = self._spawn("kube-apiserver", args)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

@@ -3,9 +3,9 @@
 etcd, kube-apiserver, kube-controller-manager, kube-scheduler and a kubelet whose pods run
 under containerd and runc; Argo's own workflow-controller (its pods run Argo's argoexec)
 and `argo server`; an S3-compatible server as the artifact repository and an image
-registry. Everything listens on 127.0.0.1 and every pod uses the host's network (set
-through the controller's `workflowDefaults`), so no CNI, no cluster IP and no traffic
-leaves the machine: the executor reaches the API server through `executor.env`.
+registry. Everything listens on 127.0.0.1 and every pod uses the host's network (set by a
+mutating admission policy, `_host_network`), so no CNI, no cluster IP and no traffic
+leaves the machine; Argo itself is configured as a plain installation.
 
 Binaries and the pods' image come from `scripts/argo-testbed.sh` (built once per machine
 into ~/.cache/jupyter-argo/argo-testbed). One test bed runs per machine at a time (a
@@ -149,8 +149,18 @@ class Testbed:
         self._lock = (self.cache / ".running").open("w")
         fcntl.flock(self._lock, fcntl.LOCK_EX)
         self._clean_run_dir()
-        self.api = ApiServer(self.bin, self.workdir / "api", service_accounts=True)
+        self.api = ApiServer(
+            self.bin,
+            self.workdir / "api",
+            service_accounts=True,
+            # Mutating admission policies (beta in 1.34, off by default): see _host_network.
+            extra_args=[
+                "--feature-gates=MutatingAdmissionPolicy=true",
+                "--runtime-config=admissionregistration.k8s.io/v1beta1=true",
+            ],
+        )
         self.api.start()
+        self._host_network()
         self._start_registry()
         self._start_containerd()
         self._start_kube_controllers()
@@ -219,6 +229,77 @@ class Testbed:
         )
 
     # ---- images ----------------------------------------------------------------------------
+
+    def _host_network(self) -> None:
+        """Every pod of the tests' namespace on the host's network, its in-cluster clients
+        pointed at the API server on 127.0.0.1: a mutating admission policy, so Argo's
+        objects (workflows, defaults, config) stay as a real installation has them, and
+        the pods Argo makes itself (artifact GC, agents) are covered too. Without it a pod
+        would need a CNI network and dial the `kubernetes` Service's cluster IP."""
+        port = self.api.port
+
+        def each(field: str) -> str:
+            """CEL: every container of `field` with the API server's address in its env."""
+            kind = f"Object.spec.{field}"
+            env = (
+                f'[{kind}.env{{name: "KUBERNETES_SERVICE_HOST", value: "127.0.0.1"}}, '
+                f'{kind}.env{{name: "KUBERNETES_SERVICE_PORT", value: "{port}"}}]'
+            )
+            return f"object.spec.{field}.map(c, {kind}{{name: c.name, env: {env}}})"
+
+        spec = 'hostNetwork: true, dnsPolicy: "ClusterFirstWithHostNet", containers: '
+        spec += each("containers")
+        with_init = (
+            f"Object{{spec: Object.spec{{{spec}, initContainers: {each('initContainers')}}}}}"
+        )
+        expression = (
+            f"has(object.spec.initContainers) ? {with_init} : Object{{spec: Object.spec{{{spec}}}}}"
+        )
+        api = "/apis/admissionregistration.k8s.io/v1beta1"
+        self.api.ensure(
+            f"{api}/mutatingadmissionpolicies",
+            {
+                "apiVersion": "admissionregistration.k8s.io/v1beta1",
+                "kind": "MutatingAdmissionPolicy",
+                "metadata": {"name": "testbed-host-network"},
+                "spec": {
+                    "matchConstraints": {
+                        "resourceRules": [
+                            {
+                                "apiGroups": [""],
+                                "apiVersions": ["v1"],
+                                "operations": ["CREATE"],
+                                "resources": ["pods"],
+                            }
+                        ]
+                    },
+                    "failurePolicy": "Fail",
+                    "reinvocationPolicy": "Never",
+                    "mutations": [
+                        {
+                            "patchType": "ApplyConfiguration",
+                            "applyConfiguration": {"expression": expression},
+                        }
+                    ],
+                },
+            },
+        )
+        self.api.ensure(
+            f"{api}/mutatingadmissionpolicybindings",
+            {
+                "apiVersion": "admissionregistration.k8s.io/v1beta1",
+                "kind": "MutatingAdmissionPolicyBinding",
+                "metadata": {"name": "testbed-host-network"},
+                "spec": {
+                    "policyName": "testbed-host-network",
+                    "matchResources": {
+                        "namespaceSelector": {
+                            "matchLabels": {"kubernetes.io/metadata.name": NAMESPACE}
+                        }
+                    },
+                },
+            },
+        )
 
     def _start_registry(self) -> None:
         port = free_port()
@@ -546,27 +627,10 @@ state = "{self.run_dir / "containerd-state"}"
 
     def controller_config(self) -> dict[str, str]:
         """`workflow-controller-configmap`'s data, each key a YAML document as Argo reads it."""
-        executor = {
-            "imagePullPolicy": "IfNotPresent",
-            # In-cluster clients would dial the `kubernetes` Service's cluster IP, which
-            # nothing routes here: the executor talks to the API server on 127.0.0.1.
-            "env": [
-                {"name": "KUBERNETES_SERVICE_HOST", "value": "127.0.0.1"},
-                {"name": "KUBERNETES_SERVICE_PORT", "value": str(self.api.port)},
-            ],
-        }
-        defaults = {
-            "spec": {
-                "hostNetwork": True,
-                "dnsPolicy": "ClusterFirstWithHostNet",
-            }
-        }
-        images = dict(IMAGES.items())
         return {
-            "executor": yaml.safe_dump(executor),
+            "executor": yaml.safe_dump({"imagePullPolicy": "IfNotPresent"}),
             "artifactRepository": yaml.safe_dump({"archiveLogs": True, "s3": self.s3_repository()}),
-            "workflowDefaults": yaml.safe_dump(defaults),
-            "images": yaml.safe_dump(images),
+            "images": yaml.safe_dump(IMAGES),
             # Two cores: at most 8 workflows run at once, the rest wait Pending as Argo
             # queues them (`parallelism`).
             "parallelism": "8",
