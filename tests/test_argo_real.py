@@ -275,10 +275,14 @@ def test_upstream_example_ends_as_argo_e2e_expects_and_as_locally(
         # need a feature released after it.
         pytest.xfail(f"not in Argo {ARGO_VERSION}'s examples: {status.get('message')}")
     assert status["phase"] == expected, status.get("message")
-    # Our engine ends where Argo's controller ends, with the same nodes (unless the
-    # example draws random numbers, which may take its nodes elsewhere).
+    # Our engine ends where Argo's controller ends, with the same nodes, unless the
+    # example draws random numbers or races a deadline: a pod's deadline counts from its
+    # start, init container and all, which takes seconds on a loaded 2-core machine (in
+    # dag-task-level-timeout.yaml task A, 15 s of work under a 20 s deadline, then times
+    # out too).
     assert local["phase"] == status["phase"], local.get("message")
-    if "random" not in (ARGO / key).read_text():
+    text = (ARGO / key).read_text()
+    if not any(word in text for word in ("random", "timeout:", "activeDeadlineSeconds")):
         assert node_shapes(ends["local"]) == node_shapes(ends["argo"])
 
 
