@@ -506,21 +506,32 @@ state = "{self.run_dir / "containerd-state"}"
         }
         config_file = self.run_dir / "kubelet.yaml"
         config_file.write_text(yaml.safe_dump(config))
-        self._spawn(
-            "kubelet",
-            [
-                str(self.bin / "kubelet"),
-                f"--config={config_file}",
-                f"--kubeconfig={admin}",
-                f"--root-dir={root}",
-                f"--hostname-override={NODE}",
-                # kubelet refuses a loopback node IP; as an "external cloud provider" the
-                # test bed sets the node's address itself (below).
-                "--cloud-provider=external",
-                f"--cert-dir={root / 'pki'}",
-                "--v=0",
-            ],
-        )
+        args = [
+            str(self.bin / "kubelet"),
+            f"--config={config_file}",
+            f"--kubeconfig={admin}",
+            f"--root-dir={root}",
+            f"--hostname-override={NODE}",
+            # kubelet refuses a loopback node IP; as an "external cloud provider" the
+            # test bed sets the node's address itself (below).
+            "--cloud-provider=external",
+            f"--cert-dir={root / 'pki'}",
+            "--v=0",
+        ]
+        # containerd answers before its CRI service is up ("server is not initialized
+        # yet"), and kubelet exits at once on that: start it again for a while.
+        deadline = time.monotonic() + 30
+        while True:
+            self._spawn("kubelet", args)
+            try:
+                self.processes["kubelet"].wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                break
+            if "not initialized yet" not in self.log_tail("kubelet", 3) or (
+                time.monotonic() > deadline
+            ):
+                raise RuntimeError(f"kubelet exited:\n{self.log_tail('kubelet')}")
+            time.sleep(0.5)
 
         def registered() -> bool:
             return bool(self.api.call("GET", f"/api/v1/nodes/{NODE}"))
