@@ -29,10 +29,10 @@ LABEXT_SOURCES := $(wildcard labextension/src/*.ts) labextension/package.json \
 NODE_OK := const [a, b] = process.versions.node.split('.').map(Number); \
 	process.exit((a === 20 && b >= 19) || (a === 22 && b >= 12) || a > 22 ? 0 : 1)
 
-.PHONY: node chromium
+.PHONY: node chromium graphviz
 $(STAMP) $(LABEXT) node: export PATH := $(abspath $(BIN)):$(PATH)
 $(STAMP): $(LABEXT)
-install: chromium
+install: chromium graphviz
 
 $(LABEXT): $(LABEXT_SOURCES) | node
 	cd labextension && npm install --no-audit --no-fund && npm run build
@@ -45,6 +45,11 @@ chromium:  ## Debian's Chromium for the browser test (apt-get as root when missi
 	@test -x /usr/bin/chromium || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
 	  else echo "no /usr/bin/chromium and not root: the browser test will skip"; fi; }
+
+graphviz:  ## Debian's Graphviz (`dot`, which draws the DAG) when missing (apt-get as root)
+	@command -v dot >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq graphviz; \
+	  else echo "no dot and not root: install Graphviz for the DAG drawings"; fi; }
 
 lab: install  ## start JupyterLab on notebooks/ (local backend)
 	JUPYTER_ARGO_BACKEND=$${JUPYTER_ARGO_BACKEND:-local} $(BIN)/jupyter lab --notebook-dir=notebooks
