@@ -1,6 +1,7 @@
-"""Backends by name: `get_backend("local")` runs here, `get_backend("kubernetes")` on a cluster.
+"""Backends by name: `get_backend("local")` runs here, `get_backend("kubernetes")` on a cluster,
+`get_backend("argo-server")` through a shared Argo Server (configured like the argo CLI).
 
-Both speak the `Backend` protocol (`base.py`) and Argo's `Workflow.status`; nothing above
+All speak the `Backend` protocol (`base.py`) and Argo's `Workflow.status`; nothing above
 this package asks which one ran a workflow. Each loads only when asked for.
 """
 
@@ -13,7 +14,7 @@ from jupyter_argo.errors import ConfigError
 
 __all__ = ["BACKENDS", "Backend", "Workflow", "get_backend"]
 
-BACKENDS = ("local", "kubernetes")
+BACKENDS = ("local", "kubernetes", "argo-server")
 
 
 def get_backend(name: str, **config: Any) -> Backend:
@@ -34,4 +35,8 @@ def get_backend(name: str, **config: Any) -> Backend:
             ) from None
         backend: Backend = KubernetesBackend(**config)
         return backend
+    if name == "argo-server":
+        from jupyter_argo.backends.argo_server import ArgoServerBackend
+
+        return ArgoServerBackend(**config)
     raise ConfigError(f"unknown backend {name!r} (choose one of {', '.join(BACKENDS)})")

@@ -692,6 +692,10 @@ state = "{self.run_dir / "containerd-state"}"
                 "--namespaced=false",
                 "--loglevel=warn",
             ],
+            # With `--auth-mode=client` the server makes each caller's client from the
+            # default loading rules (`kubeconfig.DefaultRestConfig`: $KUBECONFIG), not
+            # from --kubeconfig: without this every bearer token is answered 401.
+            env={"KUBECONFIG": str(kubeconfig)},
         )
 
         def answers() -> bool:
