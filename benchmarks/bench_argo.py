@@ -9,6 +9,13 @@ Targets (issue 11):
 - one-step workflow, submit to Succeeded: ours (submit, then `wait`) against Argo's own
   CLI, `argo submit --wait`, on the same cluster, alternating, median of each. Ours must
   not be slower (ratio <= 1).
+
+Targets (issue 12, the Argo Server backend, on the same bed's `argo server`):
+- a status change written by the controller reaches our `Run` through the server's
+  `workflow-events` stream within 100 ms at p95 (the same bare API-server watch as the
+  reference);
+- a `%%argo` cell (a three-step chain, submitted, watched to the end, bound) through the
+  server against the same cell on the Kubernetes backend, alternating: at most 10% slower.
 """
 
 from __future__ import annotations
@@ -41,7 +48,12 @@ def _harness() -> Any:
 
 def run() -> list[Result]:
     envtest, testbed = _harness()
-    names = ("argo status change -> Run updated p95", "argo one-step submit->Succeeded, ours/argo")
+    names = (
+        "argo status change -> Run updated p95",
+        "argo one-step submit->Succeeded, ours/argo",
+        "argo-server status change -> Run updated p95",
+        "%%argo cell, argo-server/kubernetes",
+    )
     try:
         cache = testbed.provision()
     except envtest.Unavailable as err:
@@ -54,14 +66,25 @@ def run() -> list[Result]:
         )
         try:
             bed.start()
-            return [_status_latency(bed, Path(tmp)), _one_step_against_argo_cli(bed, Path(tmp))]
+            return [
+                _status_latency(bed, Path(tmp)),
+                _one_step_against_argo_cli(bed, Path(tmp)),
+                _status_latency(bed, Path(tmp), server=True),
+                _cell_server_against_kubernetes(bed, Path(tmp)),
+            ]
         finally:
             bed.stop()
 
 
-def _backend(bed: Any, path: Path) -> Any:
+def _backend(bed: Any, path: Path, server: bool = False) -> Any:
+    from jupyter_argo.backends.argo_server import ArgoServerBackend
     from jupyter_argo.backends.kubernetes import KubernetesBackend
 
+    if server:
+        from k8s.envtest import NAMESPACE
+
+        address = f"127.0.0.1:{bed.argo_server_port}"
+        return ArgoServerBackend(address, token=bed.user_token(), namespace=NAMESPACE, secure=False)
     return KubernetesBackend(kubeconfig=bed.api.kubeconfig(path))
 
 
@@ -104,10 +127,11 @@ def _bare_watch(bed: Any, namespace: str, name: str, arrived: dict[str, float]) 
                 return
 
 
-def _status_latency(bed: Any, tmp: Path) -> Result:
+def _status_latency(bed: Any, tmp: Path, server: bool = False) -> Result:
     from jupyter_argo.run import Run, watch
 
-    backend = _backend(bed, tmp / "latency")
+    label = "argo-server" if server else "argo"
+    backend = _backend(bed, tmp / "latency", server)
     name = f"bench-latency-{uuid.uuid4().hex[:6]}"
     reference: dict[str, float] = {}
     ours: dict[str, float] = {}
@@ -128,19 +152,20 @@ def _status_latency(bed: Any, tmp: Path) -> Result:
     phase = run.phase
     if not delays or phase != "Succeeded":
         return Result(
-            "argo status change -> Run updated p95",
+            f"{label} status change -> Run updated p95",
             float("inf"),
             "ms",
             100,
             detail=f"run {phase}, {len(delays)} changes seen by both",
         )
+    via = " through argo server's workflow-events" if server else ""
     return Result(
-        "argo status change -> Run updated p95",
+        f"{label} status change -> Run updated p95",
         p95(delays),
         "ms",
         100,
         detail=(
-            f"{len(delays)} status changes by Argo's controller ({STEPS}-step chain), median "
+            f"{len(delays)} status changes by Argo's controller ({STEPS}-step chain){via}, median "
             f"{statistics.median(delays):.1f} ms; {len(reference)} seen by the bare watch"
         ),
     )
@@ -189,5 +214,70 @@ def _one_step_against_argo_cli(bed: Any, tmp: Path) -> Result:
         detail=(
             f"median ours {statistics.median(ours):.2f} s, `argo submit --wait` "
             f"{statistics.median(theirs):.2f} s, {ROUNDS} rounds each, alternating"
+        ),
+    )
+
+
+CELL = """%%argo --backend {backend} --bind
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {{generateName: cell-}}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {{name: a, template: say}}
+    - - {{name: b, template: say}}
+    - - {{name: c, template: say}}
+  - name: say
+    container: {{image: busybox, command: ["true"]}}
+"""
+
+
+def _cell_server_against_kubernetes(bed: Any, tmp: Path) -> Result:
+    """The same `%%argo` cell in one IPython shell, alternating between the backends."""
+    import contextlib
+
+    from IPython.core.interactiveshell import InteractiveShell
+    from k8s.envtest import NAMESPACE
+
+    env = {
+        "JUPYTER_ARGO_KUBECONFIG": str(bed.api.kubeconfig(tmp / "cell-kubeconfig")),
+        "JUPYTER_ARGO_NAMESPACE": NAMESPACE,
+        "ARGO_SERVER": f"127.0.0.1:{bed.argo_server_port}",
+        "ARGO_TOKEN": bed.user_token(),
+        "ARGO_SECURE": "false",
+        "ARGO_NAMESPACE": NAMESPACE,
+    }
+    previous = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    shell = InteractiveShell.instance()
+    times: dict[str, list[float]] = {"kubernetes": [], "argo-server": []}
+    try:
+        shell.run_line_magic("load_ext", "jupyter_argo")
+        with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+            for round_ in range(ROUNDS + 1):
+                for backend in ("kubernetes", "argo-server"):
+                    begin = time.perf_counter()
+                    shell.run_cell(CELL.format(backend=backend)).raise_error()
+                    if round_:  # the first round warms both up
+                        times[backend].append(time.perf_counter() - begin)
+    finally:
+        InteractiveShell.clear_instance()
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    server, kube = statistics.median(times["argo-server"]), statistics.median(times["kubernetes"])
+    return Result(
+        "%%argo cell, argo-server/kubernetes",
+        server / kube,
+        "x",
+        1.10,
+        detail=(
+            f"3-step chain, median {server:.2f} s through argo server, {kube:.2f} s on the "
+            f"Kubernetes API, {ROUNDS} rounds each, alternating"
         ),
     )

@@ -355,6 +355,12 @@ class ArgoMagics(magic.Magics):  # type: ignore[misc]
                 print(diagnostic, file=sys.stderr)
         if errors:
             raise LintError(list(errors))
+        server_lint = getattr(backend, "server_lint", None)
+        if lint_only and callable(server_lint):
+            # As `argo lint` online: the Argo Server validates too (its own rules, its
+            # templates); its answer is one line.
+            for document in content.documents:
+                server_lint(document.body, args.namespace or self.namespace)
         if lint_only:
             print(f"{content.file}: no errors" + (f", {len(shown)} findings" if shown else ""))
 

@@ -2,7 +2,8 @@
 # Provide everything the real-Argo test bed runs (tests/k8s/testbed.py starts and stops it):
 #   1. etcd, Kubernetes, Argo and crane binaries, built from the Go module proxy
 #      (argo-build.sh);
-#   2. containerd, runc and the CNI loopback plugin, from Debian (apt, when missing);
+#   2. containerd, runc, the CNI loopback plugin and PostgreSQL (Argo's workflow archive),
+#      from Debian (apt, when missing);
 #   3. the pods' image: a Debian root filesystem (debootstrap minbase + python3) with the
 #      project's argosay and cowsay stand-ins (and node, for the one node example), as an OCI image tarball that the test bed
 #      pushes to its registry on 127.0.0.1 under every name the examples use.
@@ -22,7 +23,8 @@ say() { echo "argo-testbed: $*" >&2; }
 . "$(dirname "$0")/debs.sh"
 
 mkdir -p "$CACHE"
-install_debs containerd runc containernetworking-plugins debootstrap mount util-linux
+# PostgreSQL: Argo's workflow archive and node-status offloading (the server reads both).
+install_debs containerd runc containernetworking-plugins debootstrap mount util-linux postgresql
 BIN="$(bash "$HERE/argo-build.sh" | tail -n 1)"
 
 exec 9>"$CACHE/.testbed-lock"

@@ -1,6 +1,7 @@
-"""The Kubernetes backend against Argo itself: Argo's workflow-controller runs what our
-backend submits, its argoexec runs in real pods (kubelet, containerd, runc), and its
-artifacts land in a real S3-compatible server. Nothing here plays the controller.
+"""The Kubernetes and Argo Server backends against Argo itself: Argo's workflow-controller
+runs what our backends submit (straight to the API server, or through `argo server` with a
+service account's token), its argoexec runs in real pods (kubelet, containerd, runc), and
+its artifacts land in a real S3-compatible server. Nothing here plays the controller.
 
 Every expected value comes from Argo: its e2e suite's expectations for the upstream
 examples, what its controller writes into `status`, what its executor uploads."""
@@ -11,6 +12,7 @@ import contextlib
 import json
 import threading
 import time
+import urllib.error
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -19,9 +21,10 @@ from typing import Any
 
 import pytest
 from conftest import ARGO, argo_examples
-from k8s.envtest import _test_timeout_paused
+from k8s.envtest import NAMESPACE, _test_timeout_paused
 from k8s.testbed import ARGO_VERSION, Testbed, shared_testbed
 
+from jupyter_argo.backends.argo_server import ArgoServerBackend
 from jupyter_argo.backends.kubernetes import KubernetesBackend
 from jupyter_argo.backends.local import LocalBackend
 from jupyter_argo.errors import ArgoError
@@ -36,9 +39,27 @@ def bed() -> Testbed:
     return shared_testbed()
 
 
-@pytest.fixture
-def backend(bed: Testbed, tmp_path: Path) -> Iterator[KubernetesBackend]:
-    backend = KubernetesBackend(kubeconfig=bed.api.kubeconfig(tmp_path / "kubeconfig"))
+Either = KubernetesBackend | ArgoServerBackend
+
+
+def server_backend(bed: Testbed) -> ArgoServerBackend:
+    """The Argo Server backend as a user of a shared installation has it: the server's
+    address and a service account's token for one namespace, no Kubernetes credentials."""
+    return ArgoServerBackend(
+        f"127.0.0.1:{bed.argo_server_port}",
+        token=bed.user_token(),
+        namespace=NAMESPACE,
+        secure=False,
+    )
+
+
+@pytest.fixture(params=["kubernetes", "argo-server"])
+def backend(bed: Testbed, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Either]:
+    backend: Either
+    if request.param == "kubernetes":
+        backend = KubernetesBackend(kubeconfig=bed.api.kubeconfig(tmp_path / "kubeconfig"))
+    else:
+        backend = server_backend(bed)
     yield backend
     backend.close()
 
@@ -54,7 +75,7 @@ def workflow(text: str) -> dict[str, Any]:
 
 
 def run_both(
-    backend: KubernetesBackend, manifest: dict[str, Any], home: Path
+    backend: Either, manifest: dict[str, Any], home: Path
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The final Workflow from Argo and from our local engine, for the same manifest."""
     created = backend.submit(manifest)
@@ -84,7 +105,7 @@ spec:
 """
 
 
-def test_hello_world_runs_in_a_real_pod(backend: KubernetesBackend, tmp_path: Path) -> None:
+def test_hello_world_runs_in_a_real_pod(backend: Either, tmp_path: Path) -> None:
     final, local = run_both(backend, workflow(HELLO), tmp_path / "home")
     assert final["status"]["phase"] == "Succeeded", final["status"].get("message")
     assert local["status"]["phase"] == "Succeeded"
@@ -146,7 +167,7 @@ spec:
 """
 
 
-def test_outputs_and_artifacts_reach_python(backend: KubernetesBackend, tmp_path: Path) -> None:
+def test_outputs_and_artifacts_reach_python(backend: Either, tmp_path: Path) -> None:
     final, local = run_both(backend, workflow(OUTPUTS), tmp_path / "home")
     assert final["status"]["phase"] == "Succeeded", final["status"].get("message")
     run = Run(backend, final)
@@ -191,16 +212,19 @@ EXPECTED = _class_a()
 def upstream_finals(
     bed: Testbed, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, dict[str, Any]]:
-    """Every class-A example submitted at once with our backend, run by Argo, followed by
-    our watch to the end (suspended ones resumed, as Argo's e2e suite does); and the same
-    on our local engine, at the same time. key -> {"argo": Workflow, "local": Workflow}."""
+    """Every class-A example submitted at once with our Kubernetes backend and again
+    through the Argo Server backend, run by Argo, followed to the end (suspended ones
+    resumed, as Argo's e2e suite does); and the same on our local engine, at the same
+    time. key -> {"argo": Workflow, "server": Workflow, "local": Workflow}."""
     examples = argo_examples()
     base = tmp_path_factory.mktemp("upstream")
     argo = KubernetesBackend(kubeconfig=bed.api.kubeconfig(base / "kubeconfig"))
+    server = server_backend(bed)
     local = LocalBackend(home=base / "home")
     finals: dict[str, dict[str, Any]] = {key: {} for key in EXPECTED}
     followers = []
-    for label, backend in (("argo", argo), ("local", local)):
+    backends: tuple[tuple[str, Any], ...] = (("argo", argo), ("server", server), ("local", local))
+    for label, backend in backends:
         for file in sorted(examples.rglob("*.yaml")):
             with contextlib.suppress(ArgoError):
                 for doc in parse_file(file):
@@ -222,6 +246,7 @@ def upstream_finals(
         for follower in followers:
             follower.join()
     argo.close()
+    server.close()
     return finals
 
 
@@ -258,16 +283,18 @@ def test_upstream_example_ends_as_argo_e2e_expects_and_as_locally(
     key: str, upstream_finals: dict[str, dict[str, Any]]
 ) -> None:
     ends = upstream_finals[key]
-    for label in ("argo", "local"):
+    for label in ("argo", "server", "local"):
         final = ends[label]
         assert "refused" not in final, f"{label}: {final.get('refused')}"
         assert "timeout" not in final, (
             f"{label}: still {final.get('timeout', {}).get('status', {}).get('phase')}"
         )
     status, local = ends["argo"]["status"], ends["local"]["status"]
+    served = ends["server"]["status"]
     expected = EXPECTED[key]
     if expected == "nondeterministic":
         assert status["phase"] in _EITHER, status.get("message")
+        assert served["phase"] in _EITHER, served.get("message")
         assert local["phase"] in _EITHER, local.get("message")
         return
     if status["phase"] != expected and not (released_examples() / key).exists():
@@ -275,6 +302,8 @@ def test_upstream_example_ends_as_argo_e2e_expects_and_as_locally(
         # need a feature released after it.
         pytest.xfail(f"not in Argo {ARGO_VERSION}'s examples: {status.get('message')}")
     assert status["phase"] == expected, status.get("message")
+    # Submitted and followed through the Argo Server: the same end, the same nodes.
+    assert served["phase"] == expected, served.get("message")
     # Our engine ends where Argo's controller ends, with the same nodes, unless the
     # example draws random numbers or races a deadline: a pod's deadline counts from its
     # start, init container and all, which takes seconds on a loaded 2-core machine (in
@@ -284,6 +313,7 @@ def test_upstream_example_ends_as_argo_e2e_expects_and_as_locally(
     text = (ARGO / key).read_text()
     if not any(word in text for word in ("random", "timeout:", "activeDeadlineSeconds")):
         assert node_shapes(ends["local"]) == node_shapes(ends["argo"])
+        assert node_shapes(ends["server"]) == node_shapes(ends["argo"])
 
 
 def node_shapes(wf: dict[str, Any]) -> set[tuple[str, str, str]]:
@@ -338,7 +368,7 @@ spec:
 
 @pytest.mark.parametrize(("action", "exit_handler_runs"), [("stop", True), ("terminate", False)])
 def test_stop_and_terminate_a_running_pod(
-    backend: KubernetesBackend, action: str, exit_handler_runs: bool
+    backend: Either, action: str, exit_handler_runs: bool
 ) -> None:
     name = backend.submit(workflow(LONG_WITH_EXIT))["metadata"]["name"]
     wait_for(lambda: (node_named(backend.get(name), name) or {}).get("phase") == "Running")
@@ -373,7 +403,7 @@ spec:
 """
 
 
-def test_suspend_holds_the_next_step_and_resume_releases_it(backend: KubernetesBackend) -> None:
+def test_suspend_holds_the_next_step_and_resume_releases_it(backend: Either) -> None:
     name = backend.submit(workflow(SUSPENDABLE))["metadata"]["name"]
     wait_for(lambda: node_named(backend.get(name), "first") is not None)
     backend.suspend(name)
@@ -409,7 +439,7 @@ spec:
 """
 
 
-def test_retry_with_a_parameter_reruns_only_what_failed(backend: KubernetesBackend) -> None:
+def test_retry_with_a_parameter_reruns_only_what_failed(backend: Either) -> None:
     name = backend.submit(workflow(FAILS_ON_CODE))["metadata"]["name"]
     failed = backend.wait(name, timeout=120)
     assert failed["status"]["phase"] == "Failed"
@@ -426,7 +456,7 @@ def test_retry_with_a_parameter_reruns_only_what_failed(backend: KubernetesBacke
     assert final["spec"]["arguments"]["parameters"] == [{"name": "code", "value": "0"}]
 
 
-def test_resubmit_makes_a_new_run_of_the_same_spec(backend: KubernetesBackend) -> None:
+def test_resubmit_makes_a_new_run_of_the_same_spec(backend: Either) -> None:
     name = backend.submit(workflow(FAILS_ON_CODE))["metadata"]["name"]
     assert backend.wait(name, timeout=120)["status"]["phase"] == "Failed"
     again = backend.resubmit(name, parameters={"code": "0"})
@@ -462,7 +492,7 @@ spec:
 """
 
 
-def test_node_set_supplies_a_suspended_output(backend: KubernetesBackend) -> None:
+def test_node_set_supplies_a_suspended_output(backend: Either) -> None:
     name = backend.submit(workflow(APPROVAL))["metadata"]["name"]
     wait_for(lambda: (node_named(backend.get(name), "approve") or {}).get("phase") == "Running")
     backend.set_node(
@@ -497,7 +527,7 @@ spec:
 """
 
 
-def test_delete_runs_argos_artifact_gc(backend: KubernetesBackend, bed: Testbed) -> None:
+def test_delete_runs_argos_artifact_gc(backend: Either, bed: Testbed) -> None:
     import boto3
 
     name = backend.submit(workflow(GC_ON_DELETION))["metadata"]["name"]
@@ -518,10 +548,12 @@ def test_delete_runs_argos_artifact_gc(backend: KubernetesBackend, bed: Testbed)
     backend.delete(name)
 
     def gone() -> bool:
+        # From the cluster: the Argo Server answers for a deleted run from its archive.
+        path = f"/apis/argoproj.io/v1alpha1/namespaces/{NAMESPACE}/workflows/{name}"
         try:
-            backend.get(name)
-        except ArgoError:
-            return True
+            bed.api.call("GET", path)
+        except urllib.error.HTTPError as err:
+            return err.code == 404
         return False
 
     # Argo's GC pods delete the object, then the controller drops its finalizer.
@@ -570,9 +602,7 @@ def git_daemon(bare: Path) -> Iterator[str]:
         process.wait(10)
 
 
-def seed_on_both(
-    backend: KubernetesBackend, text: str, home: Path
-) -> tuple[dict[str, Any], dict[str, Any]]:
+def seed_on_both(backend: Either, text: str, home: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     final, local = run_both(backend, workflow(text), home)
     assert final["status"]["phase"] == local["status"]["phase"] == "Succeeded", (
         final["status"].get("message"),
@@ -584,7 +614,7 @@ def seed_on_both(
     return final, local
 
 
-def own_log(backend: KubernetesBackend, wf: dict[str, Any], display: str) -> list[str]:
+def own_log(backend: Either, wf: dict[str, Any], display: str) -> list[str]:
     node = node_named(wf, display)
     assert node is not None
     lines = backend.logs(wf["metadata"]["name"], node=node["id"])
@@ -592,7 +622,7 @@ def own_log(backend: KubernetesBackend, wf: dict[str, Any], display: str) -> lis
 
 
 def test_seed_artifact_passing_and_output_parameter(
-    backend: KubernetesBackend, seed: dict[str, str], tmp_path: Path
+    backend: Either, seed: dict[str, str], tmp_path: Path
 ) -> None:
     final, _ = seed_on_both(backend, seed["artifact-passing-"], tmp_path / "a")
     assert own_log(backend, final, "consume-artifact") == ["hello world"]
@@ -607,9 +637,7 @@ def test_seed_artifact_passing_and_output_parameter(
     assert own_log(backend, final, "consume-parameter") == ["hello world"]
 
 
-def test_seed_scripts_results(
-    backend: KubernetesBackend, seed: dict[str, str], tmp_path: Path
-) -> None:
+def test_seed_scripts_results(backend: Either, seed: dict[str, str], tmp_path: Path) -> None:
     final, _ = seed_on_both(backend, seed["scripts-"], tmp_path / "s")
     for label, step in (("BASH", "bash"), ("PY", "python"), ("JS", "javascript")):
         result = (node_named(final, f"generate-from-{step}") or {})["outputs"]["result"]
@@ -619,7 +647,7 @@ def test_seed_scripts_results(
 
 @pytest.mark.parametrize("variant", ["artifact-gc-", "artifact-gc-sa"])
 def test_seed_artifact_gc_workflows(
-    backend: KubernetesBackend, bed: Testbed, seed: dict[str, str], variant: str, tmp_path: Path
+    backend: Either, bed: Testbed, seed: dict[str, str], variant: str, tmp_path: Path
 ) -> None:
     # The seed's second variant runs as `my-sa`: the service account its text creates.
     bed.api.ensure(
@@ -645,9 +673,7 @@ def test_seed_artifact_gc_workflows(
     }
 
 
-def test_seed_hardwired_artifacts(
-    backend: KubernetesBackend, seed: dict[str, str], tmp_path: Path
-) -> None:
+def test_seed_hardwired_artifacts(backend: Either, seed: dict[str, str], tmp_path: Path) -> None:
     import re
 
     from servers import http_server, make_git_repo
@@ -692,7 +718,7 @@ def kubelet_time(stamp: str) -> datetime:
     return datetime.fromisoformat(f"{whole}.{(fraction or '0')[:6]:0<6}+00:00")
 
 
-def test_logs_of_real_pods_merged_by_time_with_init_and_wait(backend: KubernetesBackend) -> None:
+def test_logs_of_real_pods_merged_by_time_with_init_and_wait(backend: Either) -> None:
     name = backend.submit(workflow(INTERLEAVED))["metadata"]["name"]
     final = backend.wait(name, timeout=180)
     assert final["status"]["phase"] == "Succeeded"

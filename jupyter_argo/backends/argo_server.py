@@ -15,6 +15,7 @@ The token never appears in `repr`, errors or logs. Nothing connects until the fi
 
 from __future__ import annotations
 
+import html.parser
 import json
 import os
 import tempfile
@@ -46,9 +47,22 @@ _APPLY_PATHS = {
     "CronWorkflow": ("/api/v1/cron-workflows/{ns}", "cronWorkflow"),
 }
 _SETTINGS = (
-    "server, token, namespace, secure, insecure_skip_verify, base_href, instance_id, "
+    "server, token, namespace, secure, insecure_skip_verify, base_href, http1, instance_id, "
     "ca_file, timeout, reconnect_for"
 )
+_LINT_PATHS = {
+    "Workflow": ("/api/v1/workflows/{ns}/lint", "workflow"),
+    "WorkflowTemplate": ("/api/v1/workflow-templates/{ns}/lint", "template"),
+    "ClusterWorkflowTemplate": ("/api/v1/cluster-workflow-templates/lint", "template"),
+    "CronWorkflow": ("/api/v1/cron-workflows/{ns}/lint", "cronWorkflow"),
+}
+_TEMPLATE_PATHS = {
+    "WorkflowTemplate": "/api/v1/workflow-templates/{ns}/{name}",
+    "ClusterWorkflowTemplate": "/api/v1/cluster-workflow-templates/{name}",
+}
+# A directory artifact is walked through the server's listings: bounded, as an archive is.
+_MAX_DIRECTORY_FILES = 10_000
+_MAX_DIRECTORY_DEPTH = 32
 
 
 def _env_flag(name: str, default: bool) -> bool:
@@ -65,9 +79,11 @@ class ArgoServerBackend:
     `$ARGO_TOKEN`), `namespace` (default `$ARGO_NAMESPACE`, else `default`), `secure`
     (https; default `$ARGO_SECURE`, true unless "false"), `insecure_skip_verify` (default
     `$ARGO_INSECURE_SKIP_VERIFY`), `base_href` (a path prefix; default `$ARGO_BASE_HREF`),
-    `instance_id` (default `$ARGO_INSTANCEID`), `ca_file` (a CA bundle for the server's
-    certificate), `timeout` (seconds for one plain request), `reconnect_for` (seconds a
-    watch keeps retrying while the server is unreachable)."""
+    `http1` (default `$ARGO_HTTP1`: streams as `text/event-stream`, as the argo CLI's
+    HTTP/1 client asks for them; otherwise newline-delimited JSON, grpc-gateway's own form;
+    either way over HTTP/1.1), `instance_id` (default `$ARGO_INSTANCEID`), `ca_file` (a CA
+    bundle for the server's certificate), `timeout` (seconds for one plain request),
+    `reconnect_for` (seconds a watch keeps retrying while the server is unreachable)."""
 
     name = "argo-server"
 
@@ -80,6 +96,7 @@ class ArgoServerBackend:
         secure: bool | None = None,
         insecure_skip_verify: bool | None = None,
         base_href: str | None = None,
+        http1: bool | None = None,
         instance_id: str | None = None,
         ca_file: str | os.PathLike[str] | None = None,
         timeout: float = 30.0,
@@ -103,6 +120,9 @@ class ArgoServerBackend:
             insecure_skip_verify = _env_flag("ARGO_INSECURE_SKIP_VERIFY", False)
         if base_href is None:
             base_href = os.environ.get("ARGO_BASE_HREF", "")
+        if http1 is None:
+            http1 = _env_flag("ARGO_HTTP1", False)
+        self.http1 = http1
         if "://" in server:
             scheme, _, server = server.partition("://")
             secure = scheme == "https"
@@ -188,8 +208,8 @@ class ArgoServerBackend:
             "and the server running?"
         )
 
-    def _refused(self, status: int, body: bytes, what: str) -> Exception:
-        """The error for an HTTP answer >= 400 (`what`: the request, for the message)."""
+    def _message(self, body: bytes) -> str:
+        """The server's message in an error answer, on one line, without the token."""
         message = ""
         try:
             decoded = json.loads(body)
@@ -198,7 +218,11 @@ class ArgoServerBackend:
                 message = str(inner.get("message") or "") if isinstance(inner, Mapping) else ""
         except ValueError:
             message = body.decode("utf-8", "replace").strip()
-        message = self._scrub(" ".join(message.split()))[:500]
+        return self._scrub(" ".join(message.split()))[:500]
+
+    def _refused(self, status: int, body: bytes, what: str) -> Exception:
+        """The error for an HTTP answer >= 400 (`what`: the request, for the message)."""
+        message = self._message(body)
         if status == 401:
             why = "ARGO_TOKEN is missing" if not self.__token else "the token is wrong or expired"
             return ConfigError(
@@ -213,6 +237,11 @@ class ArgoServerBackend:
             return NotFoundError(message or f"{what}: not found")
         if status >= 500 and "not found" in message.lower():
             return NotFoundError(message)
+        if status == 400 and "http request to an https server" in message.lower():
+            return ConfigError(
+                f"the Argo Server at {self.url} speaks https: do not set ARGO_SECURE=false "
+                "(or give an https:// address)"
+            )
         if status < 500:
             return UserError(f"{what}: {message or f'HTTP {status}'}")
         return BackendError(f"the Argo Server failed on {what} (HTTP {status}): {message}")
@@ -225,7 +254,9 @@ class ArgoServerBackend:
         params: Mapping[str, Any] | None = None,
         body: Any = None,
         what: str = "",
+        raw: bool = False,
     ) -> Any:
+        """The decoded JSON answer (`raw`: its bytes) of one request."""
         import httpx
 
         what = what or f"{method} {path}"
@@ -235,6 +266,8 @@ class ArgoServerBackend:
             raise self._unreachable(err) from None
         if answer.status_code >= 400:
             raise self._refused(answer.status_code, answer.content, what) from None
+        if raw:
+            return answer.content
         if not answer.content:
             return {}
         return answer.json()
@@ -253,14 +286,19 @@ class ArgoServerBackend:
         import httpx
 
         timeout = httpx.Timeout(self.timeout, read=read_timeout)
-        with self.client.stream("GET", path, params=params, timeout=timeout) as answer:
+        accept = "text/event-stream" if self.http1 else "application/json"
+        with self.client.stream(
+            "GET", path, params=params, timeout=timeout, headers={"Accept": accept}
+        ) as answer:
             if answer.status_code >= 400:
                 raise self._refused(answer.status_code, answer.read(), what)
             for line in answer.iter_lines():
                 if not line.strip():
                     continue
-                if line.startswith("data:"):  # text/event-stream, when a proxy asks for it
+                if line.startswith("data:"):  # text/event-stream: `data: {"result": ...}`
                     line = line[5:]
+                elif not line.lstrip().startswith("{"):
+                    continue  # an event stream's other fields (event:, id:, comments)
                 item = json.loads(line)
                 if "error" in item and "result" not in item:
                     error = item["error"] or {}
@@ -497,6 +535,7 @@ class ArgoServerBackend:
         if grep:
             params["grep"] = grep
         path = f"/api/v1/workflows/{ns}/{name}/log"
+        streamed = 0
         try:
             for entry in self._stream(
                 path,
@@ -504,9 +543,58 @@ class ArgoServerBackend:
                 what=f"read the logs of workflow {name}",
                 read_timeout=None if follow else 120.0,
             ):
+                streamed += 1
                 yield str(entry.get("podName") or ""), str(entry.get("content") or "")
         except httpx.TransportError as err:
             raise self._unreachable(err) from None
+        except NotFoundError:
+            # Gone from the cluster: the server reads logs from pods only, so an archived
+            # run's come from its archived `main-logs` (get() finds it in the archive).
+            if container != "main":
+                raise
+        if not streamed and container == "main" and not follow:
+            yield from self._archived_logs(name, ns, node, grep, tail)
+
+    def _archived_logs(
+        self, name: str, ns: str, node: str | None, grep: str | None, tail: int | None
+    ) -> Iterator[tuple[str, str]]:
+        """When the pods are gone (a deleted or archived run), the `main-logs` artifacts
+        Argo archived for them (`archiveLogs`), node by node in start order, as the Argo
+        UI shows them."""
+        from jupyter_argo.backends._k8s.actions import matches_node, pod_name
+        from jupyter_argo.expr._regex import RegexError, compile_re2
+
+        workflow = self.get(name, ns)
+        try:
+            pattern = compile_re2(grep) if grep else None
+        except RegexError as err:
+            raise UserError(f"--grep {grep!r}: not a regular expression ({err})") from None
+        nodes = sorted(
+            ((workflow.get("status") or {}).get("nodes") or {}).values(),
+            key=lambda n: (n.get("startedAt") or "", n.get("id") or ""),
+        )
+        for found in nodes:
+            if found.get("type") != "Pod" or (node and not matches_node(node, found)):
+                continue
+            logs = [
+                a
+                for a in (found.get("outputs") or {}).get("artifacts") or []
+                if a.get("name") == "main-logs"
+            ]
+            if not logs:
+                continue
+            try:
+                text = self.open_artifact(logs[0], ns, workflow=workflow, node=found["id"])
+            except NotFoundError:
+                continue
+            lines = text.read_text(errors="replace").splitlines()
+            if pattern is not None:
+                lines = [line for line in lines if pattern.search(line)]
+            if tail is not None:
+                lines = lines[-tail:] if tail > 0 else []
+            pod = pod_name(workflow, found)
+            for line in lines:
+                yield pod, line
 
     def _pod_of(self, name: str, ns: str, node: str) -> str:
         from jupyter_argo.backends._k8s.actions import matches_node, pod_name
@@ -528,7 +616,9 @@ class ArgoServerBackend:
     ) -> Path:
         """A local copy of an output (or input) artifact, unpacked, fetched through
         `/artifact-files/{ns}/workflows/{name}/{node}/{outputs|inputs}/{artifact}`: the
-        server resolves the repository and reads it with its own credentials."""
+        server resolves the repository and reads it with its own credentials. A workflow
+        gone from the cluster is read from the archive (`archived-workflows/{uid}`); a
+        directory stored unarchived is walked through the server's listings."""
         from jupyter_argo.artifacts._passing import _place
 
         if workflow is None:
@@ -544,41 +634,122 @@ class ArgoServerBackend:
         artifact_name = str(artifact.get("name") or "")
         node, direction = _owner(workflow, artifact, node)
         quote = urllib.parse.quote
-        path = (
-            f"/artifact-files/{quote(ns)}/workflows/{quote(wf_name)}/{quote(node)}/"
-            f"{direction}/{quote(artifact_name)}"
-        )
+        where = f"{quote(node)}/{direction}/{quote(artifact_name)}"
+        sources = [f"/artifact-files/{quote(ns)}/workflows/{quote(wf_name)}/{where}"]
+        if meta.get("uid"):
+            sources.append(f"/artifact-files/{quote(ns)}/archived-workflows/{meta['uid']}/{where}")
         what = f"artifact {artifact_name} of workflow {wf_name}"
         target = Path(tempfile.mkdtemp(prefix="jupyter-argo-artifact-")) / (
             artifact_name or "artifact"
         )
-        import httpx
-
         with tempfile.TemporaryDirectory(dir=target.parent, prefix=".fetch.") as work:
             fetched = Path(work, "fetched")
-            try:
-                with self.client.stream("GET", path, timeout=httpx.Timeout(self.timeout)) as answer:
-                    if answer.status_code in (301, 302, 307, 308):
-                        raise UnsupportedError(
-                            f"{what} is a directory; directories cannot be fetched through "
-                            "the Argo Server yet"
-                        )
-                    if answer.status_code >= 400:
-                        body = answer.read()
-                        if answer.status_code in (404, 500) and (
-                            answer.status_code == 404 or b"not found" in body.lower()
-                        ):
-                            raise NotFoundError(
-                                f"{what} (node {node}) is not in the repository (not uploaded yet?)"
-                            )
-                        raise self._refused(answer.status_code, body, f"read {what}")
-                    with fetched.open("wb") as out:
-                        for chunk in answer.iter_bytes():
-                            out.write(chunk)
-            except httpx.TransportError as err:
-                raise self._unreachable(err) from None
+            for source in sources:
+                try:
+                    self._download(source, fetched, f"{what} (node {node})")
+                    break
+                except _WorkflowGone:
+                    continue
+            else:
+                raise NotFoundError(
+                    f"{what}: the Argo Server finds workflow {wf_name} neither in the cluster "
+                    "nor in its archive"
+                )
             _place(artifact, fetched, target, Path(work))
         return target
+
+    def _download(self, path: str, dest: Path, what: str, depth: int = 0) -> int:
+        """`path` (a file, or a directory the server lists) into `dest`; returns the number
+        of files written."""
+        import httpx
+
+        try:
+            with self.client.stream("GET", path, timeout=httpx.Timeout(self.timeout)) as answer:
+                if answer.status_code in (301, 302, 303, 307, 308):
+                    location = answer.headers.get("location", "")
+                    if location.endswith("/"):  # a directory: the server lists it there
+                        dest.mkdir()
+                        return self._download_tree(path + "/", dest, what, depth)
+                    raise BackendError(f"the Argo Server redirected {what} to {location}")
+                if answer.status_code >= 400:
+                    body = answer.read()
+                    if answer.status_code == 404:  # the driver's "no such key"
+                        raise NotFoundError(f"{what} is not in the repository (not uploaded yet?)")
+                    if answer.status_code == 500 and depth == 0:
+                        # The artifact server answers a bare 500 when it cannot read the
+                        # workflow (deleted, or only in the archive).
+                        raise _WorkflowGone()
+                    raise self._refused(answer.status_code, body, f"read {what}")
+                with dest.open("wb") as out:
+                    for chunk in answer.iter_bytes():
+                        out.write(chunk)
+                return 1
+        except httpx.TransportError as err:
+            raise self._unreachable(err) from None
+
+    def _download_tree(self, path: str, dest: Path, what: str, depth: int) -> int:
+        """Every file below the listing at `path` (Argo's `renderDirectoryListing`: one
+        `<a href="./NAME">` per file and per first-level subdirectory, `NAME/`)."""
+        if depth >= _MAX_DIRECTORY_DEPTH:
+            raise BackendError(f"{what}: directories nested deeper than {_MAX_DIRECTORY_DEPTH}")
+        listing = self._request("GET", path, what=f"list {what}", raw=True)
+        written = 0
+        for entry in _listed(listing.decode("utf-8", "replace")):
+            if entry in ("..", "../"):
+                continue
+            # A directory may be listed with its subdirectories' paths too (`a/`, `a/b/`):
+            # each is listed, and its files fetched, once.
+            parts = entry.rstrip("/").split("/")
+            if any(part in ("", ".", "..") or "\\" in part for part in parts):
+                raise BackendError(f"{what}: the server listed an unsafe name {entry!r}")
+            local = dest.joinpath(*parts)
+            below = path + "/".join(urllib.parse.quote(part) for part in parts)
+            if entry.endswith("/"):
+                if local.exists():
+                    continue
+                local.mkdir(parents=True)
+                written += self._download_tree(below + "/", local, what, depth + 1)
+            elif not local.exists():
+                local.parent.mkdir(parents=True, exist_ok=True)
+                written += self._download(below, local, what, depth + 1)
+            if written > _MAX_DIRECTORY_FILES:
+                raise BackendError(f"{what}: more than {_MAX_DIRECTORY_FILES} files")
+        return written
+
+    # ---- lint and templates ----------------------------------------------------------------
+
+    def server_lint(self, manifest: Mapping[str, Any], namespace: str | None = None) -> None:
+        """Lint `manifest` (a Workflow, WorkflowTemplate, ClusterWorkflowTemplate or
+        CronWorkflow) on the server, as `argo lint` does online: the server's answer is
+        raised as one line (a LintError-like UserError), nothing is stored."""
+        kind = str(manifest.get("kind") or "Workflow")
+        if kind not in _LINT_PATHS:
+            return  # ConfigMaps, Secrets: nothing for the server to lint
+        path, field = _LINT_PATHS[kind]
+        body = json.loads(json.dumps(dict(manifest)))
+        meta = body.setdefault("metadata", {})
+        ns = str(meta.get("namespace") or self._ns(namespace))
+        if kind != "ClusterWorkflowTemplate":
+            meta["namespace"] = ns
+        name = meta.get("name") or meta.get("generateName") or kind
+        what = f"{kind} {name}"
+        import httpx
+
+        try:
+            answer = self.client.post(path.format(ns=ns), json={"namespace": ns, field: body})
+        except httpx.TransportError as err:
+            raise self._unreachable(err) from None
+        if answer.status_code in (401, 403) or answer.status_code == 404:
+            raise self._refused(answer.status_code, answer.content, f"lint {what}")
+        if answer.status_code >= 400:
+            # Argo answers a workflow it finds invalid with its validation error (HTTP 400
+            # or 500, depending on the check).
+            message = self._message(answer.content) or f"HTTP {answer.status_code}"
+            raise UserError(f"{what}: the Argo Server's lint: {message}")
+
+    def template_store(self, namespace: str | None = None) -> _TemplateStore:
+        """The server's WorkflowTemplates, for lint to resolve `templateRef`s against."""
+        return _TemplateStore(self, self._ns(namespace))
 
     # ---- actions -------------------------------------------------------------------------
 
@@ -721,3 +892,49 @@ def _owner(
     owner = f"node {node}" if node else "no node"
     wf_name = (workflow.get("metadata") or {}).get("name")
     raise NotFoundError(f"{owner} of workflow {wf_name} has no artifact {name!r}")
+
+
+class _WorkflowGone(Exception):
+    """The artifact server could not find the workflow (it may be archived)."""
+
+
+class _Listing(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.entries: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        href = dict(attrs).get("href") or ""
+        if tag == "a" and href.startswith("./"):
+            self.entries.append(urllib.parse.unquote(href[2:]))
+
+
+def _listed(page: str) -> list[str]:
+    """The entries of an artifact server directory listing, unescaped."""
+    parser = _Listing()
+    parser.feed(page)
+    return parser.entries
+
+
+class _TemplateStore:
+    """WorkflowTemplates and ClusterWorkflowTemplates as the server gives them."""
+
+    available = True
+
+    def __init__(self, backend: ArgoServerBackend, namespace: str) -> None:
+        self._backend = backend
+        self._namespace = namespace
+
+    def get(self, kind: str, name: str) -> dict[str, Any] | None:
+        path = _TEMPLATE_PATHS.get(kind)
+        if path is None:
+            return None
+        try:
+            found: dict[str, Any] = self._backend._request(
+                "GET",
+                path.format(ns=self._namespace, name=urllib.parse.quote(name)),
+                what=f"get {kind} {name}",
+            )
+        except NotFoundError:
+            return None
+        return found

@@ -21,6 +21,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -125,6 +126,10 @@ class Testbed:
     api: ApiServer = field(init=False)
     registry: str = ""
     argo_server_port: int = 0
+    # A second `argo server`, in auth mode `server`: it acts with its own service account.
+    server_auth_port: int = 0
+    postgres_port: int = 0
+    postgres_dir: Path | None = None
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _lock: IO[str] | None = None
 
@@ -140,6 +145,10 @@ class Testbed:
     @property
     def argo_server_url(self) -> str:
         return f"http://127.0.0.1:{self.argo_server_port}"
+
+    @property
+    def server_auth_url(self) -> str:
+        return f"http://127.0.0.1:{self.server_auth_port}"
 
     # ---- start and stop -------------------------------------------------------------------
 
@@ -165,15 +174,26 @@ class Testbed:
         self._start_containerd()
         self._start_kube_controllers()
         self._start_kubelet()
+        self._start_postgres()
         self._install_argo()
         self._start_workflow_controller()
         self._start_argo_server()
+        self._start_argo_server(auth_mode="server")
 
     def stop(self) -> None:
         with contextlib.suppress(Exception):
             self._delete_pods()
-        for name in ("argo-server", "workflow-controller", "kubelet", "kube-scheduler"):
+        for name in (
+            "argo-server",
+            "argo-server-server",
+            "workflow-controller",
+            "kubelet",
+            "kube-scheduler",
+            "postgres",
+        ):
             self._stop(name)
+        if self.postgres_dir is not None:
+            shutil.rmtree(self.postgres_dir, ignore_errors=True)
         self._stop("kube-controller-manager")
         self._kill_containers()
         self._stop("containerd")
@@ -186,7 +206,13 @@ class Testbed:
 
     # ---- processes ---------------------------------------------------------------------
 
-    def _spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> None:
+    def _spawn(
+        self,
+        name: str,
+        args: list[str],
+        env: dict[str, str] | None = None,
+        user: str | None = None,
+    ) -> None:
         with (self.workdir / f"{name}.log").open("ab") as log:
             self.processes[name] = subprocess.Popen(
                 args,
@@ -195,6 +221,7 @@ class Testbed:
                 start_new_session=True,
                 preexec_fn=_die_with_parent(),
                 env={**os.environ, **(env or {})},
+                user=user,
             )
 
     def _stop(self, name: str, timeout: float = 10) -> None:
@@ -564,6 +591,78 @@ state = "{self.run_dir / "containerd-state"}"
         ]
         self.api.call("PATCH", path, {"spec": {"taints": taints or None}})
 
+    # ---- PostgreSQL: Argo's workflow archive and offloaded node status ------------------------
+
+    def _start_postgres(self) -> None:
+        found = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"))
+        if not found:
+            raise RuntimeError("no PostgreSQL in /usr/lib/postgresql: run scripts/argo-testbed.sh")
+        bin_dir = found[-1].parent
+        # PostgreSQL refuses to run as root: its own user owns its directory.
+        self.postgres_dir = Path(
+            tempfile.mkdtemp(prefix="jupyter-argo-postgres-", dir=self.workdir.parent)
+        )
+        shutil.chown(self.postgres_dir, "postgres", "postgres")
+        data = self.postgres_dir / "data"
+        subprocess.run(
+            [str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "argo", "--no-sync"],
+            user="postgres",
+            capture_output=True,
+            check=True,
+            cwd=self.postgres_dir,
+        )
+        self.postgres_port = free_port()
+        self._spawn(
+            "postgres",
+            [
+                str(bin_dir / "postgres"),
+                "-D",
+                str(data),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.postgres_port),
+                "-k",
+                str(self.postgres_dir),
+                # A throw-away database: no durability, less I/O on a shared machine.
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ],
+            user="postgres",
+        )
+
+        def ready() -> bool:
+            done = subprocess.run(
+                [str(bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.postgres_port)],
+                capture_output=True,
+            )
+            return done.returncode == 0
+
+        self._wait("postgres", ready, 30)
+
+    def persistence(self) -> dict[str, Any]:
+        """The controller's `persistence` setting (docs/workflow-archive.md): every finished
+        workflow archived, node status offloaded when a workflow outgrows etcd's limit."""
+        secret = "argo-postgres-config"
+        return {
+            "archive": True,
+            "nodeStatusOffLoad": True,
+            "connectionPool": {"maxIdleConns": 10, "maxOpenConns": 0},
+            "postgresql": {
+                "host": "127.0.0.1",
+                "port": self.postgres_port,
+                "database": "postgres",
+                "tableName": "argo_workflows",
+                "userNameSecret": {"name": secret, "key": "username"},
+                "passwordSecret": {"name": secret, "key": "password"},
+                "ssl": False,
+            },
+        }
+
     # ---- Argo --------------------------------------------------------------------------------
 
     def _install_argo(self) -> None:
@@ -614,6 +713,13 @@ state = "{self.run_dir / "containerd-state"}"
             "stringData": {"accesskey": self.s3_access_key, "secretkey": self.s3_secret_key},
         }
         api.ensure(f"/api/v1/namespaces/{NAMESPACE}/secrets", secret)
+        database = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "argo-postgres-config", "namespace": CONTROLLER_NAMESPACE},
+            "stringData": {"username": "argo", "password": "unused-with-trust-auth"},
+        }
+        api.ensure(f"/api/v1/namespaces/{CONTROLLER_NAMESPACE}/secrets", database)
         api.ensure(
             f"/api/v1/namespaces/{CONTROLLER_NAMESPACE}/configmaps",
             {
@@ -645,6 +751,7 @@ state = "{self.run_dir / "containerd-state"}"
             # Two cores: at most 8 workflows run at once, the rest wait Pending as Argo
             # queues them (`parallelism`).
             "parallelism": "8",
+            "persistence": yaml.safe_dump(self.persistence()),
             "metricsConfig": yaml.safe_dump({"enabled": False}),
             "telemetryConfig": yaml.safe_dump({"enabled": False}),
         }
@@ -677,18 +784,25 @@ state = "{self.run_dir / "containerd-state"}"
 
         self._wait("workflow-controller", healthy, 60)
 
-    def _start_argo_server(self) -> None:
-        self.argo_server_port = free_port()
+    def _start_argo_server(self, auth_mode: str = "client") -> None:
+        """`argo server` in auth mode `client` (each caller's bearer token is its Kubernetes
+        identity) or `server` (the server acts with its own account; no token needed)."""
+        port = free_port()
+        name = "argo-server" if auth_mode == "client" else f"argo-server-{auth_mode}"
+        if auth_mode == "client":
+            self.argo_server_port = port
+        else:
+            self.server_auth_port = port
         kubeconfig = self.workdir / "controller.kubeconfig"
         self._spawn(
-            "argo-server",
+            name,
             [
                 str(self.bin / "argo"),
                 "server",
                 f"--kubeconfig={kubeconfig}",
-                f"--port={self.argo_server_port}",
+                f"--port={port}",
                 "--secure=false",
-                "--auth-mode=client",
+                f"--auth-mode={auth_mode}",
                 "--namespaced=false",
                 "--loglevel=warn",
             ],
@@ -700,14 +814,60 @@ state = "{self.run_dir / "containerd-state"}"
 
         def answers() -> bool:
             # Without a token `--auth-mode=client` answers 401: it is up.
-            url = f"{self.argo_server_url}/api/v1/version"
+            url = f"http://127.0.0.1:{port}/api/v1/version"
             try:
                 with urllib.request.urlopen(url, timeout=1) as answer:
                     return bool(answer.status == 200)
             except urllib.error.HTTPError as err:
                 return err.code == 401
 
-        self._wait("argo-server", answers, 60)
+        self._wait(name, answers, 60)
+
+    # ---- users of the Argo Server ------------------------------------------------------------
+
+    def user_token(self, name: str = "notebook", namespace: str = NAMESPACE) -> str:
+        """A service-account token (TokenRequest, one hour) for `name` in `namespace`, with
+        what a user of the Argo UI is given in that namespace only: Argo's resources, pods
+        (deleted by `retry`) and their logs, the artifact repository's Secret (read by the
+        artifact server as the caller in auth mode `client`), events."""
+        api = self.api
+        api.ensure(
+            f"/api/v1/namespaces/{namespace}/serviceaccounts",
+            {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name}},
+        )
+        api.ensure(
+            f"/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/roles",
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "Role",
+                "metadata": {"name": f"{name}-user", "namespace": namespace},
+                "rules": [
+                    {"apiGroups": ["argoproj.io"], "resources": ["*"], "verbs": ["*"]},
+                    {
+                        "apiGroups": [""],
+                        "resources": ["pods/log", "events", "configmaps"],
+                        "verbs": ["get", "list", "watch"],
+                    },
+                    # `retry` deletes the failed pods it runs again.
+                    {
+                        "apiGroups": [""],
+                        "resources": ["pods"],
+                        "verbs": ["get", "list", "watch", "delete"],
+                    },
+                    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]},
+                ],
+            },
+        )
+        account = {"kind": "ServiceAccount", "name": name, "namespace": namespace}
+        api.bind_role(namespace, f"{name}-user", f"{name}-user", account)
+        request = {
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenRequest",
+            "spec": {"expirationSeconds": 3600},
+        }
+        path = f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token"
+        token: str = api.call("POST", path, request)["status"]["token"]
+        return token
 
     # ---- clean-up ----------------------------------------------------------------------------
 
