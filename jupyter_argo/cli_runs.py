@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import sys
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -146,11 +149,12 @@ def _follow_created(backend: Any, created: Mapping[str, Any], args: argparse.Nam
     except KeyboardInterrupt:
         if backend.name != "local":
             raise  # the cluster runs it: leave it running, as `argo submit --wait` does
-        # The run lives in this process: end it cleanly rather than orphan it.
-        backend.terminate(name)
-        final = backend.wait(name, timeout=30)
+        # The run lives in this process: end it cleanly rather than orphan it, within a
+        # second whatever it is doing, and not half-way on a second Ctrl-C.
+        with _interrupts_held():
+            final = backend.interrupt(name, message=_INTERRUPTED)
         print(
-            f"\n{name}: interrupted, terminated ({final['status'].get('phase')})",
+            f"\n{name}: interrupted, terminated ({(final.get('status') or {}).get('phase')})",
             file=sys.stderr,
         )
         return 130
@@ -158,6 +162,22 @@ def _follow_created(backend: Any, created: Mapping[str, Any], args: argparse.Nam
         sys.stderr.write("\n")
     _print_workflow(final, args.output)
     return 0 if (final.get("status") or {}).get("phase") == "Succeeded" else 1
+
+
+_INTERRUPTED = "interrupted by the user (Ctrl-C)"
+
+
+@contextlib.contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """SIGINT ignored for the block (about a second at most): a run being ended is ended."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _progress(workflow: Mapping[str, Any]) -> None:

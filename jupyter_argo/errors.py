@@ -9,7 +9,8 @@
     │   ├── NotFoundError         a workflow, template, node, artifact or object is not known
     │   ├── ConfigError           backend, data directory or repository set-up is wrong
     │   └── ArtifactError         an artifact cannot be packed, stored, fetched or unpacked
-    └── BackendError              the backend failed (process, store, cluster) while working
+    ├── BackendError              the backend failed (process, store, cluster) while working
+    └── Interrupted               work ended from outside (Ctrl-C, kernel interrupt, terminate)
 
 Every UserError carries an optional `Location` (file, line, column, path) and renders as
 `file:line:col: path: message` through `__str__`, and IPython shows only that line
@@ -26,6 +27,7 @@ __all__ = [
     "BackendError",
     "ConfigError",
     "ExpressionError",
+    "Interrupted",
     "LintError",
     "Location",
     "NotFoundError",
@@ -112,3 +114,9 @@ class ArtifactError(UserError):
 
 class BackendError(ArgoError):
     """The backend failed while doing its work."""
+
+
+class Interrupted(ArgoError):
+    """Work was ended from outside before it finished: Ctrl-C, a kernel interrupt or a
+    terminate while an expression was being evaluated. Not an ExpressionError, so that
+    nothing which tolerates a failing expression swallows it."""

@@ -459,13 +459,19 @@ class ArgoMagics(magic.Magics):  # type: ignore[misc]
         if _phase(final) in _DONE:
             note = f"{run.name} {_phase(final)}"
         else:
-            final = self._end(run, _INTERRUPTED)
+            final = self._end(run, _INTERRUPTED, interrupted=True)
             note = f"{run.name} terminated ({_phase(final) or 'still stopping'})"
         if shown is not None:  # off this thread: control returns now, whatever the view does
             threading.Thread(target=shown.close, args=(final,), daemon=True).start()
         return note
 
-    def _end(self, run: Run, message: str) -> Mapping[str, Any]:
+    def _end(self, run: Run, message: str, *, interrupted: bool = False) -> Mapping[str, Any]:
+        interrupt = getattr(run.backend, "interrupt", None)
+        if interrupted and interrupt is not None:
+            # The local engine ends the run within a second, whatever it is doing.
+            final: Mapping[str, Any] = interrupt(run.name, run.namespace, message=message)
+            run._remember(final)
+            return final
         terminate(run.backend, run.name, run.namespace, message)
         return run.wait(_FINAL_WAIT).workflow
 

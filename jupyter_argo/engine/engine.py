@@ -20,6 +20,7 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from jupyter_argo.engine.repositories import StoreRepositories
 from jupyter_argo.engine.store import Store
 from jupyter_argo.engine.templates import deep_merge
 from jupyter_argo.errors import NotFoundError, UnsupportedError, UserError
+from jupyter_argo.expr._interrupt import Interrupt, evaluate_under
 from jupyter_argo.status import format_time, now
 
 __all__ = ["Engine"]
@@ -40,6 +42,12 @@ PUBLISH_INTERVAL = 0.05
 PERSIST_INTERVAL = 1.0
 FIRST_PERSIST_DELAY = 0.1  # a run shorter than this is saved once, when it ends
 CONTROL_INTERVAL = 0.25
+# An interrupt (Ctrl-C, a kernel interrupt) ends a run within about a second: its steps
+# get SIGTERM and, this much later, SIGKILL; `interrupt` waits at most INTERRUPT_WAIT
+# for the loop to end the run before ending it from the interrupted thread itself.
+INTERRUPT_GRACE = 0.5
+INTERRUPT_WAIT = 0.8
+_WAIT_SLICE = 0.1  # blocking waits on a caller's thread: short, so a signal gets through
 _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # Kubernetes' generateName alphabet
 _STORE_KINDS = (
     "WorkflowTemplate",
@@ -91,6 +99,8 @@ class _Run:
     last_publish_cost: float = 0.0
     persist_scheduled: bool = False
     changed: threading.Condition = field(default_factory=threading.Condition)
+    # Set from any thread to end the expression this run is evaluating (see `interrupt`).
+    interrupt: Interrupt = field(default_factory=Interrupt)
 
 
 class Engine:
@@ -140,7 +150,8 @@ class Engine:
                     loop.run_forever()
 
                 threading.Thread(target=main, name="jupyter-argo-engine", daemon=True).start()
-                started.wait()
+                while not started.wait(_WAIT_SLICE):
+                    pass
                 self._loop = loop
             return self._loop
 
@@ -151,7 +162,10 @@ class Engine:
         async def call() -> Any:
             return func(*args)
 
-        return asyncio.run_coroutine_threadsafe(call(), loop).result()
+        future = asyncio.run_coroutine_threadsafe(call(), loop)
+        while True:  # in short waits: a KeyboardInterrupt must reach a waiting main thread
+            with contextlib.suppress(FutureTimeout):
+                return future.result(_WAIT_SLICE)
 
     @property
     def executor(self) -> Any:
@@ -381,6 +395,9 @@ class Engine:
 
     async def _drive(self, run: _Run) -> None:
         assert run.operator is not None
+        # Everything this task (and the tasks it starts) evaluates stops when the run is
+        # interrupted, whatever expression it is in.
+        evaluate_under(run.interrupt)
         try:
             await run.operator.run()
         except Exception as err:  # a bug of ours must still end the run visibly
@@ -528,6 +545,8 @@ class Engine:
             run.last_persist_cost = cost
 
         def save(snapshot: dict[str, Any]) -> None:
+            if run.done:
+                return  # ended meanwhile (perhaps from outside, by `interrupt`): not older
             began = time.monotonic()
             self.store.save_workflow(snapshot)
             loop.call_soon_threadsafe(saved, time.monotonic() - began)
@@ -625,8 +644,7 @@ class Engine:
         they started, like `argo logs`. `grep` and `tail` filter as there; the local
         engine keeps no per-line times, so `timestamps` and `since_seconds` are
         refused."""
-        import re
-
+        from jupyter_argo.expr._regex import RegexError, compile_re2
         from jupyter_argo.status import pod_name as make_pod_name
 
         if timestamps or since_seconds is not None:
@@ -635,8 +653,8 @@ class Engine:
                 "(use the kubernetes backend)"
             )
         try:
-            pattern = re.compile(grep) if grep else None
-        except re.error as err:
+            pattern = compile_re2(grep) if grep else None  # Go's regexp, as `argo logs`
+        except RegexError as err:
             raise UserError(f"--grep {grep!r}: not a regular expression ({err})") from None
         if tail is not None and not follow:
             kept: dict[str, list[str]] = {}
@@ -678,7 +696,7 @@ class Engine:
                 complete = data[: data.rfind(b"\n") + 1] if not done else data
                 offsets[log] = offsets.get(log, 0) + len(complete)
                 for line in complete.decode("utf-8", "replace").splitlines():
-                    if pattern is None or pattern.search(line):
+                    if pattern is None or pattern.matches(line):
                         yield pod, line
             if not follow or done:
                 return
@@ -701,6 +719,8 @@ class Engine:
             self.store.request(name, ns, action, node)
             return
         operator = run.operator
+        if action == "Terminate":
+            self._cut_short(run, message)
         if action in ("Stop", "Terminate"):
             self._call(operator.stop, action, message)
         elif action == "suspend":
@@ -770,6 +790,76 @@ class Engine:
     ) -> None:
         """End the run now (no exit handlers); `message` becomes the workflow's message."""
         self._control(name, namespace, "Terminate", message=message)
+
+    def interrupt(
+        self,
+        name: str,
+        namespace: str | None = None,
+        *,
+        message: str,
+        timeout: float = INTERRUPT_WAIT,
+    ) -> dict[str, Any]:
+        """End the run now, for a Ctrl-C or a kernel interrupt, whatever it is doing, and
+        return its final status within about `timeout` seconds.
+
+        As `terminate` (no exit handlers; `message` becomes the workflow's message), and
+        more: the expression the run is evaluating stops at its next step, the steps get
+        SIGKILL INTERRUPT_GRACE seconds after SIGTERM, and nothing here waits for the
+        engine's loop. Should the loop not end the run in time (busy in work no interrupt
+        reaches), the run is ended from this thread: its steps killed, its status saved
+        as Failed with `message`. A run of another process is asked to terminate."""
+        ns = namespace or self.namespace
+        run = self._runs.get((ns, name))
+        if run is None or run.done:
+            self._control(name, ns, "Terminate", message=message)
+            return self.get(name, ns)
+        self._cut_short(run, message)
+
+        def stop_now() -> None:
+            if run.operator is not None and not run.done:
+                run.operator.stop("Terminate", message, grace=INTERRUPT_GRACE)
+
+        self._ensure_loop().call_soon_threadsafe(stop_now)
+        final = self.wait(name, ns, timeout=timeout)
+        if is_fulfilled_workflow(final):
+            return final
+        return self._abandon(run, message)
+
+    @staticmethod
+    def _cut_short(run: _Run, message: str | None) -> None:
+        """The start of a terminate, from any thread, before the loop gets to it: the
+        expression being evaluated ends (so the loop is free at once), nothing of the run
+        evaluates any more (no exit handler runs), and no step starts."""
+        operator = run.operator
+        if operator is not None:
+            # Plain attributes, read by the loop as it goes; the run ends with `message`
+            # (or Argo's "Stopped with strategy") even if the cut evaluation ends it.
+            operator.shutdown, operator.shutdown_reason = "Terminate", message
+        run.interrupt.set(message or "the workflow was terminated")
+
+    def _abandon(self, run: _Run, message: str) -> dict[str, Any]:
+        """The last resort of `interrupt`, on the caller's thread: kill the run's steps,
+        publish and save it as Failed. The loop, once free, carries out the queued
+        terminate; this status is the one that stays."""
+        if run.operator is not None:
+            run.operator.host.pods.kill_all()
+        with run.changed:
+            snapshot = copy.deepcopy(run.snapshot)
+            status = snapshot.setdefault("status", {})
+            stamp = format_time(now())
+            for node in (status.get("nodes") or {}).values():
+                if node.get("phase") in ("Pending", "Running", None):
+                    node.update(phase="Failed", message=message, finishedAt=stamp)
+            status.update(phase="Failed", message=message, finishedAt=stamp)
+            labels = snapshot.setdefault("metadata", {}).setdefault("labels", {})
+            labels["workflows.argoproj.io/completed"] = "true"
+            labels["workflows.argoproj.io/phase"] = "Failed"
+            run.snapshot = snapshot
+            run.version += 1
+            run.done = True
+            run.changed.notify_all()
+        self.store.save_workflow(snapshot)
+        return snapshot
 
     def suspend(self, name: str, namespace: str | None = None) -> None:
         self._control(name, namespace, "suspend")

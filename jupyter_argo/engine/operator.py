@@ -307,12 +307,13 @@ class WorkflowOperator:
 
     # ---- control from outside --------------------------------------------------------
 
-    def stop(self, strategy: str, message: str | None = None) -> None:
-        """`Stop` lets exit handlers run; `Terminate` does not. Running pods end either way.
-        `message` replaces Argo's "Stopped with strategy ..." (e.g. "interrupted by the user")."""
+    def stop(self, strategy: str, message: str | None = None, *, grace: float = 2.0) -> None:
+        """`Stop` lets exit handlers run; `Terminate` does not. Running pods end either way
+        (SIGTERM, then SIGKILL after `grace` seconds). `message` replaces Argo's "Stopped
+        with strategy ..." (e.g. "interrupted by the user")."""
         self.shutdown = strategy
         self.shutdown_reason = message
-        self.host.pods.shutdown_all(self)
+        self.host.pods.shutdown_all(self, grace=grace)
         self._resume.set()
         for event in self._node_waiters.values():
             event.set()

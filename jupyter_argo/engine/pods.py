@@ -67,12 +67,20 @@ class PodHost:
 
     # ---- control ---------------------------------------------------------------------
 
-    def shutdown_all(self, op: WorkflowOperator, message: str | None = None) -> None:
+    def shutdown_all(
+        self, op: WorkflowOperator, message: str | None = None, *, grace: float = 2.0
+    ) -> None:
         for nid, processes in list(self.running.items()):
             if message:
                 self.shutdown_message[nid] = message
             for process in processes:
-                process.terminate(grace=2.0)
+                process.terminate(grace=grace)
+
+    def kill_all(self) -> None:
+        """SIGKILL every running step now; safe from any thread (a last resort)."""
+        for processes in list(self.running.values()):
+            for process in list(processes):
+                process.kill()
 
     def stop_daemon(self, op: WorkflowOperator, node: dict[str, Any]) -> None:
         for process in self.running.get(node["id"], []):

@@ -26,6 +26,7 @@ from jupyter_argo.expr._gotime import (
     parse_duration,
     parse_time,
 )
+from jupyter_argo.expr._interrupt import current_interrupt
 from jupyter_argo.expr._values import (
     AnyKeyMap,
     GoError,
@@ -53,13 +54,17 @@ STEP_BUDGET = 5_000_000
 
 
 class Budget:
-    """Allocation and loop-step counters for one evaluation."""
+    """Allocation and loop-step counters for one evaluation, and the interrupt it runs
+    under (checked here, when it starts, and at every step of its loops)."""
 
-    __slots__ = ("steps", "used")
+    __slots__ = ("interrupt", "steps", "used")
 
     def __init__(self) -> None:
         self.used = 0
         self.steps = 0
+        self.interrupt = current_interrupt()
+        if self.interrupt is not None:
+            self.interrupt.check()
 
     def grow(self, size: int) -> None:
         self.used += max(size, 0)
@@ -67,6 +72,8 @@ class Budget:
             raise GoError("memory budget exceeded")
 
     def step(self, count: int) -> None:
+        if self.interrupt is not None:
+            self.interrupt.check()
         self.steps += count
         if self.steps > STEP_BUDGET:
             raise GoError(f"expression exceeded {STEP_BUDGET} loop steps")
@@ -233,7 +240,7 @@ def _rounding(name: str, op: Callable[[float], float]) -> Callable[[Budget, list
 
 _ATOI = re.compile(r"[+-]?[0-9]+")
 _FLOAT = re.compile(
-    r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)", re.IGNORECASE
+    r"[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)", re.IGNORECASE
 )
 
 

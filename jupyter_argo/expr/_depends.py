@@ -37,9 +37,11 @@ TASK_RESULTS = (
     "AllFailed",
 )
 
-# Argo's taskNameRegex and taskResultRegex.
+# Argo's taskNameRegex. Its taskResultRegex is the first alternative alone; searched on
+# its own it backtracks quadratically through a long name with no result after it, so its
+# matches are taken from this one's (the same: a failed first alternative finds nothing
+# anywhere in the name, which the second then steps over).
 _TASK_NAME = re.compile(r"([a-zA-Z0-9][-a-zA-Z0-9]*?\.[A-Z][a-zA-Z]+)|([a-zA-Z0-9][-a-zA-Z0-9]*)")
-_TASK_RESULT = re.compile(r"([a-zA-Z0-9][-a-zA-Z0-9]*?\.[A-Z][a-zA-Z]+)")
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,9 @@ def _expand_dependency(name: str, result: DependResult | None) -> str:
 
 
 def _validate(expression: str) -> None:
-    for match in _TASK_RESULT.finditer(expression):
+    for match in _TASK_NAME.finditer(expression):
+        if not match.group(1):
+            continue
         task, result = match.group(1).split(".", 1)
         if result not in TASK_RESULTS:
             raise ExpressionError(f"task result '{result}' for task '{task}' is invalid")

@@ -17,7 +17,8 @@ from functools import lru_cache
 from typing import Any
 
 from jupyter_argo.expr._gotime import UTC, TimeError, parse_time
-from jupyter_argo.expr._regex import RegexError, compile_re2
+from jupyter_argo.expr._interrupt import check_interrupt
+from jupyter_argo.expr._regex import GoRegexp, RegexError, compile_re2
 from jupyter_argo.expr._values import deep_equal, float_to_int, format_v
 
 __all__ = ["GovaluateError", "compile_text", "evaluate_text"]
@@ -259,8 +260,8 @@ def _go_value(value: Any) -> str:
     """Go's %v of a token or stage value."""
     if isinstance(value, list):
         return "[" + " ".join(_go_value(v) for v in value) + "]"
-    if isinstance(value, re.Pattern):
-        return str(value.pattern)
+    if isinstance(value, GoRegexp):
+        return value.pattern
     return format_v(value)
 
 
@@ -341,7 +342,7 @@ def _is_variable_char(ch: str) -> bool:
     return ch.isalpha() or _is_digit(ch) or ch in "_."
 
 
-_GO_FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_GO_FLOAT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 def _try_time(text: str) -> float | None:
@@ -667,7 +668,7 @@ def _comparator_check(left: Any, right: Any) -> bool:
 
 
 def _is_pattern_or_string(v: Any) -> bool:
-    return isinstance(v, str | re.Pattern)
+    return isinstance(v, str | GoRegexp)
 
 
 _TYPE_CHECKS: dict[str, tuple[Any, Any, Any]] = {
@@ -733,7 +734,7 @@ def _regex(left: Any, right: Any) -> bool:
             ) from None
     else:
         pattern = right
-    return pattern.search(left) is not None
+    return bool(pattern.matches(left))
 
 
 def _u64(value: float) -> int:
@@ -897,6 +898,7 @@ def compile_text(text: str) -> _Stage:
 def evaluate_text(text: str) -> Any:
     """Evaluate `text` with Argo's govaluate rules; the value may be any type."""
     planned = compile_text(text)
+    check_interrupt()
     try:
         return _evaluate(planned)
     except RecursionError:

@@ -151,7 +151,7 @@ def _matches(a: Any, b: Any) -> bool:
         a = a.decode("utf-8", errors="replace")
     if not isinstance(a, str):
         raise GoError(f"interface conversion: interface {{}} is {go_type(a)}, not []uint8")
-    return pattern.search(a) is not None
+    return pattern.matches(a)
 
 
 Special = Callable[[Any, "Context", Fn], Any]
@@ -598,7 +598,10 @@ def _predicate_bool(value: Any) -> bool:
 def _iterate(c: Context, items: list[Any]) -> Any:
     scope = c.scopes[-1]
     c.budget.step(len(items))
+    interrupt = c.budget.interrupt
     for index, item in enumerate(items):
+        if interrupt is not None and interrupt.reason is not None:
+            interrupt.check()  # an interrupt ends even the longest loop at its next item
         scope.item = item
         scope.index = index
         yield item
@@ -660,7 +663,10 @@ def _find_index(c: Context, items: list[Any], pred: Fn, _: Fn | None) -> Any:
 def _backwards(c: Context, items: list[Any]) -> Any:
     scope = c.scopes[-1]
     c.budget.step(len(items))
+    interrupt = c.budget.interrupt
     for index in range(len(items) - 1, -1, -1):
+        if interrupt is not None and interrupt.reason is not None:
+            interrupt.check()
         scope.item = items[index]
         scope.index = index
         yield index, items[index]
@@ -714,7 +720,10 @@ def _reduce(c: Context, items: list[Any], pred: Fn, initial: Fn | None) -> Any:
         scope.acc = items[0]
         start = 1
     c.budget.step(len(items))
+    interrupt = c.budget.interrupt
     for index in range(start, len(items)):
+        if interrupt is not None and interrupt.reason is not None:
+            interrupt.check()
         scope.item = items[index]
         scope.index = index
         scope.acc = pred(c)

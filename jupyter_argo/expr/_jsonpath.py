@@ -872,7 +872,7 @@ def _resolve(argument: Any, params: dict[str, Any]) -> Any:
 
 
 _GO_FLOAT = re.compile(
-    r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)", re.IGNORECASE
+    r"[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)", re.IGNORECASE
 )
 
 
@@ -1007,7 +1007,7 @@ class _Op:
             if len(pattern) > 1 and pattern.startswith("'") and pattern.endswith("'"):
                 pattern = pattern[1:-1]
             try:
-                return compile_re2(pattern).search(text) is not None
+                return compile_re2(pattern).matches(text)
             except RegexError:
                 raise JsonPathError("invalid argument. expected a valid regexp") from None
         if op in ("in", "not in"):

@@ -1,299 +1,310 @@
-"""Go (RE2) regular expressions, run with Python's `re`.
+"""Go's regexp, run by RE2 itself (the `google-re2` bindings): linear time, always.
 
-`matches`, `=~`, sprig's regex functions and jsonpath filters all use Go's regexp,
-which is RE2: no backreferences or lookaround, ASCII `\\d \\w \\s \\b`, `$` only at the
-very end unless `(?m)`. `compile_re2` translates the syntax both share into an
-equivalent Python pattern and refuses, with Go's error wording, what RE2 rejects or
-what Python cannot do the same way.
+`matches`, `=~`, sprig's regex functions, jsonpath filters and `logs --grep` all use
+Go's regexp, which is RE2: no backreferences or lookaround, ASCII `\\d \\w \\s \\b`, `$`
+only at the very end unless `(?m)`, leftmost-first matching. Go's `regexp/syntax` is a
+port of RE2's parser, so RE2 accepts and refuses the same patterns; the few things C++
+RE2 has and Go does not (`\\C`, non-ASCII group names) are refused here, and RE2's error
+codes are worded as Go words them (`error parsing regexp: missing closing ): `(a``).
+
+Matching works on the UTF-8 bytes, as Go does: a match never takes more time than
+linear in the pattern and the text, so a pattern like `^(a+)+$` cannot hang a run (it
+did with Python's backtracking `re`). `FindAll`, `ReplaceAll`, `Split` and `Expand`
+follow Go's rules for empty matches and `$name` templates. The bindings are imported
+on the first pattern compiled, not before.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
 from functools import lru_cache
+from typing import Any
 
-__all__ = ["RegexError", "compile_re2", "expand_template"]
+__all__ = ["GoMatch", "GoRegexp", "RegexError", "compile_re2", "expand_template"]
 
 
 class RegexError(ValueError):
-    """The pattern is not valid RE2 (or not one we can run identically)."""
+    """The pattern is not valid in Go's regexp syntax."""
 
 
-_ASCII_CLASSES = {
-    "d": "0-9",
-    "w": "0-9A-Za-z_",
-    "s": "\\t\\n\\f\\r ",
+# RE2's error codes (re2.h, `ErrorCode`) and how Go's regexp/syntax words the same error.
+_GO_WORDS = {
+    "invalid escape sequence": "invalid escape sequence",
+    "invalid character class": "invalid character class",
+    "invalid character class range": "invalid character class range",
+    "missing ]": "missing closing ]",
+    "missing )": "missing closing )",
+    "unexpected )": "unexpected )",
+    "trailing \\": "trailing backslash at end of expression",
+    "no argument for repetition operator": "missing argument to repetition operator",
+    "invalid repetition size": "invalid repeat count",
+    "bad repetition operator": "invalid nested repetition operator",
+    "invalid perl operator": "invalid or unsupported Perl syntax",
+    "invalid UTF-8": "invalid UTF-8",
+    "invalid named capture group": "invalid named capture",
+    "pattern too large - compile failed": "expression too large",
+    "pattern too large - reverse compile failed": "expression too large",
 }
-_POSIX = {
-    "alnum": "0-9A-Za-z",
-    "alpha": "A-Za-z",
-    "ascii": "\\x00-\\x7f",
-    "blank": "\\t ",
-    "cntrl": "\\x00-\\x1f\\x7f",
-    "digit": "0-9",
-    "graph": "!-~",
-    "lower": "a-z",
-    "print": " -~",
-    "punct": "!-/:-@\\[-`{-~",
-    "space": "\\t\\n\\v\\f\\r ",
-    "upper": "A-Z",
-    "word": "0-9A-Za-z_",
-    "xdigit": "0-9A-Fa-f",
-}
-_WORD = "[0-9A-Za-z_]"
-_BOUNDARY = f"(?:(?<={_WORD})(?!{_WORD})|(?<!{_WORD})(?={_WORD}))"
-_NOT_BOUNDARY = f"(?:(?<={_WORD})(?={_WORD})|(?<!{_WORD})(?!{_WORD}))"
-_MAX_REPEAT = 1000
-_SIMPLE_ESCAPES = set("afnrtv")
+# Room for what Go accepts (`\pL{1000}` needs about 20 MiB of program); RE2's DFA cache
+# is a share of this, grown only as a pattern needs it.
+_MAX_MEM = 64 << 20
 
 
-def _err(message: str, fragment: str) -> RegexError:
-    return RegexError(f"error parsing regexp: {message}: `{fragment}`")
+def _err(code: str, fragment: str) -> RegexError:
+    return RegexError(f"error parsing regexp: {code}: `{fragment}`")
 
 
-class _Translator:
-    def __init__(self, pattern: str) -> None:
-        self.p = pattern
-        self.i = 0
-        self.out: list[str] = []
-        # One entry per open group: how many extra "(?flags:" we opened inside it, and
-        # whether multi-line mode is on there.
-        self.groups: list[tuple[int, bool]] = [(0, False)]
+def _options() -> Any:
+    import re2
 
-    @property
-    def multiline(self) -> bool:
-        return self.groups[-1][1]
+    options = re2.Options()
+    options.log_errors = False  # errors are ours to report, not RE2's to log on stderr
+    options.max_mem = _MAX_MEM
+    return options
 
-    def run(self) -> str:
-        p = self.p
-        while self.i < len(p):
-            c = p[self.i]
-            if c == "\\":
-                self.out.append(self.escape(in_class=False))
-            elif c == "[":
-                self.out.append(self.char_class())
-            elif c == "(":
-                self.open_group()
-            elif c == ")":
-                if len(self.groups) == 1:
-                    raise _err("unexpected )", p)
-                extra, _ = self.groups.pop()
-                self.out.append(")" * (extra + 1))
-                self.i += 1
-            elif c == "$":
-                self.out.append("$" if self.multiline else "\\Z")
-                self.i += 1
-            elif c == "{":
-                self.repeat()
-            elif c in "*+?":
-                self.out.append(c)
-                self.i += 1
-                if self.i < len(p) and p[self.i] == "?":
-                    self.out.append("?")
-                    self.i += 1
-                if self.i < len(p) and p[self.i] in "*+":
-                    raise _err("invalid nested repetition operator", p[self.i - 1 : self.i + 1])
-            else:
-                self.out.append(c)
-                self.i += 1
-        if len(self.groups) != 1:
-            raise _err("missing closing )", p)
-        extra, _ = self.groups[0]
-        return "".join(self.out) + ")" * extra
 
-    def repeat(self) -> None:
-        match = re.compile(r"\{(\d+)(,(\d*))?\}").match(self.p, self.i)
-        if not match:
-            self.out.append("\\{")  # RE2 reads a brace that starts no repeat literally
-            self.i += 1
-            return
-        low = int(match.group(1))
-        high = int(match.group(3)) if match.group(3) else low
-        if low > _MAX_REPEAT or high > _MAX_REPEAT or (match.group(3) and high < low):
-            raise _err("invalid repeat count", match.group(0))
-        self.out.append(match.group(0))
-        self.i = match.end()
-        if self.i < len(self.p) and self.p[self.i] == "?":
-            self.out.append("?")
-            self.i += 1
+def _go_only(pattern: str) -> None:
+    """What C++ RE2 accepts and Go refuses, in pattern order: `\\C` (any byte)."""
+    i, n = 0, len(pattern)
+    while i < n:
+        if pattern[i] != "\\":
+            i += 1
+            continue
+        if i + 1 < n and pattern[i + 1] == "Q":
+            end = pattern.find("\\E", i + 2)
+            i = n if end < 0 else end + 2
+            continue
+        if i + 1 < n and pattern[i + 1] == "C":
+            raise _err("invalid escape sequence", "\\C")
+        i += 2
 
-    def open_group(self) -> None:
-        p = self.p
-        rest = p[self.i :]
-        if not rest.startswith("(?"):
-            self.groups.append((0, self.multiline))
-            self.out.append("(")
-            self.i += 1
-            return
-        named = re.match(r"\(\?P?<([A-Za-z0-9_]+)>", rest)
-        if named:
-            self.groups.append((0, self.multiline))
-            self.out.append(f"(?P<{named.group(1)}>")
-            self.i += named.end()
-            return
-        flags = re.match(r"\(\?([imsU]*)(?:-([imsU]*))?([:)])", rest)
-        if not flags:
-            raise _err("invalid or unsupported Perl syntax", rest[:3])
-        on, off, end = flags.group(1), flags.group(2) or "", flags.group(3)
-        if "U" in on or "U" in off:
-            raise _err("ungreedy mode (?U) is not supported here", flags.group(0))
-        multiline = ("m" in on) or (self.multiline and "m" not in off)
-        spec = on + ("-" + off if off else "")
-        self.i += flags.end()
-        if end == ":":
-            self.groups.append((0, multiline))
-            self.out.append(f"(?{spec}:" if spec and spec != "-" else "(?:")
-        else:
-            # (?flags) applies to the rest of the enclosing group: open a scoped group
-            # that closes with it.
-            extra, _ = self.groups[-1]
-            self.groups[-1] = (extra + 1, multiline)
-            self.out.append(f"(?{spec}:" if spec and spec != "-" else "(?:")
 
-    def escape(self, in_class: bool) -> str:
-        p = self.p
-        if self.i + 1 >= len(p):
-            raise _err("trailing backslash at end of expression", "")
-        c = p[self.i + 1]
-        self.i += 2
-        if c in _ASCII_CLASSES:
-            return _ASCII_CLASSES[c] if in_class else f"[{_ASCII_CLASSES[c]}]"
-        if c in "DWS":
-            if in_class:
-                raise _err("negated class escapes inside a class are not supported", "\\" + c)
-            return f"[^{_ASCII_CLASSES[c.lower()]}]"
-        if c == "b" and not in_class:
-            return _BOUNDARY
-        if c == "B" and not in_class:
-            return _NOT_BOUNDARY
-        if c == "A" and not in_class:
-            return "\\A"
-        if c == "z" and not in_class:
-            return "\\Z"
-        if c == "Q":
-            end = p.find("\\E", self.i)
-            literal = p[self.i :] if end < 0 else p[self.i : end]
-            self.i = len(p) if end < 0 else end + 2
-            return "".join(_escape_char(ch, in_class) for ch in literal)
-        if c in _SIMPLE_ESCAPES:
-            return "\\" + c
-        if c == "x":
-            match = re.compile(r"\{([0-9A-Fa-f]{1,6})\}|([0-9A-Fa-f]{2})").match(p, self.i)
-            if not match:
-                raise _err("invalid escape sequence", p[self.i - 2 : self.i + 2])
-            self.i = match.end()
-            code = int(match.group(1) or match.group(2), 16)
-            if code > 0x10FFFF:
-                raise _err("invalid escape sequence", match.group(0))
-            return _escape_char(chr(code), in_class)
-        if c in "01234567":
-            match = re.compile(r"[0-7]{0,2}").match(p, self.i)
-            digits = c + (match.group(0) if match else "")
-            if c != "0" and len(digits) == 1:
-                raise _err("invalid escape sequence", "\\" + c)
-            self.i += len(digits) - 1
-            return _escape_char(chr(int(digits, 8)), in_class)
-        if c in "pP":
-            raise _err("Unicode classes are not supported here", "\\" + c)
-        if not c.isalnum():
-            return "\\" + c
-        raise _err("invalid escape sequence", "\\" + c)
+def _from_re2(message: Any) -> RegexError:
+    text = message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
+    code, sep, fragment = text.partition(": ")
+    if code in _GO_WORDS:
+        return _err(_GO_WORDS[code], fragment if sep else "")
+    return RegexError(f"error parsing regexp: {text}")
 
-    def char_class(self) -> str:
-        p = self.p
-        start = self.i
-        self.i += 1
-        parts = ["["]
-        if self.i < len(p) and p[self.i] == "^":
-            parts.append("^")
-            self.i += 1
-        first = True
-        while True:
-            if self.i >= len(p):
-                raise _err("missing closing ]", p[start:])
-            c = p[self.i]
-            if c == "]" and not first:
-                self.i += 1
+
+class GoMatch:
+    """One match: its groups' byte spans in the UTF-8 text (-1 where a group took no part)."""
+
+    __slots__ = ("_data", "_regexp", "_spans")
+
+    def __init__(self, regexp: GoRegexp, data: bytes, spans: list[tuple[int, int]]) -> None:
+        self._regexp = regexp
+        self._data = data
+        self._spans = spans
+
+    def start(self) -> int:
+        return self._spans[0][0]
+
+    def end(self) -> int:
+        return self._spans[0][1]
+
+    def group(self, which: int | str = 0) -> str:
+        """A group's text by number or name; "" for one that did not take part."""
+        index = which if isinstance(which, int) else self._regexp.group_index.get(which, -1)
+        if not 0 <= index < len(self._spans):
+            return ""
+        lo, hi = self._spans[index]
+        return _decode(self._data[lo:hi]) if lo >= 0 else ""
+
+    def expand(self, template: str) -> str:
+        """Go's Regexp.Expand: `$1`, `${1}`, `$name`, `${name}`; `$$` is a dollar sign.
+        A name is the longest run of letters, digits and `_`; an unknown one is empty."""
+        out: list[str] = []
+        i, n = 0, len(template)
+        while i < n:
+            dollar = template.find("$", i)
+            if dollar < 0:
+                out.append(template[i:])
                 break
-            first = False
-            posix = re.compile(r"\[:(\^?)([a-z]+):\]").match(p, self.i)
-            if posix:
-                if posix.group(2) not in _POSIX:
-                    raise _err("invalid character class range", posix.group(0))
-                if posix.group(1):
-                    raise _err("negated POSIX classes are not supported here", posix.group(0))
-                parts.append(_POSIX[posix.group(2)])
-                self.i = posix.end()
+            out.append(template[i:dollar])
+            i = dollar + 1
+            if i < n and template[i] == "$":
+                out.append("$")
+                i += 1
                 continue
-            if c == "\\":
-                parts.append(self.escape(in_class=True))
+            name, rest = _template_name(template, i)
+            if name is None:
+                out.append("$")  # malformed: the dollar sign stays as it is
                 continue
-            if c == "-" and len(parts) > 1 and self.i + 1 < len(p) and p[self.i + 1] != "]":
-                parts.append("-")
-                self.i += 1
-                continue
-            parts.append(_escape_char(c, in_class=True))
-            self.i += 1
-        parts.append("]")
-        return "".join(parts)
+            i = rest
+            number = _group_number(name)
+            out.append(self.group(number) if number >= 0 else self.group(name))
+        return "".join(out)
 
 
-def _escape_char(ch: str, in_class: bool) -> str:
-    if ch.isalnum() or ch == "_" or (ord(ch) > 127 and ch.isprintable()):
-        return ch
-    if ord(ch) < 32 or ord(ch) == 127:
-        return f"\\x{ord(ch):02x}"
-    return "\\" + ch
+def _template_name(template: str, i: int) -> tuple[str | None, int]:
+    """Go's `extract`: the name after a `$` at `i`, and where the template goes on."""
+    brace = i < len(template) and template[i] == "{"
+    start = j = i + 1 if brace else i
+    while j < len(template) and (
+        template[j].isalpha() or template[j].isdecimal() or template[j] == "_"
+    ):
+        j += 1
+    if j == start:
+        return None, i
+    name = template[start:j]
+    if brace:
+        if j >= len(template) or template[j] != "}":
+            return None, i
+        j += 1
+    return name, j
+
+
+def _group_number(name: str) -> int:
+    """Go's rule: ASCII digits without a leading zero name a group by number."""
+    if not name.isascii() or not name.isdigit() or (name[0] == "0" and len(name) > 1):
+        return -1
+    return int(name) if len(name) < 9 else -1
+
+
+def _encode(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:
+        return data.decode("utf-8", "replace")
+
+
+def _rune_width(data: bytes, pos: int) -> int:
+    """The byte width of the UTF-8 rune at `pos` (1 for a stray byte, 0 at the end)."""
+    if pos >= len(data):
+        return 0
+    lead = data[pos]
+    width = 4 if lead >= 0xF0 else 3 if lead >= 0xE0 else 2 if lead >= 0xC0 else 1
+    return min(width, len(data) - pos)
+
+
+class GoRegexp:
+    """A compiled Go regexp: the search functions Go's Regexp has, with Go's rules."""
+
+    __slots__ = ("_re", "group_index", "groups", "pattern")
+
+    def __init__(self, pattern: str) -> None:
+        import re2
+
+        _go_only(pattern)
+        try:
+            compiled = re2.compile(pattern, _options())
+        except re2.error as err:
+            raise _from_re2(err.args[0] if err.args else "") from None
+        except UnicodeEncodeError:
+            raise _err("invalid UTF-8", pattern) from None
+        names: dict[str, int] = compiled.groupindex
+        for name in names:
+            if not name or not all(c == "_" or (c.isascii() and c.isalnum()) for c in name):
+                capture = f"(?P<{name}>" if f"(?P<{name}>" in pattern else f"(?<{name}>"
+                raise _err("invalid named capture", capture)
+        self.pattern = pattern
+        self._re = compiled
+        self.groups: int = compiled.groups
+        self.group_index = names
+
+    def __repr__(self) -> str:
+        return f"GoRegexp({self.pattern!r})"
+
+    def _spans(self, data: bytes, pos: int) -> list[tuple[int, int]] | None:
+        found = self._re.search(data, pos)
+        if found is None:
+            return None
+        return [found.span(i) for i in range(self.groups + 1)]
+
+    def search(self, text: str) -> GoMatch | None:
+        """The leftmost match (Go's FindStringSubmatchIndex), or None."""
+        data = _encode(text)
+        spans = self._spans(data, 0)
+        return None if spans is None else GoMatch(self, data, spans)
+
+    def matches(self, text: str) -> bool:
+        """Go's MatchString."""
+        return self._re.search(_encode(text)) is not None
+
+    def find_all(self, text: str, n: int = -1) -> list[GoMatch]:
+        """Go's FindAll: at most `n` (all when negative) successive non-overlapping
+        matches; an empty match right after a previous match does not count."""
+        data = _encode(text)
+        end = len(data)
+        limit = end + 1 if n < 0 else n
+        out: list[GoMatch] = []
+        pos, previous_end = 0, -1
+        while len(out) < limit and pos <= end:
+            spans = self._spans(data, pos)
+            if spans is None:
+                break
+            lo, hi = spans[0]
+            accept = True
+            if hi == pos:
+                accept = lo != previous_end  # no empty match right after a match
+                width = _rune_width(data, pos)
+                pos = pos + width if width else end + 1
+            else:
+                pos = hi
+            previous_end = hi
+            if accept:
+                out.append(GoMatch(self, data, spans))
+        return out
+
+    def replace_all(self, text: str, repl: Callable[[GoMatch], str]) -> str:
+        """Go's ReplaceAllString(Func): every match replaced by `repl(match)`, except an
+        empty match right after a previous one."""
+        data = _encode(text)
+        end = len(data)
+        out: list[bytes] = []
+        last_end = search = 0
+        while search <= end:
+            spans = self._spans(data, search)
+            if spans is None:
+                break
+            lo, hi = spans[0]
+            out.append(data[last_end:lo])
+            if hi > last_end or lo == 0:
+                out.append(_encode(repl(GoMatch(self, data, spans))))
+            last_end = hi
+            width = _rune_width(data, search)
+            if search + width > hi:
+                search += width
+            elif search + 1 > hi:
+                search += 1  # at the end of the text: no rune left to step over
+            else:
+                search = hi
+        out.append(data[last_end:])
+        return _decode(b"".join(out))
+
+    def split(self, text: str, n: int) -> list[str] | None:
+        """Go's Split: the pieces between matches, at most `n` (all when negative); None
+        (Go's nil) for n == 0."""
+        if n == 0:
+            return None
+        if self.pattern and text == "":
+            return [""]
+        data = _encode(text)
+        parts: list[str] = []
+        begin = end = 0
+        for match in self.find_all(text, n):
+            if n > 0 and len(parts) == n - 1:
+                break
+            end = match.start()
+            if match.end() != 0:
+                parts.append(_decode(data[begin:end]))
+            begin = match.end()
+        if end != len(data):
+            parts.append(_decode(data[begin:]))
+        return parts
 
 
 @lru_cache(maxsize=512)
-def compile_re2(pattern: str) -> re.Pattern[str]:
-    """Compile an RE2 pattern to an equivalent Python one (cached)."""
-    translated = _Translator(pattern).run()
-    try:
-        return re.compile(translated)
-    except re.error as err:
-        raise RegexError(f"error parsing regexp: {err}: `{pattern}`") from None
+def compile_re2(pattern: str) -> GoRegexp:
+    """Compile a Go (RE2) pattern (cached); RegexError in Go's words when it is invalid."""
+    return GoRegexp(pattern)
 
 
-def expand_template(template: str, match: re.Match[str]) -> str:
-    """Go's Regexp.Expand: `$1`, `${1}`, `$name`, `${name}`; `$$` is a dollar sign."""
-    out: list[str] = []
-    i = 0
-    n = len(template)
-    while i < n:
-        c = template[i]
-        if c != "$" or i + 1 >= n:
-            out.append(c)
-            i += 1
-            continue
-        nxt = template[i + 1]
-        if nxt == "$":
-            out.append("$")
-            i += 2
-            continue
-        if nxt == "{":
-            end = template.find("}", i + 2)
-            name = template[i + 2 : end] if end > 0 else ""
-            if end < 0 or not name or not re.fullmatch(r"[A-Za-z0-9_]+", name):
-                out.append(c)
-                i += 1
-                continue
-            i = end + 1
-        else:
-            word = re.compile(r"[A-Za-z0-9_]+").match(template, i + 1)
-            if not word:
-                out.append(c)
-                i += 1
-                continue
-            name = word.group(0)
-            i = word.end()
-        out.append(_group(match, name))
-    return "".join(out)
-
-
-def _group(match: re.Match[str], name: str) -> str:
-    try:
-        return match.group(int(name) if name.isdigit() else name) or ""
-    except IndexError:
-        return ""  # Go expands an unknown group to nothing
+def expand_template(template: str, match: GoMatch) -> str:
+    """Go's Regexp.Expand of `template` with `match`."""
+    return match.expand(template)

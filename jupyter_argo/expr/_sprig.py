@@ -45,7 +45,7 @@ from jupyter_argo.expr._gotime import (
     parse_time,
     to_aware,
 )
-from jupyter_argo.expr._regex import RegexError, compile_re2, expand_template
+from jupyter_argo.expr._regex import GoRegexp, RegexError, compile_re2
 from jupyter_argo.expr._values import (
     GoError,
     GoFunc,
@@ -295,7 +295,9 @@ def swapcase(text: str) -> str:
 def _words(text: str) -> list[str]:
     # xstrings splits on separators and on case/digit boundaries.
     spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", text)
-    spaced = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1 \2", spaced)
+    # `([A-Z]+)([A-Z][a-z])` -> `\1 \2`, as a split point: linear, where the run of
+    # capitals in that pattern backtracks quadratically on a long one.
+    spaced = re.sub(r"(?<=[A-Z])(?=[A-Z][a-z])", " ", spaced)
     return [w for w in re.split(r"[\s_\-.]+", spaced) if w]
 
 
@@ -900,69 +902,11 @@ def _unix_epoch(date: datetime) -> str:
 # --- regex -------------------------------------------------------------------------------
 
 
-def _compile(pattern: str) -> re.Pattern[str]:
+def _compile(pattern: str) -> GoRegexp:
     try:
         return compile_re2(pattern)
     except RegexError as err:
         raise GoError(str(err)) from None
-
-
-def go_find_all(pattern: re.Pattern[str], text: str, n: int) -> list[re.Match[str]]:
-    """Go's FindAll: no empty match right after a previous match."""
-    out: list[re.Match[str]] = []
-    pos = 0
-    previous_end = -1
-    while (n < 0 or len(out) < n) and pos <= len(text):
-        match = pattern.search(text, pos)
-        if match is None:
-            break
-        accept = True
-        if match.end() == pos:
-            # An empty match: never right after a previous match; move on one rune.
-            accept = match.start() != previous_end
-            pos += 1
-        else:
-            pos = match.end()
-        previous_end = match.end()
-        if accept:
-            out.append(match)
-    return out
-
-
-def _replace_all(pattern: re.Pattern[str], text: str, repl: Callable[[re.Match[str]], str]) -> str:
-    out: list[str] = []
-    last_end = 0
-    search = 0
-    while search <= len(text):
-        match = pattern.search(text, search)
-        if match is None:
-            break
-        out.append(text[last_end : match.start()])
-        if match.end() > last_end or match.start() == 0:
-            out.append(repl(match))
-        last_end = match.end()
-        search = search + 1 if search + 1 > match.end() else match.end()
-    out.append(text[last_end:])
-    return "".join(out)
-
-
-def _regex_split(pattern: re.Pattern[str], text: str, n: int) -> list[str] | None:
-    if n == 0:
-        return None
-    if pattern.pattern and text == "":
-        return [""]
-    parts: list[str] = []
-    begin = end = 0
-    for match in go_find_all(pattern, text, n):
-        if n > 0 and len(parts) == n - 1:
-            break
-        end = match.start()
-        if match.end() != 0:
-            parts.append(text[begin:end])
-        begin = match.end()
-    if end != len(text):
-        parts.append(text[begin:])
-    return parts
 
 
 def _regex_functions() -> dict[str, tuple[Callable[..., Any], tuple[str, ...]]]:
@@ -979,23 +923,23 @@ def _regex_functions() -> dict[str, tuple[Callable[..., Any], tuple[str, ...]]]:
         return run
 
     def match(regex: str, text: str) -> bool:
-        return _compile(regex).search(text) is not None
+        return _compile(regex).matches(text)
 
     def find_all(regex: str, text: str, n: int) -> list[str]:
-        return [m.group(0) for m in go_find_all(_compile(regex), text, n)]
+        return [m.group(0) for m in _compile(regex).find_all(text, n)]
 
     def find(regex: str, text: str) -> str:
         m = _compile(regex).search(text)
         return m.group(0) if m else ""
 
     def replace_all(regex: str, text: str, repl: str) -> str:
-        return _replace_all(_compile(regex), text, lambda m: expand_template(repl, m))
+        return _compile(regex).replace_all(text, lambda m: m.expand(repl))
 
     def replace_literal(regex: str, text: str, repl: str) -> str:
-        return _replace_all(_compile(regex), text, lambda m: repl)
+        return _compile(regex).replace_all(text, lambda m: repl)
 
     def split(regex: str, text: str, n: int) -> list[str] | None:
-        return _regex_split(_compile(regex), text, n)
+        return _compile(regex).split(text, n)
 
     s2, s3, s2i = ("string", "string"), ("string", "string", "string"), ("string", "string", "int")
     return {

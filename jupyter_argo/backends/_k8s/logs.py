@@ -111,9 +111,11 @@ class LogOptions:
         self.timestamps = timestamps
         self.since_seconds = since_seconds
         self.tail = tail
+        from jupyter_argo.expr._regex import RegexError, compile_re2
+
         try:
-            self.grep = re.compile(grep) if grep else None
-        except re.error as err:
+            self.grep = compile_re2(grep) if grep else None  # Go's regexp, as `argo logs`
+        except RegexError as err:
             raise UserError(f"--grep {grep!r}: not a regular expression ({err})") from None
 
     def query(self, follow: bool) -> dict[str, Any]:
@@ -130,12 +132,12 @@ class LogOptions:
         """(time, text to print) of a raw kubelet line, or None when grep drops it."""
         nanos, content = split_timestamp(raw)
         text = raw if self.timestamps else content
-        if self.grep is not None and not self.grep.search(text):
+        if self.grep is not None and not self.grep.matches(text):
             return None
         return nanos, text
 
     def archived(self, line: str) -> str | None:
-        if self.grep is not None and not self.grep.search(line):
+        if self.grep is not None and not self.grep.matches(line):
             return None
         return line
 
