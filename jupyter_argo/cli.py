@@ -75,6 +75,16 @@ def _lint(args: argparse.Namespace) -> int:
     return 1 if errors else 0
 
 
+def _doctor(args: argparse.Namespace) -> int:
+    """Check the local store and mend it (see `jupyter_argo.engine.store.doctor`)."""
+    from jupyter_argo.engine.store import doctor
+
+    report = doctor(Path(args.home) if args.home else None)
+    for line in report.lines:
+        print(line)
+    return 0 if report.healthy else 1
+
+
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
@@ -103,6 +113,18 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="store_true", help="also show notes (e.g. skipped objects)"
     )
     lint.set_defaults(func=_lint)
+    doctor = commands.add_parser(
+        "doctor",
+        help="check the local store and rebuild its index from the runs on disk",
+        description="Check the local engine's store (JUPYTER_ARGO_HOME). A damaged "
+        "store.sqlite3 is moved aside (the applied objects it still holds are copied out) "
+        "and the index of runs rebuilt from each run's workflow.json; a sound store gets "
+        "back any run it lacks. Exits 0 when the store was sound, 1 when it was mended.",
+    )
+    doctor.add_argument(
+        "--home", help="the data directory (default: $JUPYTER_ARGO_HOME, else the user's)"
+    )
+    doctor.set_defaults(func=_doctor)
     register_run_commands(commands)
     register_cp_command(commands)
     return parser

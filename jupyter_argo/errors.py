@@ -10,6 +10,8 @@
     │   ├── ConfigError           backend, data directory or repository set-up is wrong
     │   └── ArtifactError         an artifact cannot be packed, stored, fetched or unpacked
     ├── BackendError              the backend failed (process, store, cluster) while working
+    │   └── StoreError            the local store cannot be read or written: damaged, full
+    │                             or busy; its message says what to do
     └── Interrupted               work ended from outside (Ctrl-C, kernel interrupt, terminate)
 
 Every UserError carries an optional `Location` (file, line, column, path) and renders as
@@ -32,6 +34,7 @@ __all__ = [
     "Location",
     "NotFoundError",
     "ParseError",
+    "StoreError",
     "UnsupportedError",
     "UserError",
 ]
@@ -114,6 +117,15 @@ class ArtifactError(UserError):
 
 class BackendError(ArgoError):
     """The backend failed while doing its work."""
+
+
+class StoreError(BackendError):
+    """The local store (`JUPYTER_ARGO_HOME`) cannot be read or written. `reason` is
+    `damaged` (run `jupyter-argo doctor`), `full` (free space) or `busy`."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class Interrupted(ArgoError):

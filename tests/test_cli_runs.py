@@ -185,7 +185,7 @@ def test_apply_directory_skips_other_kinds(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "t.yaml").write_text(
         "apiVersion: argoproj.io/v1alpha1\nkind: WorkflowTemplate\nmetadata: {name: tpl}\n"
-        "spec:\n  templates:\n  - name: t\n    container: {image: alpine, command: [true]}\n"
+        'spec:\n  templates:\n  - name: t\n    container: {image: alpine, command: ["true"]}\n'
     )
     done = cli("apply", str(tmp_path))
     assert done.stdout.splitlines() == ["configmap/cm created", "workflowtemplate/tpl created"]

@@ -266,7 +266,9 @@ def test_fixed_patterns_stay_linear_on_hostile_input(source: str) -> None:
     began = time.perf_counter()
     with contextlib.suppress(ExpressionError):
         ev(source, flat)
-    assert time.perf_counter() - began < 1.0
+    # Linear: well under a second on a quiet machine; a quadratic pattern takes tens of
+    # seconds on this input. The margin is for a shared, loaded machine.
+    assert time.perf_counter() - began < 3.0
 
 
 @pytest.mark.timeout(60)

@@ -8,7 +8,9 @@ files of a directory, deflated.
 Unpacking is stricter than Argo's: an entry that is absolute, climbs with `..`, passes
 through a link, or is a link (soft or hard) leading outside the target fails the whole
 unpack with one line, and since everything is written inside a fresh directory that the
-caller discards on failure, nothing is ever written outside it.
+caller discards on failure, nothing is ever written outside it. An archive that unpacks to
+more than `JUPYTER_ARGO_MAX_UNPACKED` bytes (10 GiB unless set; `jupyter_argo.limits`)
+is refused as it unpacks, so a small "zip bomb" cannot fill the disk.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from jupyter_argo.errors import ArtifactError
+from jupyter_argo.limits import UNPACKED_VARIABLE, human_size, max_unpacked_bytes
 
 __all__ = [
     "Strategy",
@@ -225,6 +228,8 @@ class _Extractor:
     """Writes entries under `root`, a fresh empty directory, and never through a link."""
 
     root: Path
+    limit: int = 0  # the most bytes the files may total; 0: JUPYTER_ARGO_MAX_UNPACKED
+    _written: int = 0
     _dirs: set[Path] = field(default_factory=set)
     _dir_modes: dict[Path, int] = field(default_factory=dict)
     _links: list[tuple[Path, str]] = field(default_factory=list)
@@ -232,6 +237,8 @@ class _Extractor:
     def __post_init__(self) -> None:
         self.root = Path(os.path.realpath(self.root))
         self._dirs.add(self.root)
+        if self.limit <= 0:
+            self.limit = max_unpacked_bytes()
 
     def _target(self, name: str) -> Path | None:
         parts = _parts(name)
@@ -288,7 +295,14 @@ class _Extractor:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
         fd = os.open(target, flags, 0o600)
         with os.fdopen(fd, "wb") as out:
-            shutil.copyfileobj(data, out, _CHUNK)
+            while chunk := data.read(_CHUNK):
+                self._written += len(chunk)
+                if self._written > self.limit:
+                    raise _Unsafe(
+                        f"archive unpacks to more than {human_size(self.limit)} (at entry "
+                        f"{name!r}): refused (raise {UNPACKED_VARIABLE} to allow more)"
+                    )
+                out.write(chunk)
             os.fchmod(out.fileno(), mode & 0o777)
         if mtime is not None:
             os.utime(target, (mtime, mtime), follow_symlinks=False)
@@ -338,9 +352,10 @@ class _Extractor:
             os.chmod(directory, self._dir_modes[directory] | 0o700)
 
 
-def unpack_tar(src: Path, root: Path) -> None:
-    """Extract a tar (gzipped or plain) from `src` into the empty directory `root`."""
-    extractor = _Extractor(root)
+def unpack_tar(src: Path, root: Path, *, limit: int = 0) -> None:
+    """Extract a tar (gzipped or plain) from `src` into the empty directory `root`; its
+    files may total `limit` bytes (0: `JUPYTER_ARGO_MAX_UNPACKED`)."""
+    extractor = _Extractor(root, limit)
     try:
         with tarfile.open(src, mode="r|*", **_TAR_BUFFER) as tar:
             for member in tar:
@@ -365,9 +380,10 @@ def unpack_tar(src: Path, root: Path) -> None:
         raise ArtifactError(f"cannot unpack tar archive: {error.strerror or error}") from None
 
 
-def unpack_zip(src: Path, root: Path) -> None:
-    """Extract a zip from `src` into the empty directory `root`."""
-    extractor = _Extractor(root)
+def unpack_zip(src: Path, root: Path, *, limit: int = 0) -> None:
+    """Extract a zip from `src` into the empty directory `root`; its files may total
+    `limit` bytes (0: `JUPYTER_ARGO_MAX_UNPACKED`)."""
+    extractor = _Extractor(root, limit)
     try:
         with zipfile.ZipFile(src) as zf:
             for entry in zf.infolist():

@@ -32,7 +32,7 @@ from jupyter_argo.engine.pods import PodHost
 from jupyter_argo.engine.repositories import StoreRepositories
 from jupyter_argo.engine.store import Store
 from jupyter_argo.engine.templates import deep_merge
-from jupyter_argo.errors import NotFoundError, UnsupportedError, UserError
+from jupyter_argo.errors import NotFoundError, StoreError, UnsupportedError, UserError
 from jupyter_argo.expr._interrupt import Interrupt, evaluate_under
 from jupyter_argo.status import format_time, now
 
@@ -181,11 +181,15 @@ class Engine:
     # ---- objects ---------------------------------------------------------------------
 
     def apply(self, manifest: Mapping[str, Any], namespace: str | None = None) -> str:
+        if not isinstance(manifest, Mapping):
+            raise UserError(f"a manifest is a mapping (a dict), not {type(manifest).__name__}")
         kind = str(manifest.get("kind", ""))
         if kind not in _STORE_KINDS:
             raise UserError(
                 f"{kind or 'this document'} cannot be applied (only {', '.join(_STORE_KINDS)})"
             )
+        if kind != "Secret":  # a Secret's values never go into an error message
+            self._validate(manifest, kind)
         return self.store.apply(dict(manifest), namespace or self.namespace)
 
     def lookup(self, namespace: str) -> Any:
@@ -211,12 +215,25 @@ class Engine:
 
         With `detach`, a background process of its own runs it, so it outlives this one
         (`jupyter-argo submit` without `--wait`)."""
+        if not isinstance(manifest, Mapping):
+            raise UserError(
+                f"a Workflow is a mapping (a dict), not {type(manifest).__name__}: "
+                "give the parsed manifest"
+            )
         if manifest.get("kind") not in ("Workflow", None):
             raise UserError(f"only a Workflow can be submitted, not a {manifest.get('kind')}")
-        workflow = copy.deepcopy(dict(manifest))
+        self._validate(manifest, "Workflow")
+        workflow = _plain(manifest)
         workflow["apiVersion"] = "argoproj.io/v1alpha1"
         workflow["kind"] = "Workflow"
-        meta = workflow.setdefault("metadata", {})
+        # A null object is Go's zero value, as Argo decodes it: an empty one.
+        for key in ("metadata", "spec"):
+            if workflow.get(key) is None:
+                workflow[key] = {}
+        meta = workflow["metadata"]
+        for key in ("labels", "annotations"):
+            if key in meta and meta[key] is None:
+                del meta[key]
         ns = namespace or meta.get("namespace") or self.namespace
         meta["namespace"] = ns
         if name:
@@ -225,7 +242,6 @@ class Engine:
         elif generate_name:
             meta["generateName"] = generate_name
             meta.pop("name", None)
-        workflow.setdefault("spec", {})
         self._apply_workflow_template(workflow, ns)
         spec = workflow["spec"]
         if entrypoint:
@@ -251,6 +267,36 @@ class Engine:
         else:
             self._start(workflow)
         return copy.deepcopy(workflow)
+
+    def _validate(self, manifest: Mapping[str, Any], kind: str) -> None:
+        """The shape of the manifest, checked before anything runs, as Argo's API server
+        decodes it: every value of the JSON type its field has, and no null where a step,
+        task or template must be (unknown fields are dropped, as Argo's API does). Each
+        finding is one line naming its path. What Argo's controller checks as it runs
+        (references, parameters, loop sizes) ends the run with Argo's message instead."""
+        from jupyter_argo.errors import LintError, Location
+        from jupyter_argo.spec.lint import Diagnostic
+        from jupyter_argo.spec.parse import format_path
+        from jupyter_argo.spec.schema import check_fields, field_table
+
+        body = _plain(manifest)
+        meta = body.get("metadata")
+        label = kind
+        if isinstance(meta, dict):
+            named = meta.get("name") or meta.get("generateName")
+            if isinstance(named, str) and named:
+                label = f"{kind} {named}"
+        table = field_table()
+        root = table.root(kind)
+        if root is None:
+            return
+        errors = [
+            Diagnostic("error", Location(label, path=format_path(p.path)), p.message, p.hint)
+            for p in check_fields(body, root, table, require_names=True)
+            if not p.message.startswith("unknown field")
+        ]
+        if errors:
+            raise LintError(list(errors))
 
     def submit_from(
         self,
@@ -399,6 +445,13 @@ class Engine:
         # interrupted, whatever expression it is in.
         evaluate_under(run.interrupt)
         try:
+            await self._operate(run)
+        finally:
+            await self._end(run)
+
+    async def _operate(self, run: _Run) -> None:
+        assert run.operator is not None
+        try:
             await run.operator.run()
         except Exception as err:  # a bug of ours must still end the run visibly
             status = run.workflow["status"]
@@ -407,10 +460,14 @@ class Engine:
             status["finishedAt"] = format_time(now())
             import traceback
 
-            (self.store.run_dir(run.workflow["metadata"]["uid"]) / "engine-error.txt").write_text(
-                traceback.format_exc()
-            )
+            with contextlib.suppress(OSError):
+                directory = self.store.run_dir(run.workflow["metadata"]["uid"])
+                (directory / "engine-error.txt").write_text(traceback.format_exc())
         await self._collect_garbage(run)
+
+    async def _end(self, run: _Run) -> None:
+        """Publish and save the final status, and tell watchers: whatever happens, a
+        run ends here (on a full disk, Error with the one message saying so)."""
         labels = run.workflow["metadata"].setdefault("labels", {})
         labels["workflows.argoproj.io/completed"] = "true"
         labels["workflows.argoproj.io/phase"] = run.workflow["status"].get("phase", "")
@@ -426,9 +483,29 @@ class Engine:
 
         def save_and_end() -> None:
             # Watchers are told right here, without a trip back through the loop, and
-            # even when the save fails (the error then ends this task, and is logged).
+            # even when the save fails.
             try:
-                self.store.save_workflow(snapshot)
+                try:
+                    self.store.save_workflow(snapshot)
+                except StoreError as err:
+                    # The status could not be stored: what this process shows and what
+                    # the store will show (once this process is gone) both say Error.
+                    ended = dict(snapshot)
+                    ended["status"] = {
+                        **snapshot["status"],
+                        "phase": "Error",
+                        "message": str(err),
+                        "finishedAt": snapshot["status"].get("finishedAt") or format_time(now()),
+                    }
+                    ended["metadata"] = copy.deepcopy(snapshot["metadata"])
+                    ended["metadata"].setdefault("labels", {})["workflows.argoproj.io/phase"] = (
+                        "Error"
+                    )
+                    with run.changed:
+                        run.snapshot = ended
+                        run.version += 1
+                    with contextlib.suppress(StoreError):
+                        self.store.save_workflow(ended)
             finally:
                 with run.changed:
                     run.done = True
@@ -443,9 +520,12 @@ class Engine:
             live = {key for key, run in self._runs.items() if not run.done and run.operator}
             if not live:
                 continue
-            requests = await asyncio.get_running_loop().run_in_executor(
-                self._io, self.store.take_requests, live
-            )
+            try:
+                requests = await asyncio.get_running_loop().run_in_executor(
+                    self._io, self.store.take_requests, live
+                )
+            except StoreError:
+                continue  # the runs' own saves report a store that fails; ask again later
             for ns, name, action, node in requests:
                 operator = self._runs[(ns, name)].operator
                 if operator is None:
@@ -548,7 +628,12 @@ class Engine:
             if run.done:
                 return  # ended meanwhile (perhaps from outside, by `interrupt`): not older
             began = time.monotonic()
-            self.store.save_workflow(snapshot)
+            try:
+                self.store.save_workflow(snapshot)
+            except StoreError as err:
+                # A full (or failing) store: the run cannot be recorded, so it ends now.
+                if run.operator is not None:
+                    loop.call_soon_threadsafe(run.operator.storage_failed, str(err))
             loop.call_soon_threadsafe(saved, time.monotonic() - began)
 
         def persist() -> None:
@@ -993,6 +1078,15 @@ class Engine:
         return ", ".join(label.split("/", 1)[-1] for label, _ in result.failed)
 
 
+def _plain(value: Any) -> Any:
+    """`value` as JSON data: mappings become dicts, tuples lists, for lint to read."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
 def _copy_json(value: Any) -> Any:
     """A deep copy of JSON-shaped data (dicts, lists, scalars), several times faster than
     copy.deepcopy, which must handle any object."""
@@ -1058,8 +1152,8 @@ def _pods_in_order(workflow: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def _override_parameters(spec: dict[str, Any], parameters: Mapping[str, str]) -> None:
     """`-p NAME=VALUE`: an unknown name is an error, as with `argo submit`."""
-    arguments = spec.setdefault("arguments", {})
-    params = arguments.setdefault("parameters", [])
+    arguments = spec["arguments"] = spec.get("arguments") or {}
+    params = arguments["parameters"] = arguments.get("parameters") or []
     known = {p.get("name"): p for p in params}
     for name, value in parameters.items():
         if name not in known:

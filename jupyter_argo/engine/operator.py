@@ -33,6 +33,7 @@ from jupyter_argo.engine.variables import (
     substitute_template,
 )
 from jupyter_argo.errors import ArgoError, UserError
+from jupyter_argo.limits import ITEMS_VARIABLE, max_items
 from jupyter_argo.status import format_time, is_fulfilled, node_duration, node_id, now, pod_name
 
 if TYPE_CHECKING:
@@ -70,6 +71,7 @@ class _StepsContext:
     limit: _Limiter = field(default_factory=lambda: _Limiter(None))  # template `parallelism`
     fail_fast: bool = False  # template `failFast`: no new children once one failed
     failed: bool = False
+    template_name: str = ""  # for messages: templates.NAME.steps[0].STEP
 
     @classmethod
     def of(
@@ -81,6 +83,7 @@ class _StepsContext:
     ) -> _StepsContext:
         ctx = cls(node["id"], Scope(), context, on_exit, _Limiter(tmpl.get("parallelism")))
         ctx.fail_fast = tmpl.get("failFast") is True
+        ctx.template_name = str(tmpl.get("name") or "")
         # A template's own input artifacts can be passed on with `from: {{inputs.artifacts.x}}`.
         for art in (tmpl.get("inputs") or {}).get("artifacts") or []:
             ctx.scope.set(f"inputs.artifacts.{art['name']}", art)
@@ -120,6 +123,9 @@ class WorkflowOperator:
         self.globals: dict[str, Any] = {}
         self.shutdown: str = ""  # "", "Stop" or "Terminate"
         self.shutdown_reason: str | None = None
+        # Set when logs, outputs or the status cannot be stored (a full disk): the run
+        # is terminated and ends Error with this one message.
+        self.storage_failure: str = ""
         self._resume = asyncio.Event()
         self._resume.set()
         self._resumed_nodes: set[str] = set()
@@ -237,6 +243,8 @@ class WorkflowOperator:
         return None
 
     def _finish(self, phase: str, message: str = "") -> None:
+        if self.storage_failure:
+            phase, message = "Error", self.storage_failure
         self.status["phase"] = phase
         if message:
             self.status["message"] = message
@@ -317,6 +325,14 @@ class WorkflowOperator:
         self._resume.set()
         for event in self._node_waiters.values():
             event.set()
+
+    def storage_failed(self, message: str) -> None:
+        """What the run writes can no longer be stored: end it now, Error, with `message`
+        (the first such message; the rest say the same)."""
+        if self.storage_failure:
+            return
+        self.storage_failure = message
+        self.stop("Terminate", message)
 
     def suspend(self) -> None:
         self.spec["suspend"] = True
@@ -619,7 +635,19 @@ class WorkflowOperator:
         retry_node = self._node(call, "Retry", "Running")
         child_flag = dict(flag or {})
         child_flag["retried"] = True
-        limit = _retry_limit(strategy.get("limit"))
+        try:
+            limit = _retry_limit(strategy.get("limit"))
+        except ArgoError as err:
+            return self.mark_error(retry_node, err)
+        if limit is not None and limit > max_items():
+            return self.mark_error(
+                retry_node,
+                UserError(
+                    f"templates.{tmpl.get('name', '')}.retryStrategy.limit: {limit} retries, "
+                    f"more than the {max_items()} allowed (set {ITEMS_VARIABLE} to raise "
+                    "the limit)"
+                ),
+            )
         policy = strategy.get("retryPolicy") or (
             "Always" if strategy.get("expression") else "OnFailure"
         )
@@ -694,6 +722,11 @@ class WorkflowOperator:
             return str(last.get("message", ""))
         if limit is not None and attempt + 1 > limit:
             return "No more retries left"
+        if limit is None and attempt + 1 > max_items():
+            return (
+                f"No more retries left: the local engine stops an unlimited retryStrategy "
+                f"after {max_items()} retries (set {ITEMS_VARIABLE} to raise the limit)"
+            )
         if strategy.get("expression"):
             env = self._retry_env(last)
             try:
@@ -887,6 +920,13 @@ class WorkflowOperator:
         self, steps: list[dict[str, Any]], group_node: dict[str, Any], ctx: _StepsContext
     ) -> None:
         group_name = group_node["name"]
+        for position, step in enumerate(steps):
+            if not isinstance(step, dict) or not isinstance(step.get("name"), str):
+                # Only an applied template can hold one: a submitted Workflow is checked.
+                group = group_name[group_name.rindex("[") :]
+                where = f"templates.{ctx.template_name}.steps{group}[{position}]"
+                self.mark_error(group_node, UserError(f"{where}: a step must be a map with a name"))
+                return
         try:
             resolved_steps = [self._resolve_step(step, ctx) for step in steps]
             expanded = self._expand_steps(resolved_steps, group_name, ctx)
@@ -1032,7 +1072,9 @@ class WorkflowOperator:
             if not _should_expand(step):
                 out.append(step)
                 continue
-            expanded = self._expand(step, ChainMap(ctx.scope.strings(), self.globals))
+            group = group_name[group_name.rindex("[") :]
+            where = f"templates.{ctx.template_name}.steps{group}.{step.get('name', '')}"
+            expanded = self._expand(step, ChainMap(ctx.scope.strings(), self.globals), where)
             if not expanded:
                 child_name = f"{group_name}.{step['name']}"
                 if self.node_by_name(child_name) is None:
@@ -1050,10 +1092,11 @@ class WorkflowOperator:
         return out
 
     def _expand(
-        self, item_holder: dict[str, Any], variables: Mapping[str, Any]
+        self, item_holder: dict[str, Any], variables: Mapping[str, Any], where: str = ""
     ) -> list[dict[str, Any]]:
-        """Argo's expandStep/expandTask: one copy per item, named `name(i:item)`."""
-        items = _loop_items(item_holder)
+        """Argo's expandStep/expandTask: one copy per item, named `name(i:item)`; `where`
+        names the step or task in errors."""
+        items = _loop_items(item_holder, where)
         base = {
             k: v
             for k, v in item_holder.items()
@@ -1439,7 +1482,14 @@ class _DagRun:
 
     async def _run_task(self, task_name: str) -> None:
         try:
-            await self._execute_task(task_name)
+            try:
+                await self._execute_task(task_name)
+            except ArgoError:
+                raise
+            except Exception as bug:  # a bug of ours must end the task, never hang the DAG
+                raise UserError(
+                    f"internal error in the local engine: {type(bug).__name__}: {bug}"
+                ) from bug
         except ArgoError as err:
             node_name = self.task_node_name(task_name)
             existing = self.op.node_by_name(node_name)
@@ -1505,7 +1555,8 @@ class _DagRun:
         group_node = None
         if _should_expand(task):
             variables = ChainMap(self.ctx.scope.strings(), op.globals)
-            expanded = op._expand(resolved_task, variables)
+            where = f"templates.{self.ctx.template_name}.tasks.{task_name}"
+            expanded = op._expand(resolved_task, variables, where)
             if not expanded:
                 op.init_node(
                     node_name,
@@ -1781,43 +1832,89 @@ def _should_expand(holder: Mapping[str, Any]) -> bool:
     return bool(holder.get("withItems") or holder.get("withParam") or holder.get("withSequence"))
 
 
-def _loop_items(holder: Mapping[str, Any]) -> list[Any]:
-    if holder.get("withItems"):
-        return list(holder["withItems"])
-    if holder.get("withParam"):
+def _loop_items(holder: Mapping[str, Any], where: str = "") -> list[Any]:
+    """The items a step or task loops over, at most `limits.max_items()` of them: more is
+    an error naming the loop (`where`, e.g. `templates.main.steps[0].hello`)."""
+    key = next((k for k in ("withItems", "withParam", "withSequence") if holder.get(k)), "")
+    if key == "withItems":
+        raw_items = holder["withItems"]
+        if not isinstance(raw_items, list):
+            raise UserError(f"{_at(where, key)}: expected a list, not {_json_type(raw_items)}")
+        items = raw_items
+    elif key == "withParam":
         raw = holder["withParam"]
         if isinstance(raw, list):
-            return raw
-        try:
-            items = json.loads(str(raw))
-        except ValueError as err:
-            raise UserError(
-                f"withParam value could not be parsed as a JSON list: {str(raw).strip()}: {err}"
-            ) from None
-        if not isinstance(items, list):
-            raise UserError(f"withParam value is not a JSON list: {str(raw).strip()}")
-        return items
-    return _sequence(holder["withSequence"])
+            items = raw
+        else:
+            try:
+                items = json.loads(str(raw))
+            except (ValueError, RecursionError) as err:
+                raise UserError(
+                    f"withParam value could not be parsed as a JSON list: "
+                    f"{_clip(str(raw).strip())}: {err}"
+                ) from None
+            if not isinstance(items, list):
+                raise UserError(f"withParam value is not a JSON list: {_clip(str(raw).strip())}")
+    else:
+        seq = holder.get("withSequence")
+        if not isinstance(seq, Mapping):
+            raise UserError(f"{_at(where, 'withSequence')}: expected a map with count or end")
+        start, end, fmt = _sequence_bounds(seq)
+        count = abs(end - start) + 1 if end is not None else 0
+        _check_count(count, where, "withSequence")
+        if end is None:
+            return []
+        step = 1 if start <= end else -1
+        return [_printf(fmt, i) for i in range(start, end + step, step)]
+    _check_count(len(items), where, key)
+    return list(items)
 
 
-def _sequence(seq: Mapping[str, Any]) -> list[str]:
-    """Argo's expandSequence: start/end or start/count, with a printf `format`."""
+def _check_count(count: int, where: str, key: str) -> None:
+    bound = max_items()
+    if count > bound:
+        raise UserError(
+            f"{_at(where, key)}: expands to {count} items, more than the {bound} allowed "
+            f"(set {ITEMS_VARIABLE} to raise the limit)"
+        )
+
+
+def _at(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, Mapping):
+        return "a map"
+    return type(value).__name__
+
+
+def _clip(text: str, size: int = 200) -> str:
+    return text if len(text) <= size else text[:size] + "..."
+
+
+def _sequence_bounds(seq: Mapping[str, Any]) -> tuple[int, int | None, str]:
+    """Argo's expandSequence: (start, end, format); end None for `count: 0`."""
     try:
         start = int(parameter_value(seq.get("start", 0)) or 0)
         if seq.get("end") is not None:
-            end = int(parameter_value(seq["end"]))
+            end: int | None = int(parameter_value(seq["end"]))
         elif seq.get("count") is not None:
             count = int(parameter_value(seq["count"]))
-            if count == 0:
-                return []
-            end = start + count - 1
+            end = None if count == 0 else start + count - 1
         else:
             raise UserError("neither end nor count was specified in withSequence")
-    except ValueError as err:
+    except (ValueError, TypeError) as err:
         raise UserError(f"withSequence: {err}") from None
-    fmt = str(seq.get("format") or "%d")
-    step = 1 if start <= end else -1
-    return [_printf(fmt, i) for i in range(start, end + step, step)]
+    return start, end, str(seq.get("format") or "%d")
 
 
 def _printf(fmt: str, value: int) -> str:
@@ -1854,7 +1951,7 @@ def _retry_limit(limit: Any) -> int | None:
         return None
     try:
         return int(parameter_value(limit))
-    except ValueError:
+    except (ValueError, TypeError):
         raise UserError(f"retryStrategy.limit: '{limit}' is not a number") from None
 
 

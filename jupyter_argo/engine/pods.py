@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from jupyter_argo import expr
 from jupyter_argo.engine.objects import configmap_value, secret_keys, secret_value
 from jupyter_argo.engine.variables import parameter_value
-from jupyter_argo.errors import ArgoError, UnsupportedError, UserError
+from jupyter_argo.errors import ArgoError, BackendError, UnsupportedError, UserError
 from jupyter_argo.status import pod_name
 
 if TYPE_CHECKING:
@@ -105,7 +105,12 @@ class PodHost:
             except ArgoError as err:
                 op.mark(node, "Error", str(err))
             except OSError as err:
-                op.mark(node, "Error", f"{type(err).__name__}: {err}")
+                if _disk_full(err):
+                    message = _storage_message(f"the files of node {node['name']}", err)
+                    op.storage_failed(message)
+                    op.mark(node, "Error", message)
+                else:
+                    op.mark(node, "Error", f"{type(err).__name__}: {err}")
 
     async def _run(self, op: WorkflowOperator, node: dict[str, Any], tmpl: dict[str, Any]) -> None:
         if tmpl.get("http") is not None:
@@ -147,6 +152,11 @@ class PodHost:
         finally:
             if not node.get("daemoned"):
                 self._retire(sandbox)
+                # The stdout files served the result only; the logs hold the same bytes:
+                # each byte of output is kept once.
+                with contextlib.suppress(OSError):
+                    for stdout in logs_dir.glob("*.stdout"):
+                        stdout.unlink()
 
     # Clean-up: a finished pod's sandbox is taken apart on this thread right after the
     # next pod has started (while that one runs), or after RETIRE_WAIT when none starts.
@@ -324,6 +334,13 @@ class PodHost:
             running = self.running.get(nid, [])
             if process in running:
                 running.remove(process)
+        lost = getattr(process, "output_error", None)
+        if lost is not None:
+            # Its log is incomplete: the node cannot claim to have succeeded, and a disk
+            # that is full ends the whole run (Argo's pod would be evicted).
+            message = _storage_message(f"the output of container {name}", lost)
+            op.storage_failed(message)
+            raise BackendError(message)
         return code, None
 
     async def _start_daemon(
@@ -818,6 +835,23 @@ def _deadline(tmpl: Mapping[str, Any]) -> float | None:
 
         limits.append(duration_seconds(tmpl["timeout"]))
     return min(limits) if limits else None
+
+
+def _disk_full(err: OSError) -> bool:
+    import errno
+
+    return err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def _storage_message(what: str, err: OSError) -> str:
+    """One line for output that could not be stored: what, why, where, what to do."""
+    where = f" ({err.filename})" if err.filename else ""
+    if _disk_full(err):
+        return (
+            f"cannot store {what}: {err.strerror}{where}: free space under "
+            "JUPYTER_ARGO_HOME, then retry the workflow"
+        )
+    return f"cannot store {what}: {err.strerror or err}{where}"
 
 
 def _read_result(path: Path) -> str:

@@ -2,31 +2,56 @@
 
 Layout under the data directory (`JUPYTER_ARGO_HOME`, default the user's data dir):
 
-    store.sqlite3                  objects (WorkflowTemplates, ConfigMaps, ...) and workflows
-    runs/<uid>/logs/<pod>/...      container logs and stdout
+    store.sqlite3                  objects (WorkflowTemplates, ConfigMaps, Secrets, ...) and
+                                   the index of workflows
+    runs/<uid>/workflow.json       each run's Workflow object, as last saved: the record the
+                                   index is rebuilt from (`jupyter-argo doctor`)
+    runs/<uid>/logs/<pod>/...      container logs
     runs/<uid>/pods/<pod>/...      each pod's private files while it runs
     artifacts/                     the embedded artifact repository
+    reserve                        1 MiB kept free for the store: given up when the disk is
+                                   full, so that a run can still record how it ended
 
 Several processes may share one data directory: SQLite serialises writers (WAL mode
 with a busy timeout), and every live run records the process that runs it, so a run
 whose engine died is found and marked Error instead of showing Running forever.
+
+The directory is made (or made again) private: 0700, the store and the run records
+0600, whatever modes existed before. Applied Secrets sit in the store unencrypted, as
+Kubernetes keeps them in etcd by default: a key kept beside them would protect nothing
+that the file modes do not, and steps do not see this directory (their sandbox).
+
+A store that SQLite cannot read gives one line naming `jupyter-argo doctor`, which moves
+it aside and rebuilds the index from the run records; a store found empty while run
+records exist (a truncated file) is rebuilt from them at once.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import sqlite3
+import stat
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jupyter_argo.errors import ConfigError, NotFoundError, UserError
+from jupyter_argo.errors import ConfigError, NotFoundError, StoreError, UserError
 from jupyter_argo.status import format_time, now
 
-__all__ = ["Store", "default_home"]
+__all__ = ["DoctorReport", "Store", "default_home", "doctor"]
+
+STORE_FILE = "store.sqlite3"
+RECORD_FILE = "workflow.json"
+_RESERVE_FILE = "reserve"
+_RESERVE_SIZE = 1 << 20
+_DEAD_OWNER = "0:rebuilt"  # no process has this token: an unfinished rebuilt run is reaped
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (
@@ -86,37 +111,229 @@ def _alive(token: str | None) -> bool:
     return _process_token(pid) == token
 
 
+def private_home(home: Path) -> Path:
+    """`home`, made if missing, as a directory of this user's alone: mode 0700 whatever it
+    was, its store file 0600. A shared directory (`/tmp`, a home directory) or one of
+    another user is refused: its mode is not ours to change."""
+    home = home.expanduser().resolve()
+    shared = {Path("/")}
+    with contextlib.suppress(RuntimeError, KeyError):  # no home directory known
+        shared.add(Path.home().resolve())
+    if home in shared or len(home.parts) <= 2:
+        raise ConfigError(
+            f"data directory {home} is shared with other files: set JUPYTER_ARGO_HOME to a "
+            f"directory of its own (e.g. {home / 'jupyter-argo'})"
+        )
+    try:
+        home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        info = home.stat()
+    except OSError as err:
+        raise ConfigError(f"data directory {home}: {err.strerror}") from None
+    if not stat.S_ISDIR(info.st_mode):
+        raise ConfigError(f"data directory {home} is not a directory")
+    if info.st_uid != os.getuid():
+        raise ConfigError(
+            f"data directory {home} belongs to another user (uid {info.st_uid}): set "
+            "JUPYTER_ARGO_HOME to a directory of yours"
+        )
+    try:
+        if stat.S_IMODE(info.st_mode) != 0o700:
+            home.chmod(0o700)
+        for name in (STORE_FILE, f"{STORE_FILE}-wal", f"{STORE_FILE}-shm"):
+            path = home / name
+            if name == STORE_FILE and not path.exists():
+                # Made 0600 before SQLite opens it; its -wal and -shm files take its mode.
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+            with contextlib.suppress(FileNotFoundError):
+                if stat.S_IMODE(path.stat().st_mode) != 0o600:
+                    path.chmod(0o600)
+    except OSError as err:
+        raise ConfigError(f"data directory {home}: {err.strerror}") from None
+    return home
+
+
 class Store:
     def __init__(self, home: Path | None = None) -> None:
-        self.home = (home or default_home()).resolve()
-        try:
-            self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
-        except OSError as err:
-            raise ConfigError(f"data directory {self.home}: {err.strerror}") from None
+        self.home = private_home(home or default_home())
+        self.path = self.home / STORE_FILE
         self.owner = _process_token(os.getpid())
         self._local = threading.local()
-        self._connection().executescript(_SCHEMA)
+        with self._errors():
+            self._connection().executescript(_SCHEMA)
+        self._keep_reserve()
+        if self._index_empty() and self._records():
+            self.reindex()  # an emptied store: the runs on disk come back
+
+    # ---- SQLite, and what its errors mean to the user ----------------------------------
 
     def _connection(self) -> sqlite3.Connection:
         # One connection per thread: sqlite3 connections are not shared across threads.
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.home / "store.sqlite3", timeout=30, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
+            with self._errors():
+                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
             self._local.conn = conn
         return conn
 
     @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """sqlite3 and file errors as one StoreError line saying what to do."""
+        try:
+            yield
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.DatabaseError as err:
+            raise self.failure(str(err)) from None
+        except OSError as err:
+            if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+                raise self.failure("database or disk is full") from None
+            raise
+
+    def failure(self, text: str) -> StoreError:
+        if "full" in text or "disk I/O" in text:
+            return StoreError(
+                f"the store in {self.home} cannot be written: {text} (free space on that "
+                "disk, then retry)",
+                "full",
+            )
+        if "locked" in text or "busy" in text:
+            return StoreError(
+                f"the store {self.path} is busy ({text}): another process holds it; retry",
+                "busy",
+            )
+        return StoreError(
+            f"the store {self.path} is damaged ({text}): run `jupyter-argo doctor` to "
+            "rebuild it from the runs on disk",
+            "damaged",
+        )
+
+    @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
         conn = self._connection()
-        conn.execute("BEGIN IMMEDIATE")
+        with self._errors():
+            conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
+        except BaseException as err:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            if isinstance(err, sqlite3.DatabaseError) and not isinstance(
+                err, sqlite3.IntegrityError
+            ):
+                raise self.failure(str(err)) from None
             raise
-        conn.execute("COMMIT")
+        try:
+            with self._errors():
+                conn.execute("COMMIT")
+        except StoreError:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        """Close this thread's connection (others close with their threads)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # ---- room to record an ending on a full disk ------------------------------------------
+
+    def _keep_reserve(self) -> None:
+        path = self.home / _RESERVE_FILE
+        with contextlib.suppress(OSError):
+            if path.exists() and path.stat().st_size >= _RESERVE_SIZE:
+                return
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+            try:
+                os.posix_fallocate(fd, 0, _RESERVE_SIZE)
+            except OSError:
+                os.close(fd)
+                path.unlink()  # no room for it: no reserve, rather than a partial one
+                return
+            os.close(fd)
+
+    def _give_up_reserve(self) -> bool:
+        try:
+            (self.home / _RESERVE_FILE).unlink()
+        except OSError:
+            return False
+        return True
+
+    def _saving(self, save: Any) -> None:
+        """Run `save()`; on a full disk, give up the reserve and try once more."""
+        try:
+            save()
+        except StoreError as err:
+            if err.reason != "full" or not self._give_up_reserve():
+                raise
+            save()
+
+    # ---- run records: runs/<uid>/workflow.json ---------------------------------------------
+
+    def _write_record(self, uid: str, text: str) -> None:
+        directory = self.home / "runs" / uid
+        with self._errors():
+            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            temporary = directory / f".{RECORD_FILE}.{os.getpid()}.{threading.get_ident()}"
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as out:
+                    out.write(text)
+                os.replace(temporary, directory / RECORD_FILE)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    temporary.unlink()
+                raise
+
+    def _records(self) -> list[Path]:
+        runs = self.home / "runs"
+        try:
+            return sorted(p / RECORD_FILE for p in runs.iterdir() if (p / RECORD_FILE).is_file())
+        except OSError:
+            return []
+
+    def _index_empty(self) -> bool:
+        with self._db() as db:
+            return db.execute("SELECT 1 FROM workflows LIMIT 1").fetchone() is None
+
+    def reindex(self) -> tuple[int, list[str]]:
+        """Add to the index every run recorded on disk that it lacks; returns how many were
+        added, and the run directories whose record cannot be read."""
+        with self._db() as db:
+            known = {row[0] for row in db.execute("SELECT uid FROM workflows")}
+        added = 0
+        unreadable: list[str] = []
+        for record in self._records():
+            if record.parent.name in known:
+                continue
+            try:
+                workflow = json.loads(record.read_text(encoding="utf-8"))
+                meta = workflow["metadata"]
+                status = workflow.get("status") or {}
+                row = (
+                    str(meta.get("namespace") or "default"),
+                    str(meta["name"]),
+                    str(meta["uid"]),
+                    str(status.get("phase") or ""),
+                    str(meta.get("creationTimestamp") or ""),
+                    status.get("finishedAt"),
+                    None if status.get("finishedAt") else _DEAD_OWNER,
+                    json.dumps(workflow),
+                )
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                unreadable.append(record.parent.name)
+                continue
+            with self._db() as db:
+                cursor = db.execute(
+                    "INSERT OR IGNORE INTO workflows (namespace, name, uid, phase, created,"
+                    " finished, owner, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    row,
+                )
+            added += cursor.rowcount
+        return added, unreadable
 
     # ---- objects -----------------------------------------------------------------------
 
@@ -174,6 +391,7 @@ class Store:
         """Insert a new run (owned by this process unless another will adopt it);
         False when the name is taken."""
         meta = workflow["metadata"]
+        text = json.dumps(workflow)
         try:
             with self._db() as db:
                 db.execute(
@@ -186,30 +404,45 @@ class Store:
                         (workflow.get("status") or {}).get("phase", ""),
                         meta["creationTimestamp"],
                         self.owner if owned else None,
-                        json.dumps(workflow),
+                        text,
                     ),
                 )
         except sqlite3.IntegrityError:
             return False
+        try:
+            self._write_record(meta["uid"], text)
+        except StoreError:
+            with self._db() as db:
+                db.execute("DELETE FROM workflows WHERE uid=?", (meta["uid"],))
+            raise
         return True
 
     def save_workflow(self, workflow: dict[str, Any], *, owned: bool = True) -> None:
+        """Save a run: its record on disk, then the index. On a full disk the reserve
+        is given up for it; a StoreError says when even that was not enough."""
         meta = workflow["metadata"]
         status = workflow.get("status") or {}
-        with self._db() as db:
-            db.execute(
-                "UPDATE workflows SET phase=?, finished=?, owner=?, version=version+1, body=?"
-                " WHERE namespace=? AND name=? AND uid=?",
-                (
-                    status.get("phase", ""),
-                    status.get("finishedAt"),
-                    self.owner if owned else None,
-                    json.dumps(workflow),
-                    meta["namespace"],
-                    meta["name"],
-                    meta["uid"],
-                ),
-            )
+        text = json.dumps(workflow)
+
+        def save() -> None:
+            with self._db() as db:
+                cursor = db.execute(
+                    "UPDATE workflows SET phase=?, finished=?, owner=?, version=version+1,"
+                    " body=? WHERE namespace=? AND name=? AND uid=?",
+                    (
+                        status.get("phase", ""),
+                        status.get("finishedAt"),
+                        self.owner if owned else None,
+                        text,
+                        meta["namespace"],
+                        meta["name"],
+                        meta["uid"],
+                    ),
+                )
+            if cursor.rowcount:  # a deleted run gets no record back
+                self._write_record(meta["uid"], text)
+
+        self._saving(save)
 
     def get_workflow(self, name: str, namespace: str = "default") -> dict[str, Any]:
         with self._db() as db:
@@ -241,6 +474,9 @@ class Store:
 
     def delete_workflow(self, name: str, namespace: str = "default") -> dict[str, Any]:
         workflow = self.get_workflow(name, namespace)
+        # The record first: a run deleted from the index must not come back from disk.
+        with contextlib.suppress(FileNotFoundError):
+            (self.home / "runs" / workflow["metadata"]["uid"] / RECORD_FILE).unlink()
         with self._db() as db:
             db.execute("DELETE FROM workflows WHERE namespace=? AND name=?", (namespace, name))
         return workflow
@@ -296,5 +532,117 @@ class Store:
                 node["phase"] = "Error"
                 node["message"] = "the engine running this node stopped"
                 node.setdefault("finishedAt", stamp)
-        self.save_workflow(workflow, owned=False)
+        # Best effort: a store that cannot be written now is told the same next time.
+        with contextlib.suppress(StoreError):
+            self.save_workflow(workflow, owned=False)
         return workflow
+
+
+@dataclass
+class DoctorReport:
+    """What `doctor` found and did, one line each."""
+
+    lines: list[str] = field(default_factory=list)
+    healthy: bool = True
+
+
+def doctor(home: Path | None = None) -> DoctorReport:
+    """Check the store and mend it: a damaged store file is moved aside (its objects
+    copied out where SQLite can still read them) and the index rebuilt from the runs
+    recorded on disk; a sound store gets back any run it lacks."""
+    report = DoctorReport()
+    root = private_home(home or default_home())
+    path = root / STORE_FILE
+    problem = _check(path)
+    salvaged: list[tuple[str, str, str, str]] = []
+    if problem:
+        report.healthy = False
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        aside = path.with_name(f"{STORE_FILE}.damaged-{stamp}")
+        salvaged = _salvage_objects(path)
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.replace(f"{path}{suffix}", f"{aside}{suffix}")
+        report.lines.append(f"{path}: damaged ({problem}); moved to {aside.name}")
+    store = Store(root)
+    if salvaged:
+        with store._db() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO objects (kind, namespace, name, body) VALUES (?, ?, ?, ?)",
+                salvaged,
+            )
+        report.lines.append(f"{len(salvaged)} applied objects copied from the damaged store")
+    elif problem:
+        report.lines.append(
+            "no applied object could be read from it: apply your WorkflowTemplates, "
+            "ConfigMaps and Secrets again"
+        )
+    added, unreadable = store.reindex()
+    if added:
+        report.healthy = report.healthy and not problem
+        report.lines.append(f"{added} runs added to the index from their records on disk")
+    for uid in unreadable:
+        report.healthy = False
+        report.lines.append(f"runs/{uid}: its {RECORD_FILE} cannot be read; left as it is")
+    with store._db() as db:
+        count = db.execute("SELECT count(*) FROM workflows").fetchone()[0]
+    bare = [
+        p.name
+        for p in sorted((root / "runs").glob("*"))
+        if p.is_dir() and not (p / RECORD_FILE).exists()
+    ]
+    if bare:
+        report.lines.append(
+            f"{len(bare)} run directories have no {RECORD_FILE} (made before it was kept, or "
+            "being deleted): their logs stay on disk, they are not listed"
+        )
+    store.close()
+    verdict = "rebuilt from the runs on disk" if problem else "ok"
+    report.lines.append(f"{path}: {verdict}, {count} runs")
+    return report
+
+
+def _check(path: Path) -> str:
+    """Why SQLite cannot use the store file, or "" when it can."""
+    if not path.exists():
+        return ""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        try:
+            rows = conn.execute("PRAGMA quick_check").fetchall()
+            conn.execute("SELECT count(*) FROM workflows").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as err:
+        if "no such table" in str(err):
+            return ""  # an empty (new, or truncated) store: rebuilt by reindex
+        return str(err)
+    if rows != [("ok",)]:
+        return "; ".join(str(r[0]) for r in rows[:3])
+    return ""
+
+
+def _salvage_objects(path: Path) -> list[tuple[str, str, str, str]]:
+    """The applied objects SQLite can still read from a damaged store, row by row."""
+    out: list[tuple[str, str, str, str]] = []
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    except sqlite3.Error:
+        return out
+    try:
+        cursor = conn.execute("SELECT kind, namespace, name, body FROM objects")
+        while True:
+            try:
+                row = cursor.fetchone()
+            except sqlite3.DatabaseError:
+                break
+            if row is None:
+                break
+            with contextlib.suppress(ValueError, TypeError):
+                json.loads(row[3])
+                out.append((str(row[0]), str(row[1]), str(row[2]), str(row[3])))
+    except sqlite3.DatabaseError:
+        pass
+    finally:
+        conn.close()
+    return out

@@ -343,15 +343,21 @@ class OutputFile:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd = -1
+        # The first write that failed (a full disk): the rest of the output is dropped,
+        # and the engine ends the node with it, instead of a warning per chunk.
+        self.error: OSError | None = None
 
     def write(self, data: bytes) -> None:
-        if self._fd < 0:
-            try:
+        if self.error is not None:
+            return
+        try:
+            if self._fd < 0:
                 self._fd = self._open()
-            except OSError as exc:
-                log.warning("cannot write process output to %s: %s", self.path, exc)
-                return
-        _write_all(self._fd, data)
+            _write_all(self._fd, data)
+        except OSError as exc:
+            self.error = exc
+            log.debug("cannot write process output to %s: %s", self.path, exc)
+            self.close()
 
     def close(self) -> None:
         if self._fd >= 0:
@@ -406,6 +412,8 @@ class Process:
         log.write(message.encode() + b"\n")
         log.close()
         process = cls.__new__(cls)
+        process._stdout = OutputFile(log_path.with_suffix(".stdout"))
+        process._log = log
         process.pid = 0
         process._code = code
         process._exited = True
@@ -420,6 +428,11 @@ class Process:
         return f"<Process pid={self.pid} {state}>"
 
     # Public API
+
+    @property
+    def output_error(self) -> OSError | None:
+        """Why some of its output could not be stored (e.g. a full disk), or None."""
+        return self._stdout.error or self._log.error
 
     def poll(self) -> int | None:
         """The exit code once the process tree is done and its output written, else None."""
@@ -537,11 +550,7 @@ class Process:
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        try:
-            written = os.write(fd, view)
-        except OSError as exc:
-            log.warning("cannot write process output: %s", exc)
-            return
+        written = os.write(fd, view)
         view = view[written:]
 
 

@@ -16,6 +16,7 @@ import yaml
 
 from jupyter_argo.errors import ExpressionError
 from jupyter_argo.expr import check_when, compile_expression, depends_tasks
+from jupyter_argo.limits import ITEMS_VARIABLE, max_items
 from jupyter_argo.spec._cron import cron_problem, known_timezone
 from jupyter_argo.spec._scope import (
     LEAF,
@@ -769,6 +770,12 @@ class Linter:
                     f"{name} has invalid duration format in timeout",
                     f'add a unit: "{timeout.strip()}s"',
                 )
+            elif "{{" not in timeout and not _go_duration(timeout.strip()):
+                self.error(
+                    (*path, "timeout"),
+                    f"{name} has invalid duration format in timeout",
+                    _DURATION_HINT,
+                )
         if template.get("pendingTimeout") and kind not in LEAF:
             self.error(
                 (*path, "pendingTimeout"),
@@ -785,6 +792,10 @@ class Linter:
             )
         if isinstance(retry.get("expression"), str) and retry["expression"]:
             self.expression((*path, "retryStrategy", "expression"), retry["expression"])
+        self.retry_bounds((*path, "retryStrategy"), name, retry)
+        suspend = template.get("suspend")
+        if isinstance(suspend, dict):
+            self.duration((*path, "suspend", "duration"), suspend.get("duration"))
         if retry:
             scope.names.update(
                 (
@@ -831,6 +842,39 @@ class Linter:
             )
         self.metrics(path, template)
         self.expressions(path, template)
+
+    def duration(self, path: ManifestPath, value: Any) -> None:
+        """A duration Argo reads with ParseStringToDuration: whole seconds or a Go duration."""
+        if isinstance(value, bool) or value is None or value == "":
+            return
+        text = str(value).strip()
+        if "{{" in text or re.fullmatch(r"[+-]?\d+", text) or _go_duration(text):
+            return
+        self.error(path, f"unable to parse {text} as a duration", _DURATION_HINT)
+
+    def retry_bounds(self, path: ManifestPath, name: str, retry: dict[str, Any]) -> None:
+        """A retryStrategy the local engine can run: a whole-number limit no larger than
+        `limits.max_items()`, and backoff durations Argo can parse."""
+        limit = retry.get("limit")
+        if limit is not None and not isinstance(limit, bool):
+            text = str(limit).strip()
+            if "{{" in text:
+                pass
+            elif not re.fullmatch(r"[+-]?\d+", text):
+                self.error(
+                    (*path, "limit"),
+                    f"templates.{name}.retryStrategy.limit {text!r} is not a whole number",
+                )
+            elif int(text) > max_items():
+                self.error(
+                    (*path, "limit"),
+                    f"templates.{name}.retryStrategy.limit {int(text)} is more than the "
+                    f"{max_items()} retries the local engine allows",
+                    f"lower it, or set {ITEMS_VARIABLE}",
+                )
+        backoff = as_map(retry.get("backoff"))
+        for key in ("duration", "cap", "maxDuration"):
+            self.duration((*path, "backoff", key), backoff.get(key))
 
     def inputs(self, path: ManifestPath, template: dict[str, Any], kind: str, scope: Scope) -> None:
         inputs = as_map(template.get("inputs"))
@@ -1330,6 +1374,15 @@ class Linter:
                 "only one of withItems, withParam, withSequence can be specified",
                 key=True,
             )
+        if len(items) > max_items():
+            self.error(
+                (*path, "withItems"),
+                f"withItems has {len(items)} items, more than the {max_items()} a loop may "
+                "expand to",
+                f"split the loop, or set {ITEMS_VARIABLE}",
+            )
+        if isinstance(sequence, dict):
+            self.sequence((*path, "withSequence"), sequence)
         if items:
             for item in items:
                 if isinstance(item, list):
@@ -1348,6 +1401,40 @@ class Linter:
                     "only one of count or end can be defined in withSequence",
                 )
             scope.names.add("item")
+
+    def sequence(self, path: ManifestPath, sequence: dict[str, Any]) -> None:
+        """Argo's expandSequence on what is known before the run: numbers that parse, and
+        no more items than `limits.max_items()`."""
+        numbers: dict[str, int | None] = {}
+        for key in ("start", "end", "count"):
+            value = sequence.get(key)
+            if value is None or isinstance(value, bool):
+                numbers[key] = None
+                continue
+            text = str(value).strip()
+            if "{{" in text:
+                return  # known only when it runs: the engine checks it then
+            if not re.fullmatch(r"[+-]?\d+", text):
+                self.error(
+                    (*path, key),
+                    f"failed to parse sequence {key}: {text!r} is not a whole number",
+                )
+                return
+            numbers[key] = int(text)
+        start = numbers["start"] or 0
+        if numbers["end"] is not None:
+            size = abs(numbers["end"] - start) + 1
+        elif numbers["count"] is not None:
+            size = abs(numbers["count"])
+        else:
+            return
+        if size > max_items():
+            self.error(
+                path,
+                f"withSequence expands to {size} items, more than the {max_items()} a loop "
+                "may expand to",
+                f"split the loop, or set {ITEMS_VARIABLE}",
+            )
 
     # dags
 
@@ -1665,6 +1752,15 @@ def _merge_arguments(primary: dict[str, Any], secondary: dict[str, Any]) -> dict
         items += [p for _, p in named(secondary.get(kind)) if as_str(p.get("name")) not in names]
         merged[kind] = items
     return merged
+
+
+_GO_DURATION = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+")
+_DURATION_HINT = 'a Go duration such as "30s", "1m30s" or "2h", or whole seconds'
+
+
+def _go_duration(text: str) -> bool:
+    """Go's time.ParseDuration accepts `text` (a unit on every number; "0" alone)."""
+    return text in ("0", "+0", "-0") or bool(_GO_DURATION.fullmatch(text))
 
 
 def _valid_deadline(value: Any) -> bool:

@@ -310,10 +310,33 @@ class FieldProblem:
     at_key: bool = False
 
 
-def check_fields(body: Any, descriptor: Descriptor, table: FieldTable) -> list[FieldProblem]:
-    """Every unknown field and type mismatch in `body`, read as `descriptor`."""
+# The models whose `name` identifies them: a step, task, template, parameter, artifact,
+# container, env var, volume or mount without one cannot be run (Argo's validator and
+# Kubernetes' refuse it). Lint's rules say so in Argo's words; `require_names` checks it
+# for callers that run no rules (the engine's check before a run).
+NAMED_MODELS = frozenset(
+    {
+        "Artifact",
+        "ContainerNode",
+        "DAGTask",
+        "EnvVar",
+        "Parameter",
+        "Template",
+        "UserContainer",
+        "Volume",
+        "VolumeMount",
+        "WorkflowStep",
+    }
+)
+
+
+def check_fields(
+    body: Any, descriptor: Descriptor, table: FieldTable, *, require_names: bool = False
+) -> list[FieldProblem]:
+    """Every unknown field and type mismatch in `body`, read as `descriptor`; with
+    `require_names`, every entry of a `NAMED_MODELS` list without a name too."""
     problems: list[FieldProblem] = []
-    _Checker(table, problems).check(body, descriptor, ())
+    _Checker(table, problems, require_names).check(body, descriptor, ())
     return problems
 
 
@@ -351,9 +374,12 @@ def describe(value: Any) -> str:
 
 
 class _Checker:
-    def __init__(self, table: FieldTable, problems: list[FieldProblem]) -> None:
+    def __init__(
+        self, table: FieldTable, problems: list[FieldProblem], require_names: bool = False
+    ) -> None:
         self.table = table
         self.problems = problems
+        self.require_names = require_names
 
     def fail(self, path: ManifestPath, message: str, hint: str = "", at_key: bool = False) -> None:
         self.problems.append(FieldProblem(path, message, hint, at_key))
@@ -370,7 +396,29 @@ class _Checker:
                 self.fail(path, f"expected a list, not {describe(value)}", _list_hint(value))
                 return
             for i, item in enumerate(value):
-                self.check(item, descriptor["list"], (*path, i))
+                element = descriptor["list"]
+                if item is None and isinstance(element, dict) and "model" in element:
+                    # Go decodes it to an empty object, which no list of them accepts (a
+                    # step, task or template without a name): say so here, at the entry.
+                    self.fail(
+                        (*path, i),
+                        f"null entry: expected a mapping ({element['model']})",
+                        "remove the empty `-` entry, or write it out",
+                    )
+                    continue
+                if (
+                    self.require_names
+                    and isinstance(item, dict)
+                    and isinstance(element, dict)
+                    and element.get("model") in NAMED_MODELS
+                    and not (isinstance(item.get("name"), str) and item["name"].strip())
+                ):
+                    self.fail(
+                        (*path, i),
+                        f"name is required ({element['model']})",
+                        "give the entry a `name:`",
+                    )
+                self.check(item, element, (*path, i))
         elif "map" in descriptor:
             if not isinstance(value, dict):
                 self.fail(path, f"expected a mapping, not {describe(value)}")
