@@ -340,8 +340,8 @@ def _action(verb: str) -> Any:
             options["node_field_selector"] = args.node_field_selector or None
         if verb == "resubmit" and args.memoized:
             options["memoized"] = True
-        if verb == "resubmit" and backend.name == "local":
-            options["detach"] = True  # the new run must outlive this command
+        if verb in ("retry", "resubmit") and backend.name == "local":
+            options["detach"] = True  # the run must outlive this command
         if verb == "stop":
             options = {"node_field_selector": args.node_field_selector, "message": args.message}
             options = {k: v for k, v in options.items() if v}

@@ -172,3 +172,54 @@ def test_resubmit_and_retry_take_parameters_and_logs_filter(tmp_path: Path) -> N
     refused = cli("retry", first, "-p", "who=x", check=False)  # it Succeeded: nothing to retry
     assert refused.returncode == 1
     assert "only Failed or Error runs can be retried" in refused.stderr
+
+
+RETRYABLE = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  generateName: retryable-
+spec:
+  entrypoint: main
+  arguments:
+    parameters:
+    - name: code
+      value: "1"
+  templates:
+  - name: main
+    steps:
+    - - name: ok
+        template: code
+        arguments: {parameters: [{name: c, value: "0"}]}
+    - - name: maybe
+        template: code
+        arguments: {parameters: [{name: c, value: "{{workflow.parameters.code}}"}]}
+  - name: code
+    inputs: {parameters: [{name: c}]}
+    script:
+      image: python:alpine3.23
+      command: [python3]
+      source: |
+        import sys, time
+        time.sleep(1)
+        sys.exit({{inputs.parameters.c}})
+"""
+
+
+def test_retry_from_the_command_line_outlives_the_command(tmp_path: Path) -> None:
+    """`jupyter-argo retry` returns at once and the retried run goes on without it, to
+    Succeeded (it used to end Error when the command's process exited)."""
+    path = tmp_path / "retryable.yaml"
+    path.write_text(RETRYABLE)
+    failed = json.loads(cli("run", str(path), "-o", "json", check=False).stdout)
+    name = failed["metadata"]["name"]
+    assert failed["status"]["phase"] == "Failed"
+    ok_before = node(failed, "ok")
+    began = time.monotonic()
+    assert name in cli("retry", name, "-p", "code=0").stdout
+    assert time.monotonic() - began < 10
+    assert cli("wait", name).returncode == 0
+    final = get(name)
+    assert final["status"]["phase"] == "Succeeded", final["status"].get("message")
+    assert node(final, "ok")["startedAt"] == ok_before["startedAt"]  # kept, not rerun
+    assert node(final, "maybe")["phase"] == "Succeeded"

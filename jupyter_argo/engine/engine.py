@@ -960,9 +960,11 @@ class Engine:
         restart_successful: bool = False,
         node_field_selector: str | None = None,
         parameters: Mapping[str, str] | None = None,
+        detach: bool = False,
     ) -> dict[str, Any]:
         """Argo's retry: keep what succeeded, run again what failed, same name;
-        `parameters` override the arguments as `argo retry -p` does."""
+        `parameters` override the arguments as `argo retry -p` does; `detach` as for
+        `submit` (the retried run outlives the command that asked for it)."""
         if restart_successful or node_field_selector:
             raise UnsupportedError(
                 "retry --restart-successful --node-field-selector: not on the local "
@@ -997,8 +999,11 @@ class Engine:
         workflow["metadata"].setdefault("labels", {})["workflows.argoproj.io/completed"] = "false"
         if parameters:
             override_parameters(workflow, parameters)
-        self.store.save_workflow(workflow)
-        self._start(workflow)
+        self.store.save_workflow(workflow, owned=not detach)
+        if detach:
+            self._spawn_runner(workflow)
+        else:
+            self._start(workflow)
         return copy.deepcopy(workflow)
 
     def resubmit(
