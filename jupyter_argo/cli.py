@@ -9,6 +9,7 @@ from pathlib import Path
 
 from jupyter_argo._version import __version__
 from jupyter_argo.cli_cp import register as register_cp_command
+from jupyter_argo.cli_runs import go_booleans
 from jupyter_argo.cli_runs import register as register_run_commands
 from jupyter_argo.errors import ArgoError, Location, ParseError, UserError
 
@@ -131,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(go_booleans(sys.argv[1:] if argv is None else argv))
     try:
         code: int = args.func(args)
     except ArgoError as err:

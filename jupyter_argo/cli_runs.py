@@ -15,22 +15,85 @@ from typing import Any
 
 import yaml
 
+from jupyter_argo.backends import BACKENDS
 from jupyter_argo.errors import UserError
 
-__all__ = ["register"]
+__all__ = ["go_booleans", "register"]
 
 _APPLY_KINDS = ("WorkflowTemplate", "ClusterWorkflowTemplate", "ConfigMap", "Secret")
 
 
+# The argo CLI's Argo Server flags (`cmd/argo/commands/client/conn.go`): (dest, flag).
+_SERVER_FLAGS = (
+    ("argo_server", "--argo-server"),
+    ("secure", "--secure"),
+    ("insecure_skip_verify", "--insecure-skip-verify"),
+    ("argo_base_href", "--argo-base-href"),
+    ("argo_http1", "--argo-http1"),
+)
+# Go's boolean flags take `--flag=false`; argparse's spelling of that is `--no-flag`.
+_GO_BOOLEANS = {
+    "--secure": "secure",
+    "-e": "secure",
+    "--insecure-skip-verify": "insecure-skip-verify",
+    "-k": "insecure-skip-verify",
+    "--argo-http1": "argo-http1",
+}
+_GO_TRUE = ("1", "t", "true")  # strconv.ParseBool, lower-cased
+_GO_FALSE = ("0", "f", "false")
+
+
+def go_booleans(argv: Iterable[str]) -> list[str]:
+    """`argv` with the argo CLI's `--secure=false` (`-e=false`, `-k=true`, ...) spelled as
+    argparse reads them: `--no-secure`, `-k`."""
+    out: list[str] = []
+    words = iter(argv)
+    for word in words:
+        if word == "--":
+            out.append(word)
+            out.extend(words)
+            break
+        flag, sep, value = word.partition("=")
+        name = _GO_BOOLEANS.get(flag) if sep else None
+        if name is not None and value.lower() in _GO_TRUE:
+            out.append(f"--{name}")
+        elif name is not None and value.lower() in _GO_FALSE:
+            out.append(f"--no-{name}")
+        else:
+            out.append(word)
+    return out
+
+
 def _backend(args: argparse.Namespace) -> Any:
-    """The backend the command acts on: `--backend` (default `$JUPYTER_ARGO_BACKEND`, else
-    local); on Kubernetes with `--context`, `--kubeconfig` and `--instanceid`."""
+    """The backend the command acts on: `--backend` (else argo-server when `--argo-server`
+    is given, else `$JUPYTER_ARGO_BACKEND`, else local); on Kubernetes with `--context`,
+    `--kubeconfig` and `--instanceid`; on an Argo Server with the argo CLI's flags, each
+    defaulting to its ARGO_* variable."""
     from jupyter_argo.backends import get_backend
 
-    name = args.backend or os.environ.get("JUPYTER_ARGO_BACKEND") or "local"
+    name = (
+        args.backend
+        or ("argo-server" if args.argo_server else None)
+        or os.environ.get("JUPYTER_ARGO_BACKEND")
+        or "local"
+    )
+    if name == "argo-server":
+        config = {
+            "server": args.argo_server,
+            "namespace": args.namespace,
+            "secure": args.secure,
+            "insecure_skip_verify": args.insecure_skip_verify,
+            "base_href": args.argo_base_href,
+            "http1": args.argo_http1,
+            "instance_id": args.instanceid,
+        }
+        return get_backend(name, **{k: v for k, v in config.items() if v is not None})
+    given = [flag for dest, flag in _SERVER_FLAGS if getattr(args, dest) is not None]
+    if given:
+        raise UserError(f"{given[0]} is for --backend argo-server, not {name}")
     if name != "kubernetes":
         return get_backend(name, namespace=args.namespace or "default")
-    config: dict[str, Any] = {"namespace": args.namespace, "instance_id": args.instanceid}
+    config = {"namespace": args.namespace, "instance_id": args.instanceid}
     if args.context:
         config["context"] = args.context
     if args.kubeconfig:
@@ -113,7 +176,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     docs = [d for d in all_docs if d.kind == "Workflow"]
     if not docs:
         raise UserError(f"{args.file}: no Workflow in this file")
-    raise_for(lint(all_docs, templates=backend.template_store()))
+    store = getattr(backend, "template_store", None)  # without one, lint what it can
+    raise_for(lint(all_docs, templates=store() if callable(store) else None))
     exit_code = 0
     for doc in docs:
         options = {"detach": not args.wait} if backend.name == "local" else {}
@@ -329,6 +393,16 @@ def cmd_wait(args: argparse.Namespace) -> int:
     return 0 if phase == "Succeeded" else 1
 
 
+_DONE = {  # as `argo stop` and the others print it
+    "stop": "stopped",
+    "terminate": "terminated",
+    "suspend": "suspended",
+    "resume": "resumed",
+    "retry": "retried",
+    "resubmit": "resubmitted",
+}
+
+
 def _action(verb: str) -> Any:
     def run(args: argparse.Namespace) -> int:
         backend = _backend(args)
@@ -347,7 +421,7 @@ def _action(verb: str) -> Any:
             options = {k: v for k, v in options.items() if v}
         result = getattr(backend, verb)(args.name, **options)
         name = result["metadata"]["name"] if isinstance(result, dict) else args.name
-        print(f"workflow {name} {verb}{'d' if verb.endswith('e') else 'ed'}")
+        print(f"workflow {name} {_DONE[verb]}")
         return 0
 
     return run
@@ -402,8 +476,9 @@ def register(commands: Any) -> None:
         parser.add_argument("-n", "--namespace", default=None)
         parser.add_argument(
             "--backend",
-            choices=("local", "kubernetes"),
-            help="where workflows run (default: $JUPYTER_ARGO_BACKEND, else local)",
+            choices=BACKENDS,
+            help="where workflows run (default: argo-server with --argo-server, else "
+            "$JUPYTER_ARGO_BACKEND, else local)",
         )
         parser.add_argument("--context", help="kubernetes: the kubeconfig context")
         parser.add_argument("--kubeconfig", help="kubernetes: the kubeconfig file")
@@ -411,7 +486,42 @@ def register(commands: Any) -> None:
             "--instanceid",
             default=os.environ.get("ARGO_INSTANCEID") or None,
             help="kubernetes: the controller's instance ID, put on submitted workflows as "
-            "the workflows.argoproj.io/controller-instanceid label (default: $ARGO_INSTANCEID)",
+            "the workflows.argoproj.io/controller-instanceid label (default: $ARGO_INSTANCEID; "
+            "an Argo Server puts its own)",
+        )
+        server = parser.add_argument_group(
+            "argo-server",
+            "as the argo CLI's; the token is $ARGO_TOKEN (or the file $ARGO_TOKEN_FILE)",
+        )
+        server.add_argument(
+            "-s",
+            "--argo-server",
+            metavar="HOST:PORT",
+            help="the Argo Server (default: $ARGO_SERVER); implies --backend argo-server",
+        )
+        server.add_argument(
+            "-e",
+            "--secure",
+            action=argparse.BooleanOptionalAction,
+            help='https (default: $ARGO_SECURE, true unless "false"; an http:// or '
+            "https:// server wins)",
+        )
+        server.add_argument(
+            "-k",
+            "--insecure-skip-verify",
+            action=argparse.BooleanOptionalAction,
+            help="do not check the server's certificate (default: $ARGO_INSECURE_SKIP_VERIFY)",
+        )
+        server.add_argument(
+            "--argo-base-href",
+            metavar="PATH",
+            help="the server's path prefix (default: $ARGO_BASE_HREF)",
+        )
+        server.add_argument(
+            "--argo-http1",
+            action=argparse.BooleanOptionalAction,
+            help="streams (watch, logs) as text/event-stream, as the argo CLI's HTTP/1 "
+            "client asks for them (default: $ARGO_HTTP1); HTTP/1.1 either way",
         )
         parser.set_defaults(func=func)
         return parser

@@ -10,7 +10,10 @@ The magic is thin: it reads its options and runs the pipeline, one module per st
     bind     -> bind.bind, --out   Run object (run.py) and output variables
 
 Configuration: `%config ArgoMagics.<trait> = value`, or `JUPYTER_ARGO_<TRAIT>` in the
-environment (the data directory's variable is `JUPYTER_ARGO_HOME`).
+environment (the data directory's variable is `JUPYTER_ARGO_HOME`); the Argo Server and
+instance settings default to the argo CLI's variables (`ARGO_SERVER`, `ARGO_SECURE`, ...,
+`ARGO_NAMESPACE`, `ARGO_INSTANCEID`). The Argo Server token is never shown: `%argo login`
+asks for it and keeps it in memory, `argo_token_file` names a file holding it.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import Any, TypeVar
 
 from IPython.core import magic, magic_arguments
 from traitlets import Any as AnyTrait
-from traitlets import Enum, Float, Int, Unicode, default, observe
+from traitlets import Bool, Enum, Float, Int, TraitError, TraitType, Unicode, default, observe
 
 from jupyter_argo import bind, cells, progress
 from jupyter_argo.backends import BACKENDS, Backend, get_backend
@@ -80,6 +83,8 @@ _LINE_COMMANDS = {
     "delete": "NAME ... [--force]",
     "export": "NAME [-o FILE]",
     "backend": "[NAME]",
+    "login": "[HOST:PORT]",
+    "logout": "",
     "submit": "VAR [%%argo options]",
 }
 _NAMED = {"get", "logs", "outputs", "stop", "terminate", "suspend", "resume", "retry"}
@@ -97,12 +102,50 @@ def _env(name: str, fallback: str = "") -> str:
     return os.environ.get(f"JUPYTER_ARGO_{name}", fallback)
 
 
+def _argo_env_true(name: str) -> bool:
+    """An argo CLI boolean variable (`ARGO_INSECURE_SKIP_VERIFY`, ...): true when "true"."""
+    return os.environ.get(name, "").strip().lower() == "true"
+
+
+class _Hidden(str):
+    """A secret string: the text itself wherever it is used, but a `repr` that does not
+    show it (so `%config ArgoMagics`, an Out cell or a traceback's values never print it)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'<hidden>'" if self else "''"
+
+
+class Secret(TraitType[str, str]):
+    """A string trait whose value is kept as `_Hidden`: `%config` shows `'<hidden>'`, and a
+    wrong value's error names its type, never the value."""
+
+    default_value = ""
+    info_text = "a secret string"
+
+    def validate(self, obj: Any, value: Any) -> str:
+        if isinstance(value, bytes):
+            try:
+                value = value.decode("utf-8")
+            except UnicodeDecodeError:
+                raise TraitError(f"{self.name}: expected text, got undecodable bytes") from None
+        if not isinstance(value, str):
+            raise TraitError(f"{self.name}: expected a string, not {type(value).__name__}")
+        return _Hidden(value)
+
+
 @magic.magics_class
 class ArgoMagics(magic.Magics):  # type: ignore[misc]
     """Argo Workflows in the notebook: `%%argo` runs a cell, `%argo` manages runs."""
 
-    backend = Unicode(help="Where workflows run: local or kubernetes.").tag(config=True)
-    namespace = Unicode(help="The namespace workflows go to.").tag(config=True)
+    backend = Unicode(help="Where workflows run: local, kubernetes or argo-server.").tag(
+        config=True
+    )
+    namespace = Unicode(
+        help="The namespace workflows go to (default $JUPYTER_ARGO_NAMESPACE, else "
+        "$ARGO_NAMESPACE as for the argo CLI, else default)."
+    ).tag(config=True)
     images = AnyTrait(
         help="Local backend: which program runs each container image. A YAML file of "
         "image rules, or the rules as a list (see jupyter_argo.executors.ImageMap)."
@@ -124,9 +167,39 @@ class ArgoMagics(magic.Magics):  # type: ignore[misc]
     kube_context = Unicode(help="Kubernetes backend: the kubeconfig context.").tag(config=True)
     kubeconfig = Unicode(help="Kubernetes backend: the kubeconfig file.").tag(config=True)
     instance_id = Unicode(
-        help="Kubernetes backend: the Argo controller's instanceID, put on submitted "
-        "workflows as the workflows.argoproj.io/controller-instanceid label (like "
-        "`argo --instanceid`; default $ARGO_INSTANCEID)."
+        help="Kubernetes and Argo Server backends: the Argo controller's instanceID, put on "
+        "submitted workflows as the workflows.argoproj.io/controller-instanceid label (like "
+        "`argo --instanceid`; default $ARGO_INSTANCEID). An Argo Server labels what it "
+        "creates with its own instance ID, whatever this says."
+    ).tag(config=True)
+    argo_server = Unicode(
+        help="Argo Server backend: the server, host:port (e.g. argo.example.com:2746) or a "
+        "URL whose http:// or https:// overrides argo_secure (default $ARGO_SERVER)."
+    ).tag(config=True)
+    argo_token = Secret(
+        help="Argo Server backend: the bearer token, never shown. Empty: $ARGO_TOKEN, else "
+        "argo_token_file's content. Rather than typing it into a cell, use `%argo login` "
+        "(asks for it, keeps it in memory) or argo_token_file."
+    ).tag(config=True)
+    argo_token_file = Unicode(
+        help="Argo Server backend: a file holding the token, read when the backend is made "
+        "(after a change, at the next command). Empty: $ARGO_TOKEN, else $ARGO_TOKEN_FILE."
+    ).tag(config=True)
+    argo_secure = Bool(
+        help="Argo Server backend: https (default $ARGO_SECURE: true unless it is false)."
+    ).tag(config=True)
+    argo_insecure_skip_verify = Bool(
+        help="Argo Server backend: do not check the server's TLS certificate (default "
+        "$ARGO_INSECURE_SKIP_VERIFY)."
+    ).tag(config=True)
+    argo_base_href = Unicode(
+        help="Argo Server backend: the server's path prefix, e.g. /argo/ behind an ingress "
+        "(default $ARGO_BASE_HREF)."
+    ).tag(config=True)
+    argo_http1 = Bool(
+        help="Argo Server backend: streams (watch, logs) as text/event-stream, as the argo "
+        "CLI's HTTP/1 client asks for them, else newline-delimited JSON; HTTP/1.1 either "
+        "way (default $ARGO_HTTP1)."
     ).tag(config=True)
     pending_notice = Float(
         5.0,
@@ -140,7 +213,7 @@ class ArgoMagics(magic.Magics):  # type: ignore[misc]
 
     @default("namespace")
     def _default_namespace(self) -> str:
-        return _env("NAMESPACE", "default")
+        return _env("NAMESPACE") or os.environ.get("ARGO_NAMESPACE") or "default"
 
     @default("images")
     def _default_images(self) -> Any:
@@ -184,6 +257,26 @@ class ArgoMagics(magic.Magics):  # type: ignore[misc]
     def _default_instance_id(self) -> str:
         return os.environ.get("ARGO_INSTANCEID", "")
 
+    @default("argo_server")
+    def _default_argo_server(self) -> str:
+        return os.environ.get("ARGO_SERVER", "")
+
+    @default("argo_secure")
+    def _default_argo_secure(self) -> bool:
+        return os.environ.get("ARGO_SECURE", "").strip().lower() != "false"
+
+    @default("argo_insecure_skip_verify")
+    def _default_argo_insecure_skip_verify(self) -> bool:
+        return _argo_env_true("ARGO_INSECURE_SKIP_VERIFY")
+
+    @default("argo_base_href")
+    def _default_argo_base_href(self) -> str:
+        return os.environ.get("ARGO_BASE_HREF", "")
+
+    @default("argo_http1")
+    def _default_argo_http1(self) -> bool:
+        return _argo_env_true("ARGO_HTTP1")
+
     @default("python_image")
     def _default_python_image(self) -> str:
         return _env("PYTHON_IMAGE", cells.default_image())
@@ -212,6 +305,13 @@ class ArgoMagics(magic.Magics):  # type: ignore[misc]
         "kubeconfig",
         "instance_id",
         "pending_notice",
+        "argo_server",
+        "argo_token",
+        "argo_token_file",
+        "argo_secure",
+        "argo_insecure_skip_verify",
+        "argo_base_href",
+        "argo_http1",
     )
     def _config_changed(self, change: Mapping[str, Any]) -> None:
         # The next cell builds its backend with the new settings; running ones go on.
@@ -656,7 +756,9 @@ class ArgoMagics(magic.Magics):  # type: ignore[misc]
             )
         else:
             getattr(run, verb)()
-        print(f"workflow {run.name} {verb}{'ed' if verb.endswith('t') else 'd'}")
+        done = {"stop": "stopped", "terminate": "terminated", "suspend": "suspended"}
+        done["resume"] = "resumed"
+        print(f"workflow {run.name} {done[verb]}")
         return None
 
     def _cmd_node(self, args: Any) -> None:
@@ -694,7 +796,63 @@ class ArgoMagics(magic.Magics):  # type: ignore[misc]
             name = args.args[0]
             self._backend(name)  # fails here, not at the next cell, if it cannot work
             self.backend = name
-        print(f"backend: {self.backend} (namespace {self.namespace})")
+        url = getattr(self._backend(), "url", None) if self.backend == "argo-server" else None
+        where = f" at {url}" if url else ""
+        print(f"backend: {self.backend}{where} (namespace {self.namespace})")
+
+    def _cmd_login(self, args: Any) -> None:
+        """`%argo login [HOST:PORT]`: ask for the Argo Server's token without echoing it
+        (in a kernel, through the frontend's password box) and keep it in memory only."""
+        import getpass
+
+        from IPython.core.error import StdinNotImplementedError
+
+        if len(args.args) > 1:
+            raise UserError("%argo login: give at most the server, HOST:PORT")
+        if args.args:
+            self.argo_server = args.args[0]
+        if not self.argo_server:
+            raise ConfigError(
+                "%argo login: which server? `%argo login HOST:PORT` (or set "
+                "ArgoMagics.argo_server, or ARGO_SERVER)"
+            )
+        try:
+            # Looked up now: in a kernel, ipykernel puts its own getpass there per request.
+            token = getpass.getpass(f"Argo Server token for {self.argo_server}: ")
+        except StdinNotImplementedError:
+            raise ConfigError(
+                "%argo login: this frontend cannot ask for input; put the token in a file and "
+                "set ArgoMagics.argo_token_file (or ARGO_TOKEN_FILE, or ARGO_TOKEN)"
+            ) from None
+        token = _Hidden(token.strip())
+        if not token:
+            raise UserError("%argo login: no token given; nothing changed")
+        previous = self.argo_token
+        self.argo_token = token  # rebuilds the backend
+        namespace = args.namespace or self.namespace
+        backend = self._backend("argo-server")
+        try:
+            found = backend.list(namespace)
+        except ConfigError as err:
+            if "(401 Unauthorized)" in str(err):
+                self.argo_token = previous  # refused: forget it
+            raise
+        where = getattr(backend, "url", self.argo_server)
+        print(
+            f"logged in to {where}: {len(found)} workflows in namespace {namespace}; the token "
+            "is kept in this kernel's memory only (`%argo logout` forgets it)"
+        )
+        if self.backend != "argo-server":
+            print("run there with `%argo backend argo-server` or `%%argo --backend argo-server`")
+
+    def _cmd_logout(self, args: Any) -> None:
+        had = bool(self.argo_token)
+        self.argo_token = ""
+        print(
+            "the Argo Server token is forgotten"
+            if had
+            else "no token was kept (ARGO_TOKEN or the token file still apply)"
+        )
 
     def _submit_variable(self, words: list[str]) -> Any:
         if not words:
@@ -726,6 +884,8 @@ class ArgoMagics(magic.Magics):  # type: ignore[misc]
             config["instance_id"] = self.instance_id or None
             config["pending_notice"] = self.pending_notice or None
             return config
+        if name == "argo-server":
+            return self._server_config()
         if name != "local":
             return {}
         from jupyter_argo.executors import ImageMap
@@ -746,6 +906,27 @@ class ArgoMagics(magic.Magics):  # type: ignore[misc]
             "executor": self.executor,
             "namespace": self.namespace,
         }
+
+    def _server_config(self) -> dict[str, Any]:
+        if not self.argo_server:
+            raise ConfigError(
+                "the argo-server backend needs the server: `%argo login HOST:PORT`, "
+                "%config ArgoMagics.argo_server = 'HOST:PORT', or ARGO_SERVER"
+            )
+        config: dict[str, Any] = {
+            "server": self.argo_server,
+            "namespace": self.namespace,
+            "secure": self.argo_secure,
+            "insecure_skip_verify": self.argo_insecure_skip_verify,
+            "base_href": self.argo_base_href,
+            "http1": self.argo_http1,
+            "instance_id": self.instance_id or None,
+        }
+        if self.argo_token:
+            config["token"] = self.argo_token
+        elif self.argo_token_file:
+            config["token_file"] = self.argo_token_file
+        return config
 
     def _cell_file(self) -> str:
         count = getattr(self.shell, "execution_count", None)

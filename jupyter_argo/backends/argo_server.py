@@ -9,7 +9,9 @@ resourceVersion after a dropped connection), logs stream from `.../log`.
 
 Settings are the argo CLI's (`cmd/argo/commands/client/conn.go`): ARGO_SERVER (host:port),
 ARGO_TOKEN ("Bearer ..." or the bare token), ARGO_NAMESPACE, ARGO_SECURE (default true),
-ARGO_INSECURE_SKIP_VERIFY, ARGO_BASE_HREF, ARGO_INSTANCEID; constructor arguments win.
+ARGO_INSECURE_SKIP_VERIFY, ARGO_BASE_HREF, ARGO_HTTP1, ARGO_INSTANCEID; constructor
+arguments win. Ours alone: ARGO_TOKEN_FILE, a file holding the token (read when the
+backend is made), so the token need not be in the environment or a notebook.
 The token never appears in `repr`, errors or logs. Nothing connects until the first call.
 """
 
@@ -47,8 +49,8 @@ _APPLY_PATHS = {
     "CronWorkflow": ("/api/v1/cron-workflows/{ns}", "cronWorkflow"),
 }
 _SETTINGS = (
-    "server, token, namespace, secure, insecure_skip_verify, base_href, http1, instance_id, "
-    "ca_file, timeout, reconnect_for"
+    "server, token, token_file, namespace, secure, insecure_skip_verify, base_href, http1, "
+    "instance_id, ca_file, timeout, reconnect_for"
 )
 _LINT_PATHS = {
     "Workflow": ("/api/v1/workflows/{ns}/lint", "workflow"),
@@ -72,12 +74,38 @@ def _env_flag(name: str, default: bool) -> bool:
     return value.strip().lower() == "true"
 
 
+def _read_token(path: str | os.PathLike[str], origin: str) -> str:
+    """The token in the file `path` (`origin` names the setting, for the message)."""
+    file = Path(path).expanduser()
+    try:
+        return file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        reason = getattr(err, "strerror", None) or type(err).__name__
+        raise ConfigError(f"{origin} {file}: cannot read the token ({reason})") from None
+
+
+def _configured_token(token: str | None, token_file: str | os.PathLike[str] | None) -> str:
+    """The bearer token: `token`, else `token_file`'s content, else $ARGO_TOKEN (set at all,
+    as the argo CLI reads it), else $ARGO_TOKEN_FILE's content, else none."""
+    if token is not None:
+        return token
+    if token_file:
+        return _read_token(token_file, "token file")
+    if "ARGO_TOKEN" in os.environ:
+        return os.environ["ARGO_TOKEN"]
+    if os.environ.get("ARGO_TOKEN_FILE"):
+        return _read_token(os.environ["ARGO_TOKEN_FILE"], "ARGO_TOKEN_FILE")
+    return ""
+
+
 class ArgoServerBackend:
     """Runs workflows through an Argo Server (the UI's API, usually port 2746).
 
-    Settings: `server` (host:port, or a URL; default `$ARGO_SERVER`), `token` (default
-    `$ARGO_TOKEN`), `namespace` (default `$ARGO_NAMESPACE`, else `default`), `secure`
-    (https; default `$ARGO_SECURE`, true unless "false"), `insecure_skip_verify` (default
+    Settings: `server` (host:port, or a URL whose http/https scheme overrides `secure`;
+    default `$ARGO_SERVER`), `token` (default `$ARGO_TOKEN`), `token_file` (a file holding
+    the token, read now; default `$ARGO_TOKEN_FILE` when `$ARGO_TOKEN` is not set),
+    `namespace` (default `$ARGO_NAMESPACE`, else `default`), `secure` (https; default
+    `$ARGO_SECURE`, true unless "false"), `insecure_skip_verify` (default
     `$ARGO_INSECURE_SKIP_VERIFY`), `base_href` (a path prefix; default `$ARGO_BASE_HREF`),
     `http1` (default `$ARGO_HTTP1`: streams as `text/event-stream`, as the argo CLI's
     HTTP/1 client asks for them; otherwise newline-delimited JSON, grpc-gateway's own form;
@@ -93,6 +121,7 @@ class ArgoServerBackend:
         token: str | None = None,
         namespace: str | None = None,
         *,
+        token_file: str | os.PathLike[str] | None = None,
         secure: bool | None = None,
         insecure_skip_verify: bool | None = None,
         base_href: str | None = None,
@@ -114,8 +143,8 @@ class ArgoServerBackend:
                 "the argo-server backend needs the server's host:port: set ARGO_SERVER "
                 "(e.g. localhost:2746) or pass server="
             )
-        if secure is None:
-            secure = _env_flag("ARGO_SECURE", True)
+        if secure is None:  # as the argo CLI: secure unless ARGO_SECURE is "false"
+            secure = os.environ.get("ARGO_SECURE", "").strip().lower() != "false"
         if insecure_skip_verify is None:
             insecure_skip_verify = _env_flag("ARGO_INSECURE_SKIP_VERIFY", False)
         if base_href is None:
@@ -135,8 +164,7 @@ class ArgoServerBackend:
         self.ca_file = ca_file
         self.timeout = timeout
         self.reconnect_for = reconnect_for
-        raw = token if token is not None else os.environ.get("ARGO_TOKEN", "")
-        raw = raw.strip()
+        raw = _configured_token(token, token_file).strip()
         self.__token = raw.removeprefix("Bearer ").strip()
         self._client: httpx.Client | None = None
         self._lock = threading.Lock()
@@ -224,7 +252,11 @@ class ArgoServerBackend:
         """The error for an HTTP answer >= 400 (`what`: the request, for the message)."""
         message = self._message(body)
         if status == 401:
-            why = "ARGO_TOKEN is missing" if not self.__token else "the token is wrong or expired"
+            why = (
+                "ARGO_TOKEN is missing (or give a token file; in a notebook, %argo login)"
+                if not self.__token
+                else "the token is wrong or expired"
+            )
             return ConfigError(
                 f"the Argo Server at {self.url} refused {what} (401 Unauthorized): {why}"
             )
