@@ -9,7 +9,7 @@ from pathlib import Path
 
 from jupyter_argo._version import __version__
 from jupyter_argo.cli_cp import register as register_cp_command
-from jupyter_argo.cli_runs import go_booleans
+from jupyter_argo.cli_runs import add_backend_flags, backend_for, go_booleans
 from jupyter_argo.cli_runs import register as register_run_commands
 from jupyter_argo.errors import ArgoError, Location, ParseError, UserError
 
@@ -60,8 +60,23 @@ def _lint(args: argparse.Namespace) -> int:
                 "CronWorkflow, ConfigMap, Secret or template here",
             )
         )
+    # As `argo lint` without --offline: with a backend named (`--backend`, `-s`), its
+    # WorkflowTemplates resolve references, and an Argo Server lints each manifest too.
+    backend = None
+    if not args.offline and (args.backend or args.argo_server):
+        backend = backend_for(args)
+    store = getattr(backend, "template_store", None)
+    templates = store(args.namespace) if callable(store) else None
     # One call, so WorkflowTemplates in one file resolve references from another.
-    diagnostics = unreadable + lint(documents, strict=args.strict)
+    diagnostics = unreadable + lint(documents, strict=args.strict, templates=templates)
+    server_lint = getattr(backend, "server_lint", None)
+    if callable(server_lint) and not any(d.severity == "error" for d in diagnostics):
+        for document in documents:
+            try:
+                server_lint(document.body, args.namespace)
+            except UserError as err:
+                location = document.locate(())
+                diagnostics.append(Diagnostic("error", location, str(err)))
     order = {str(file): i for i, file in enumerate(files)}
     diagnostics.sort(key=lambda d: order.get(d.location.file, len(order)))
     shown = [d for d in diagnostics if args.verbose or d.severity != "note"]
@@ -108,8 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="unknown fields are errors (default); --no-strict makes them warnings",
     )
     lint.add_argument(
-        "--offline", action="store_true", help="accepted for `argo lint` compatibility"
+        "--offline",
+        action="store_true",
+        help="as `argo lint --offline`: with a --backend, lint here only",
     )
+    add_backend_flags(lint)
     lint.add_argument(
         "-v", "--verbose", action="store_true", help="also show notes (e.g. skipped objects)"
     )

@@ -18,7 +18,7 @@ import yaml
 from jupyter_argo.backends import BACKENDS
 from jupyter_argo.errors import UserError
 
-__all__ = ["go_booleans", "register"]
+__all__ = ["add_backend_flags", "backend_for", "go_booleans", "register"]
 
 _APPLY_KINDS = ("WorkflowTemplate", "ClusterWorkflowTemplate", "ConfigMap", "Secret")
 
@@ -64,7 +64,7 @@ def go_booleans(argv: Iterable[str]) -> list[str]:
     return out
 
 
-def _backend(args: argparse.Namespace) -> Any:
+def backend_for(args: argparse.Namespace) -> Any:
     """The backend the command acts on: `--backend` (else argo-server when `--argo-server`
     is given, else `$JUPYTER_ARGO_BACKEND`, else local); on Kubernetes with `--context`,
     `--kubeconfig` and `--instanceid`; on an Argo Server with the argo CLI's flags, each
@@ -132,7 +132,7 @@ def _files(paths: Iterable[str]) -> list[Path]:
 def cmd_apply(args: argparse.Namespace) -> int:
     from jupyter_argo.spec.parse import parse_file
 
-    backend = _backend(args)
+    backend = backend_for(args)
     for file in _files(args.paths):
         for doc in parse_file(file):
             if doc.kind not in _APPLY_KINDS:
@@ -158,7 +158,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UserError("cannot combine --from with file arguments")
     if not args.source and not args.file:
         raise UserError(f"{args.command}: give a FILE or --from kind/name")
-    backend = _backend(args)
+    backend = backend_for(args)
     from jupyter_argo.spec import lint, raise_for
 
     if args.source:
@@ -345,7 +345,7 @@ def _node_line(workflow: Mapping[str, Any], node: Mapping[str, Any], depth: int,
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    backend = _backend(args)
+    backend = backend_for(args)
     rows = backend.list(args.namespace)
     if args.output == "json":
         print(json.dumps(rows, indent=2))
@@ -362,7 +362,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_get(args: argparse.Namespace) -> int:
-    workflow = _backend(args).get(args.name)
+    workflow = backend_for(args).get(args.name)
     _print_workflow(workflow, args.output)
     return 0
 
@@ -371,7 +371,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
     from jupyter_argo.engine.operator import duration_seconds
 
     since = duration_seconds(args.since) if args.since else None
-    found = _backend(args).logs(
+    found = backend_for(args).logs(
         args.name,
         node=args.node,
         follow=args.follow,
@@ -387,7 +387,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 
 def cmd_wait(args: argparse.Namespace) -> int:
-    final = _backend(args).wait(args.name)
+    final = backend_for(args).wait(args.name)
     phase = (final.get("status") or {}).get("phase")
     print(f"{args.name} {phase}")
     return 0 if phase == "Succeeded" else 1
@@ -405,7 +405,7 @@ _DONE = {  # as `argo stop` and the others print it
 
 def _action(verb: str) -> Any:
     def run(args: argparse.Namespace) -> int:
-        backend = _backend(args)
+        backend = backend_for(args)
         options: dict[str, Any] = {}
         if verb in ("retry", "resubmit") and args.parameter:
             options["parameters"] = _parameters(args.parameter)
@@ -437,7 +437,7 @@ def cmd_node(args: argparse.Namespace) -> int:
         if not sep:
             raise UserError(f"expected parameter of the form: NAME=VALUE. Received: {pair}")
         outputs[name] = _unquote(value)
-    _backend(args).set_node(
+    backend_for(args).set_node(
         args.name,
         node_field_selector=args.node_field_selector,
         phase=args.phase or None,
@@ -461,11 +461,66 @@ def _unquote(value: str) -> str:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    backend = _backend(args)
+    backend = backend_for(args)
     for name in args.names:
         backend.delete(name, force=args.force)
         print(f'Workflow "{name}" deleted')
     return 0
+
+
+def add_backend_flags(parser: argparse.ArgumentParser) -> None:
+    """`-n`, `--backend` and each backend's settings (the argo CLI's own for an Argo
+    Server), shared by every subcommand that talks to a backend."""
+    parser.add_argument("-n", "--namespace", default=None)
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        help="where workflows run (default: argo-server with --argo-server, else "
+        "$JUPYTER_ARGO_BACKEND, else local)",
+    )
+    parser.add_argument("--context", help="kubernetes: the kubeconfig context")
+    parser.add_argument("--kubeconfig", help="kubernetes: the kubeconfig file")
+    parser.add_argument(
+        "--instanceid",
+        default=os.environ.get("ARGO_INSTANCEID") or None,
+        help="kubernetes: the controller's instance ID, put on submitted workflows as "
+        "the workflows.argoproj.io/controller-instanceid label (default: $ARGO_INSTANCEID; "
+        "an Argo Server puts its own)",
+    )
+    server = parser.add_argument_group(
+        "argo-server",
+        "as the argo CLI's; the token is $ARGO_TOKEN (or the file $ARGO_TOKEN_FILE)",
+    )
+    server.add_argument(
+        "-s",
+        "--argo-server",
+        metavar="HOST:PORT",
+        help="the Argo Server (default: $ARGO_SERVER); implies --backend argo-server",
+    )
+    server.add_argument(
+        "-e",
+        "--secure",
+        action=argparse.BooleanOptionalAction,
+        help='https (default: $ARGO_SECURE, true unless "false"; an http:// or '
+        "https:// server wins)",
+    )
+    server.add_argument(
+        "-k",
+        "--insecure-skip-verify",
+        action=argparse.BooleanOptionalAction,
+        help="do not check the server's certificate (default: $ARGO_INSECURE_SKIP_VERIFY)",
+    )
+    server.add_argument(
+        "--argo-base-href",
+        metavar="PATH",
+        help="the server's path prefix (default: $ARGO_BASE_HREF)",
+    )
+    server.add_argument(
+        "--argo-http1",
+        action=argparse.BooleanOptionalAction,
+        help="streams (watch, logs) as text/event-stream, as the argo CLI's HTTP/1 "
+        "client asks for them (default: $ARGO_HTTP1); HTTP/1.1 either way",
+    )
 
 
 def register(commands: Any) -> None:
@@ -473,56 +528,7 @@ def register(commands: Any) -> None:
 
     def add(name: str, help_text: str, func: Any) -> argparse.ArgumentParser:
         parser: argparse.ArgumentParser = commands.add_parser(name, help=help_text)
-        parser.add_argument("-n", "--namespace", default=None)
-        parser.add_argument(
-            "--backend",
-            choices=BACKENDS,
-            help="where workflows run (default: argo-server with --argo-server, else "
-            "$JUPYTER_ARGO_BACKEND, else local)",
-        )
-        parser.add_argument("--context", help="kubernetes: the kubeconfig context")
-        parser.add_argument("--kubeconfig", help="kubernetes: the kubeconfig file")
-        parser.add_argument(
-            "--instanceid",
-            default=os.environ.get("ARGO_INSTANCEID") or None,
-            help="kubernetes: the controller's instance ID, put on submitted workflows as "
-            "the workflows.argoproj.io/controller-instanceid label (default: $ARGO_INSTANCEID; "
-            "an Argo Server puts its own)",
-        )
-        server = parser.add_argument_group(
-            "argo-server",
-            "as the argo CLI's; the token is $ARGO_TOKEN (or the file $ARGO_TOKEN_FILE)",
-        )
-        server.add_argument(
-            "-s",
-            "--argo-server",
-            metavar="HOST:PORT",
-            help="the Argo Server (default: $ARGO_SERVER); implies --backend argo-server",
-        )
-        server.add_argument(
-            "-e",
-            "--secure",
-            action=argparse.BooleanOptionalAction,
-            help='https (default: $ARGO_SECURE, true unless "false"; an http:// or '
-            "https:// server wins)",
-        )
-        server.add_argument(
-            "-k",
-            "--insecure-skip-verify",
-            action=argparse.BooleanOptionalAction,
-            help="do not check the server's certificate (default: $ARGO_INSECURE_SKIP_VERIFY)",
-        )
-        server.add_argument(
-            "--argo-base-href",
-            metavar="PATH",
-            help="the server's path prefix (default: $ARGO_BASE_HREF)",
-        )
-        server.add_argument(
-            "--argo-http1",
-            action=argparse.BooleanOptionalAction,
-            help="streams (watch, logs) as text/event-stream, as the argo CLI's HTTP/1 "
-            "client asks for them (default: $ARGO_HTTP1); HTTP/1.1 either way",
-        )
+        add_backend_flags(parser)
         parser.set_defaults(func=func)
         return parser
 

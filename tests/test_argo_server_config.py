@@ -31,7 +31,8 @@ from test_magics_kernel import collect, run
 
 from jupyter_argo.backends.argo_server import ArgoServerBackend
 from jupyter_argo.cli import build_parser
-from jupyter_argo.cli_runs import _backend, go_booleans
+from jupyter_argo.cli_runs import backend_for as _backend
+from jupyter_argo.cli_runs import go_booleans
 from jupyter_argo.errors import ConfigError, UserError
 
 SECRET = "s3cr3t-token-that-must-not-leak"

@@ -486,3 +486,44 @@ def test_a_notebook_switches_backend_with_one_config_line(
     assert seen["argo-server"] == seen["kubernetes"]
     assert seen["argo-server"][1:6] == seen["local"][1:6]
     assert token not in str(seen)
+
+
+USES_TEMPLATE = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: uses-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - name: call
+        templateRef: {name: NAME, template: main}
+        arguments: {parameters: [{name: word, value: hi}]}
+"""
+
+
+def test_the_command_line_lints_through_the_server(
+    server: ArgoServerBackend, bed: Testbed, token: str, tmp_path: Path
+) -> None:
+    """`jupyter-argo lint --backend argo-server`, as `argo lint` online: references
+    resolve against the server's WorkflowTemplates, and the server lints each manifest."""
+    import sys
+
+    name = f"lintref-{uuid.uuid4().hex[:6]}"
+    server.apply(document(TEMPLATE.replace("NAME", name), "WorkflowTemplate"))
+    path = tmp_path / "uses.yaml"
+    path.write_text(USES_TEMPLATE.replace("NAME", name))
+    env = {**os.environ, "ARGO_TOKEN": token, "ARGO_NAMESPACE": NAMESPACE}
+    base = [sys.executable, "-m", "jupyter_argo.cli", "lint", str(path)]
+    online = [*base, "-s", f"127.0.0.1:{bed.argo_server_port}", "--secure=false"]
+    done = subprocess.run(online, capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 errors" in done.stdout
+    missing = path.read_text().replace(name, "no-such-template")
+    path.write_text(missing)
+    done = subprocess.run(online, capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 1
+    assert "no-such-template" in done.stdout
+    assert "Traceback" not in done.stderr
+    assert token not in done.stdout + done.stderr

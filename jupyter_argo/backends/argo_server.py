@@ -754,7 +754,7 @@ class ArgoServerBackend:
         """Lint `manifest` (a Workflow, WorkflowTemplate, ClusterWorkflowTemplate or
         CronWorkflow) on the server, as `argo lint` does online: the server's answer is
         raised as one line (a LintError-like UserError), nothing is stored."""
-        kind = str(manifest.get("kind") or "Workflow")
+        kind = str(manifest.get("kind") or "")
         if kind not in _LINT_PATHS:
             return  # ConfigMaps, Secrets: nothing for the server to lint
         path, field = _LINT_PATHS[kind]
