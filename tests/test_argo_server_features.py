@@ -465,7 +465,7 @@ def test_a_notebook_switches_backend_with_one_config_line(
         shell.run_line_magic("load_ext", "jupyter_argo")
         for backend in ("local", "kubernetes", "argo-server"):
             shell.run_line_magic("config", f'ArgoMagics.backend = "{backend}"')
-            shell.run_cell_magic("argo", "--out run --no-view", SWITCHED)
+            shell.run_cell_magic("argo", "--out run", SWITCHED)  # with its live view
             run = shell.user_ns["run"]
             assert run.phase == "Succeeded", (backend, run.message)
             make, read = run.node("make"), run.node("read")
@@ -527,3 +527,31 @@ def test_the_command_line_lints_through_the_server(
     assert "no-such-template" in done.stdout
     assert "Traceback" not in done.stderr
     assert token not in done.stdout + done.stderr
+
+
+def test_an_artifact_not_in_the_repository_is_one_line(
+    server: ArgoServerBackend, bed: Testbed
+) -> None:
+    """The status names the artifact, but its object is not (or not yet) in the bucket:
+    the server's 404 becomes one line saying so."""
+    import boto3
+
+    name = server.submit(document(ARTIFACT))["metadata"]["name"]
+    final = server.wait(name, timeout=180)
+    assert final["status"]["phase"] == "Succeeded", final["status"].get("message")
+    spec = next(
+        a for a in final["status"]["nodes"][name]["outputs"]["artifacts"] if a["name"] == "out"
+    )
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=f"http://{bed.s3_endpoint}",
+        region_name="us-east-1",
+        aws_access_key_id=bed.s3_access_key,
+        aws_secret_access_key=bed.s3_secret_key,
+    )
+    s3.delete_object(Bucket=bed.s3_bucket, Key=spec["s3"]["key"])
+    with pytest.raises(NotFoundError) as caught:
+        server.open_artifact(spec, workflow=final, node=name)
+    message = str(caught.value)
+    assert "not in the repository (not uploaded yet?)" in message, message
+    assert "\n" not in message
