@@ -1839,7 +1839,9 @@ def _loop_items(holder: Mapping[str, Any], where: str = "") -> list[Any]:
     if key == "withItems":
         raw_items = holder["withItems"]
         if not isinstance(raw_items, list):
-            raise UserError(f"{_at(where, key)}: expected a list, not {_json_type(raw_items)}")
+            from jupyter_argo.spec.schema import describe
+
+            raise UserError(f"{_at(where, key)}: expected a list, not {describe(raw_items)}")
         items = raw_items
     elif key == "withParam":
         raw = holder["withParam"]
@@ -1881,20 +1883,6 @@ def _check_count(count: int, where: str, key: str) -> None:
 
 def _at(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, Mapping):
-        return "a map"
-    return type(value).__name__
 
 
 def _clip(text: str, size: int = 200) -> str:
