@@ -13,6 +13,7 @@ import contextlib
 import copy
 import functools
 import json
+import os
 import secrets
 import shutil
 import threading
@@ -118,6 +119,8 @@ class Engine:
         self.namespace = namespace
         self.max_pods = max_pods
         self._images = images
+        if isolation == "auto":  # the CLI's and the API's way to choose: the environment
+            isolation = os.environ.get("JUPYTER_ARGO_ISOLATION") or "auto"
         self._isolation = isolation
         if executor not in ("process", "docker", "podman"):
             raise UserError(f"executor {executor!r}: use process, docker or podman")
@@ -173,7 +176,9 @@ class Engine:
             from jupyter_argo.executors import ContainerExecutor, ProcessExecutor
 
             if self._executor_kind == "process":
-                self._executor = ProcessExecutor(self._images, isolation=self._isolation)
+                self._executor = ProcessExecutor(
+                    self._images, isolation=self._isolation, hide=[self.store.home]
+                )
             else:
                 self._executor = ContainerExecutor(self._executor_kind)
         return self._executor

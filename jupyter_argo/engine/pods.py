@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import functools
 import json
 import os
@@ -307,7 +308,8 @@ class PodHost:
             image=str(container.get("image") or ""),
             command=[str(c) for c in container.get("command") or []],
             args=[str(a) for a in container.get("args") or []],
-            env={**env_base, **self._container_env(container)},
+            # Argo appends its variables after the container's own: on a clash they win.
+            env={**self._container_env(container), "ARGO_CONTAINER_NAME": name, **env_base},
             working_dir=container.get("workingDir"),
             script_source=script,
         )
@@ -378,11 +380,17 @@ class PodHost:
     def _argo_env(
         self, op: WorkflowOperator, node: Mapping[str, Any], tmpl: Mapping[str, Any]
     ) -> dict[str, str]:
+        """What Argo's controller adds to every container of a pod (workflowpod.go,
+        createWorkflowPod's envVars); ARGO_CONTAINER_NAME is added per container. The
+        progress variables are there because the controller's default tick durations
+        (1m and 3s) are not zero."""
         return {
-            "ARGO_WORKFLOW_NAME": op.name,
             "ARGO_NODE_ID": str(node["id"]),
-            "ARGO_TEMPLATE": json.dumps({"name": tmpl.get("name", "")}),
-            "ARGO_POD_NAME": pod_name(op.name, node["name"], _template_name(node, tmpl)),
+            "ARGO_INCLUDE_SCRIPT_OUTPUT": "true" if _include_script_output(op, node) else "false",
+            "ARGO_DEADLINE": _argo_deadline(op),
+            "ARGO_PROGRESS_FILE": "/var/run/argo/progress",
+            "ARGO_PROGRESS_PATCH_TICK_DURATION": "1m0s",
+            "ARGO_PROGRESS_FILE_TICK_DURATION": "3s",
         }
 
     def _container_env(self, container: Mapping[str, Any]) -> dict[str, str]:
@@ -775,6 +783,75 @@ def _container_node(op: WorkflowOperator, name: str, pod: dict[str, Any]) -> dic
     context = TemplateContext([], scope=pod.get("templateScope", ""), lookup=op.host.lookup)
     holder = {"template": pod.get("templateName")} if pod.get("templateName") else {}
     return op.init_node(name, "Container", context, holder, pod["id"], "Pending")
+
+
+def _include_script_output(op: WorkflowOperator, node: Mapping[str, Any]) -> bool:
+    """Whether the steps or DAG template calling `node` reads its `outputs.result`
+    (operator.go, includeScriptOutput and hasOutputResultRef: the same patterns, run over
+    the parent template's JSON). A parent that is not one of the workflow's own templates
+    (a templateRef) is not looked up: false, as Argo says when it finds no parent."""
+    boundary = op.nodes.get(str(node.get("boundaryID") or ""))
+    if boundary is None or not boundary.get("templateName"):
+        return False
+    parent = next(
+        (
+            t
+            for t in op.spec.get("templates") or []
+            if isinstance(t, dict) and t.get("name") == boundary["templateName"]
+        ),
+        None,
+    )
+    if parent is None:
+        return False
+    from jupyter_argo.expr._regex import RegexError, compile_re2
+
+    name = _step_or_task_name(str(node["name"]))
+    reference = rf"\.{name}\.outputs\.result"
+    expression = rf"\[['\"]{name}['\"]\]\.outputs.result"
+    kind = "tasks" if parent.get("dag") is not None else "steps" if parent.get("steps") else ""
+    text = json.dumps(parent, separators=(",", ":"))
+    for pattern in (kind + reference, kind + expression):
+        try:
+            if compile_re2(pattern).search(text) is not None:
+                return True
+        except RegexError:
+            continue
+    return False
+
+
+def _step_or_task_name(node_name: str) -> str:
+    """`wf.fanout1(0:1)(0)[0]` -> `fanout1`: retry and expansion suffixes off, then the
+    part after the last dot (operator.go, getStepOrDAGTaskName)."""
+    closers = {")": "(", "]": "["}
+    opener = ""
+    end = len(node_name)
+    for i in range(len(node_name) - 1, -1, -1):
+        char = node_name[i]
+        if opener and char == opener:
+            opener = ""
+        elif opener:
+            continue
+        elif char in closers:
+            opener = closers[char]
+        else:
+            end = i + 1
+            break
+    return node_name[:end].rsplit(".", 1)[-1]
+
+
+def _argo_deadline(op: WorkflowOperator) -> str:
+    """The workflow's deadline (startedAt + activeDeadlineSeconds) in RFC 3339, or Go's
+    zero time when it has none (workflowpod.go, getDeadline)."""
+    seconds = op.spec.get("activeDeadlineSeconds")
+    started = op.status.get("startedAt")
+    if seconds is None or not started:
+        return "0001-01-01T00:00:00Z"
+    try:
+        start = datetime.datetime.fromisoformat(str(started).replace("Z", "+00:00"))
+        deadline = start + datetime.timedelta(seconds=float(seconds))
+    except (ValueError, TypeError, OverflowError):
+        return "0001-01-01T00:00:00Z"
+    return deadline.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _template_name(node: Mapping[str, Any], tmpl: Mapping[str, Any]) -> str:

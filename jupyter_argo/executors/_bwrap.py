@@ -2,22 +2,29 @@
 
 bubblewrap 0.8 has no overlays, so an existing host directory that a node adds to is
 mirrored instead: its private directory is mounted over it and each host entry is
-mounted back inside. New files are then private; changes to existing host entries are
-not (see docs/isolation.md).
+mounted back inside, read-only. New files are then private; existing host entries
+cannot be changed (see docs/isolation.md).
+
+As in the namespace mode the host is read-only (`--ro-bind / /`, recursive), /dev/shm
+is private, the hidden places (home, checkout, data directory, /run) are empty tmpfs
+with the runtimes they hold bound back read-only, and /proc is the sandbox's own.
+The sandboxed process has no capabilities (`--cap-drop ALL`: bwrap keeps root's otherwise).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
 from pathlib import Path
 
-from jupyter_argo.executors._layout import TMP, Layout
+from jupyter_argo.executors._layout import TMP, Layout, is_under
 
 
+@functools.cache
 def available() -> bool:
-    """bwrap is installed and can make a PID namespace here."""
+    """bwrap is installed and can make a PID namespace here (probed once per process)."""
     program = shutil.which("bwrap")
     if program is None:
         return False
@@ -50,28 +57,49 @@ class BwrapPlan:
             "--unshare-pid",
             "--as-pid-1",
             "--new-session",
+            "--cap-drop",
+            "ALL",
             "--info-fd",
             str(info_fd),
         ]
+        confinement = layout.confinement
         if layout.needs_root:
             args += ["--bind", str(layout.root), "/"]
             own = {layer.container.lstrip("/") for layer in layout.of_kind("fresh")} | {"tmp"}
-            args += _mirror("/", layout.root, sorted(set(os.listdir("/")) - own))
+            hosts = sorted(set(os.listdir("/")) - own - {"dev", "proc"})
+            args += _mirror("/", layout.root, hosts, "--ro-bind")
         else:
-            args += ["--dev-bind", "/", "/", "--bind", str(layout.host_path(TMP)), TMP]
+            args += ["--ro-bind", "/", "/"]
+        args += ["--dev-bind", "/dev", "/dev", "--proc", "/proc", "--tmpfs", "/dev/shm"]
+        for hidden in confinement.hidden:
+            if os.path.isdir(hidden):
+                args += ["--tmpfs", hidden]
+        for kept in confinement.kept:
+            args += ["--ro-bind-try", kept, kept]
+        for masked in confinement.masked:
+            args += ["--ro-bind", confinement.empty_file, masked]
+        args += ["--bind", str(layout.host_path(TMP)), TMP]
         for layer in layout.of_kind("overlay"):
             if layer.container not in self._mirrored:
                 # Decided once: afterwards the upper dir also holds the host entries' mount points.
                 private = set(os.listdir(layer.host)) if layer.host.is_dir() else set()
-                self._mirrored[layer.container] = sorted(set(os.listdir(layer.container)) - private)
+                shown = not confinement.is_hidden(layer.container)
+                host = set(os.listdir(layer.container)) if shown else set()
+                self._mirrored[layer.container] = sorted(host - private)
             args += ["--bind", str(layer.host), layer.container]
-            args += _mirror(layer.container, layer.host, self._mirrored[layer.container])
+            args += _mirror(
+                layer.container, layer.host, self._mirrored[layer.container], "--ro-bind"
+            )
+            for kept in confinement.kept:  # runtimes the mirror would have covered
+                if kept != layer.container and is_under(kept, layer.container):
+                    args += ["--ro-bind-try", kept, kept]
         for layer in layout.of_kind("shared"):
-            args += ["--bind", str(layer.host), layer.container]
+            kind = "--ro-bind" if layer.container in layout.read_only else "--bind"
+            args += [kind, str(layer.host), layer.container]
         return [*args, "--chdir", cwd, "--", *command]
 
 
-def _mirror(directory: str, private: Path, names: list[str]) -> list[str]:
+def _mirror(directory: str, private: Path, names: list[str], kind: str) -> list[str]:
     """Options mounting the host's `directory/name` entries back over `private`'s."""
     options: list[str] = []
     for name in names:
@@ -80,5 +108,5 @@ def _mirror(directory: str, private: Path, names: list[str]) -> list[str]:
             if not os.path.lexists(private / name):  # made by an earlier run
                 options += ["--symlink", os.readlink(path), path]
         elif os.path.lexists(path):
-            options += ["--dev-bind", path, path]
+            options += [kind, path, path]
     return options

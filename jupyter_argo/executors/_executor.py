@@ -12,8 +12,8 @@ import os
 import posixpath
 import queue
 import re
-import secrets
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -22,13 +22,14 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from jupyter_argo.errors import BackendError, ConfigError, UnsupportedError
-from jupyter_argo.executors import _bwrap, _linux
+from jupyter_argo.executors import _bwrap, _linux, _watchdog
 from jupyter_argo.executors._images import ImageMap, ImageRule, split_image
-from jupyter_argo.executors._layout import TMP, Layout, is_under
+from jupyter_argo.executors._layout import TMP, Confinement, Layout, is_under
 from jupyter_argo.executors._process import (
+    TOKEN_PREFIX,
     TREE_ENV,
     BwrapTree,
     Child,
@@ -47,8 +48,6 @@ log = logging.getLogger(__name__)
 
 ISOLATION_MODES = ("auto", "namespace", "bwrap", "remap", "none")
 
-# Marks the processes of one container (remap and none modes) in their environment.
-_TOKEN_PREFIX = f"{os.getpid()}-{secrets.token_hex(4)}"
 _token_numbers = itertools.count()
 
 
@@ -165,11 +164,20 @@ class ProcessExecutor:
     else remap), or one of "namespace", "bwrap", "remap", "none"; see docs/isolation.md.
     """
 
-    def __init__(self, images: ImageMap | None = None, isolation: str = "auto") -> None:
+    def __init__(
+        self,
+        images: ImageMap | None = None,
+        isolation: str = "auto",
+        *,
+        hide: Iterable[Path | str] = (),
+    ) -> None:
         if isolation not in ISOLATION_MODES:
             raise ConfigError(f"isolation {isolation!r} is not one of {', '.join(ISOLATION_MODES)}")
         self.images = images if images is not None else ImageMap.default()
         self.isolation = isolation
+        self._hide = tuple(str(path) for path in hide)  # besides home, checkout, data directory
+        self._confinement: Confinement | None = None
+        self._watchdog: _watchdog.Watchdog | None = None
         self._mode: str | None = None
         self._runtime: Runtime | None = None
         self._warm: _WarmSandboxes | None = None
@@ -193,12 +201,26 @@ class ProcessExecutor:
                 self._runtime = Runtime()
             return self._runtime
 
+    @property
+    def confinement(self) -> Confinement:
+        """What namespace and bwrap sandboxes hide of the host and show again (worked out
+        once per executor)."""
+        runtime = self._runtime_dir
+        with self._lock:
+            if self._confinement is None:
+                self._confinement = _confinement(self._hide, runtime, self.images)
+            return self._confinement
+
     def prepare(self, sandbox: SandboxSpec) -> Sandbox:
         mode = self.mode
+        if self._watchdog is None:  # ready before the first step starts
+            self._watchdog = _watchdog.start(TOKEN_PREFIX)
         plain = not (sandbox.declared_paths or sandbox.output_paths or sandbox.shared_mounts)
+        confinement = self.confinement if mode in ("namespace", "bwrap") else None
         if mode == "namespace" and plain:
             if self._warm is None:
-                self._warm = _WarmSandboxes(self._runtime_dir.root / "sandboxes")
+                assert confinement is not None
+                self._warm = _WarmSandboxes(self._runtime_dir.root / "sandboxes", confinement)
             warm = self._warm.take()
             if warm is not None:
                 return warm
@@ -212,14 +234,13 @@ class ProcessExecutor:
         except FileNotFoundError:
             base.mkdir(parents=True, exist_ok=True)
         try:
-            return _prepare(sandbox, mode, base)
+            return _prepare(sandbox, mode, base, confinement)
         except OSError as exc:
-            if mode != "namespace" or self.isolation != "auto":
-                raise BackendError(f"cannot prepare a {mode} sandbox in {base}: {exc}") from exc
-            log.warning("namespace sandbox failed in %s (%s); using remap mode", base, exc)
-            for leftover in ("fs", "upper", "work", "root"):
-                shutil.rmtree(base / leftover, ignore_errors=True)
-            return _prepare(sandbox, "remap", base)
+            # Never a silent step down to a mode that is no sandbox.
+            raise BackendError(
+                f"cannot prepare a {mode} sandbox in {base}: {exc} (JUPYTER_ARGO_SCRATCH"
+                " chooses where node directories live; isolation 'remap' runs without one)"
+            ) from exc
 
     def start(
         self,
@@ -280,14 +301,15 @@ class ProcessExecutor:
         if script_path is not None:
             # Executable, as Argo stages it: `command: [sh, -c]` runs the file by its path.
             _write_new(script_path, (script or "").encode(), 0o755)
-        env = _base_env(layout.isolating)
+        env = _base_env(layout, runtime.program_dirs(rule) if rule else ())
         env.update(user_env)
         shims = runtime.shim_dir(rule) if rule else None
         if shims:
             env["PATH"] = shims + os.pathsep + env.get("PATH", os.defpath)
         token = None
         if not layout.isolating:
-            token = f"{_TOKEN_PREFIX}-{next(_token_numbers)}"
+            # Marks the processes of this container in their environment.
+            token = f"{TOKEN_PREFIX}{next(_token_numbers)}"
             env[TREE_ENV] = token
             if layout.mode == "remap" and "TMPDIR" not in user_env:
                 env["TMPDIR"] = str(layout.host_path(TMP))
@@ -331,9 +353,10 @@ class _WarmSandboxes:
     the namespace worker while the engine waits on processes: directories, namespace and
     /tmp mount are off the path from one step to the next."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, confinement: Confinement) -> None:
         root.mkdir(exist_ok=True)
         self._root = root
+        self._confinement = confinement
         self._ready: collections.deque[tuple[float, Sandbox]] = collections.deque()
         self._numbers = itertools.count()
         self._lock = threading.Lock()
@@ -364,7 +387,13 @@ class _WarmSandboxes:
         try:
             base = self._root / str(next(self._numbers))
             os.mkdir(base)
-            layout = Layout("namespace", base, dict(_runtime_under_tmp()))
+            layout = Layout(
+                "namespace",
+                base,
+                dict(_runtime_under_tmp()),
+                confinement=self._confinement,
+                read_only=_runtime_under_tmp(),
+            )
             _make_directories(layout)
             namespace = MountNamespace(layout, lazy=True)
             namespace.build_here()
@@ -437,12 +466,28 @@ def _choose_mode(isolation: str) -> str:
             )
         return isolation
     if isolation != "auto":
+        log.warning(
+            "isolation %r is no sandbox: steps can read and write what you can (your home,"
+            " keys, other runs) and outlive nothing but the engine; use it for workflows you"
+            " trust",
+            isolation,
+        )
         return isolation
     if _namespace_available():
         return "namespace"
     if _bwrap.available():
         return "bwrap"
-    return "remap"
+    installed = shutil.which("bwrap") is not None
+    why = (
+        "bubblewrap is installed but cannot create user namespaces here"
+        if installed
+        else "not root, and bubblewrap is not installed (apt-get install bubblewrap)"
+    )
+    raise ConfigError(
+        f"no sandbox for local steps can be built here: {why}; to run steps without one"
+        " (they can read your files and keys), choose isolation 'remap' or 'none'"
+        " explicitly (JUPYTER_ARGO_ISOLATION=remap)"
+    )
 
 
 _namespace_probe: bool | None = None
@@ -467,12 +512,14 @@ def _namespace_available() -> bool:
     return _namespace_probe
 
 
-def _prepare(spec: SandboxSpec, mode: str, base: Path) -> Sandbox:
+def _prepare(spec: SandboxSpec, mode: str, base: Path, confinement: Confinement | None) -> Sandbox:
     shared = {key: Path(value) for key, value in spec.shared_mounts.items()}
+    read_only: tuple[str, ...] = ()
     if mode in ("namespace", "bwrap"):
         # The node's /tmp is private; what the node runs from must stay visible in it.
         shared = {**_runtime_under_tmp(), **shared}  # computed once per process
-    layout = Layout(mode, base, shared)
+        read_only = tuple(key for key in _runtime_under_tmp() if key not in spec.shared_mounts)
+    layout = Layout(mode, base, shared, confinement=confinement, read_only=read_only)
     layout.add(spec.declared_paths)
     layout.add(spec.output_paths, outputs=True)
     layout.add_mountpoints()
@@ -489,16 +536,128 @@ def _prepare(spec: SandboxSpec, mode: str, base: Path) -> Sandbox:
 
 @functools.cache
 def _runtime_under_tmp() -> dict[str, Path]:
-    """This Python's installation and the package, when they live under /tmp (a virtual
-    environment in a checkout under /tmp): mounted back into the node's private /tmp."""
-    import jupyter_argo
-
+    """This Python's installation when it lives under /tmp (a virtual environment in a
+    checkout under /tmp): mounted back, read-only, into the node's private /tmp. Only the
+    installation itself: the rest of the checkout stays out of sight."""
     found: dict[str, Path] = {}
-    for place in (sys.prefix, sys.base_prefix, str(Path(jupyter_argo.__file__).parent.parent)):
-        real = os.path.realpath(place)
-        if is_under(real, TMP) and real != TMP:
-            top = TMP + "/" + real[len(TMP) + 1 :].split("/", 1)[0]
-            found[top] = Path(top)
+    places = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    for real in sorted(places, key=len):
+        if is_under(real, TMP) and real != TMP and not any(is_under(real, f) for f in found):
+            found[real] = Path(real)
+    return found
+
+
+# Never hidden: the system itself (a step sees it read-only, as a pod sees its image).
+_SYSTEM = frozenset(
+    [
+        "/",
+        "/bin",
+        "/boot",
+        "/dev",
+        "/etc",
+        "/lib",
+        "/lib32",
+        "/lib64",
+        "/libx32",
+        "/media",
+        "/mnt",
+        "/opt",
+        "/proc",
+        "/sbin",
+        "/srv",
+        "/sys",
+        "/tmp",
+        "/usr",
+        "/var",
+    ]
+)
+
+
+def _confinement(extra: Iterable[str], runtime: Runtime, images: ImageMap) -> Confinement:
+    """What sandboxes hide: the user's home and /root, other users' homes, the current
+    directory and the checkout jupyter_argo runs from, the engine's data and scratch
+    directories, /run (sockets: a container engine's is root on the host); and what they
+    show again, read-only: this Python's installation, the programs the image map runs,
+    the executor's runtime directory, the resolver's configuration."""
+    import pwd
+
+    import jupyter_argo
+    from jupyter_argo.engine.store import default_home
+
+    places: list[str] = [os.path.expanduser("~"), "/root", "/home", "/run"]
+    with contextlib.suppress(KeyError):
+        places.append(pwd.getpwuid(os.geteuid()).pw_dir)
+    with contextlib.suppress(OSError):
+        places.append(os.getcwd())
+    package = Path(jupyter_argo.__file__).resolve().parent.parent
+    if (package / "pyproject.toml").is_file() or (package / ".git").exists():
+        places.append(str(package))  # a checkout, not site-packages
+    places.append(str(default_home()))
+    if os.environ.get("JUPYTER_ARGO_SCRATCH"):
+        places.append(os.environ["JUPYTER_ARGO_SCRATCH"])
+    places.extend(extra)
+    # Only what this user could read: an ordinary user's bwrap pays nothing for them.
+    places.extend(d for d in _SYSTEM_SECRET_DIRS if os.access(d, os.R_OK | os.X_OK))
+    hidden: list[str] = []
+    for place in sorted({os.path.realpath(p) for p in places if p}, key=len):
+        if place in _SYSTEM or is_under(place, TMP) or is_under(place, "/dev/shm"):
+            continue  # the system, or already private
+        if not os.path.isdir(place) or any(is_under(place, h) for h in hidden):
+            continue
+        hidden.append(place)
+    wanted = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix]
+    wanted += [os.path.dirname(os.path.realpath(sys.executable)), str(runtime.root)]
+    for rule in images.rules:
+        wanted += runtime.program_dirs(rule)
+    if os.path.exists("/etc/resolv.conf"):
+        wanted.append("/etc/resolv.conf")  # often a link into /run: name resolution works
+    kept: list[str] = []
+    for place in sorted({os.path.realpath(p) for p in wanted}, key=len):
+        covered = any(is_under(place, h) for h in hidden) or is_under(place, "/dev/shm")
+        reachable = os.access(place, os.R_OK)  # bwrap refuses to bind what it cannot read
+        if covered and reachable and not any(is_under(place, k) for k in kept):
+            kept.append(place)
+    homes = {os.path.realpath(p) for p in places[:2]}
+    writable = [h for h in hidden if h in homes or any(is_under(k, h) and k != h for k in kept)]
+    empty = runtime.root / "empty"
+    with contextlib.suppress(FileExistsError):
+        empty.mkdir(mode=0o555)
+    empty_file = runtime.root / "empty-file"
+    if not empty_file.exists():
+        _write_new(empty_file, b"", 0o444)
+    masked = [path for path in _system_secret_files() if not any(is_under(path, h) for h in hidden)]
+    return Confinement(
+        tuple(hidden), tuple(kept), tuple(writable), str(empty), tuple(masked), str(empty_file)
+    )
+
+
+# The host system's own secrets, which a step running as root could read where the rest
+# of the system is shown: a pod has its image's instead. Directories are hidden, files
+# that only their owner or group may read are masked by an empty file.
+_SYSTEM_SECRET_DIRS = (
+    "/etc/kubernetes",
+    "/etc/rancher",
+    "/var/lib/kubelet",
+    "/var/lib/docker",
+    "/var/lib/containerd",
+    "/var/lib/rancher",
+)
+
+
+def _system_secret_files() -> list[str]:
+    import glob
+
+    found = []
+    candidates = ["/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-"]
+    candidates += sorted(glob.glob("/etc/ssh/ssh_host_*_key"))
+    for path in candidates:
+        try:
+            st = os.stat(path, follow_symlinks=False)
+        except OSError:
+            continue
+        private = stat.S_ISREG(st.st_mode) and not st.st_mode & stat.S_IROTH
+        if private and os.access(path, os.R_OK):
+            found.append(path)
     return found
 
 
@@ -610,43 +769,31 @@ def _working_dir(working_dir: str | None, sandbox: Sandbox) -> str:
     return path if layout.isolating else str(host)
 
 
-_KERNEL_ONLY = ("JPY_", "PYDEVD_")
-# ipykernel sets these so its own output is coloured and unpaged; a container would not
-# have them (node's console.log would colour a step's `outputs.result`).
-_KERNEL_TERMINAL = ("FORCE_COLOR", "CLICOLOR_FORCE", "CLICOLOR", "PAGER", "GIT_PAGER")
+# A container's environment is its image's, its template's and Argo's, never the
+# environment of whoever started the controller. The image part, for every image:
+# Docker's default PATH, root's home and a UTF-8 locale (as the python images set).
+CONTAINER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+_CONTAINER_LANG = "C.UTF-8"
+_CONTAINER_HOME = "/root"
 
 
-_env_cache: tuple[dict[Any, Any], bool, dict[str, str]] | None = None
+def _base_env(layout: Layout, runtime_dirs: tuple[str, ...]) -> dict[str, str]:
+    """PATH, HOME and LANG as an image sets them, nothing from this process's environment.
 
-
-def _base_env(isolating: bool) -> dict[str, str]:
-    """The host environment, less what only makes sense inside a notebook kernel (a
-    fresh dict; worked out again only when the environment has changed)."""
-    global _env_cache
-    # os.environ's raw dict compares in C; going through os.environ decodes every entry.
-    raw = getattr(os.environ, "_data", None)
-    raw = raw if isinstance(raw, dict) else None
-    cached = _env_cache
-    if raw is not None and cached is not None and cached[1] == isolating and cached[0] == raw:
-        return dict(cached[2])
-    env = _filtered_env(isolating)
-    if raw is not None:
-        _env_cache = (dict(raw), isolating, env)
-    return dict(env)
-
-
-def _filtered_env(isolating: bool) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith(_KERNEL_ONLY)}
-    if env.get("MPLBACKEND", "").startswith("module://matplotlib_inline"):
-        del env["MPLBACKEND"]
-    if "JPY_PARENT_PID" in os.environ or "JPY_SESSION_NAME" in os.environ:
-        for key in _KERNEL_TERMINAL:
-            env.pop(key, None)
-        if env.get("TERM") == "xterm-color":
-            del env["TERM"]
-    if isolating:
-        env.pop("TMPDIR", None)  # the host's TMPDIR is not in the sandbox's /tmp
-    return env
+    PATH is the image default plus the directories of the host programs the image rule
+    runs (an interpreter outside the standard directories); HOME is /root, private to
+    the node where the sandbox hides the host's, and the node's own directory in the
+    modes without namespaces (the host's /root is not the node's to write).
+    """
+    standard = CONTAINER_PATH.split(":")
+    path = ":".join([*(d for d in runtime_dirs if d not in standard), *standard])
+    if layout.isolating:
+        home = _CONTAINER_HOME
+    elif layout.mode == "remap":
+        home = str(layout.host_path(TMP).parent)
+    else:
+        home = str(layout.base)
+    return {"PATH": path, "HOME": home, "LANG": _CONTAINER_LANG}
 
 
 def _replace_path(text: str, path: str, replacement: str) -> str:

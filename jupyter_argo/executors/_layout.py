@@ -37,6 +37,32 @@ class Layer:
     kind: str  # tmp | fresh | overlay | shared | remap
 
 
+@dataclass(frozen=True)
+class Confinement:
+    """What a namespace sandbox hides of the host, and what it shows again.
+
+    `hidden`: directories replaced by an empty private tmpfs (the user's home, /root, the
+    project checkout, the engine's data directory, /run). `kept`: directories and files
+    under them that are mounted back read-only, because what a step runs lives there (the
+    interpreter of a virtual environment in the checkout, pyenv's Python under the home,
+    the executor's runtime directory, the resolver's configuration under /run).
+    Both are absolute real paths, outermost first.
+    """
+
+    hidden: tuple[str, ...] = ()
+    kept: tuple[str, ...] = ()
+    # Hidden places a step may write (its home) or that hold kept runtimes get a tmpfs of
+    # their own; the others a read-only bind of `empty`, an empty directory (cheaper).
+    writable: tuple[str, ...] = ()
+    empty: str = ""
+    # Host secrets of the system itself (/etc/shadow, ssh host keys): an empty file over each.
+    masked: tuple[str, ...] = ()
+    empty_file: str = ""
+
+    def is_hidden(self, path: str) -> bool:
+        return any(is_under(path, hidden) for hidden in self.hidden)
+
+
 def normalize(path: str) -> str:
     if not path.startswith("/"):
         raise UnsupportedError(f"container path {path!r} is not absolute")
@@ -50,9 +76,19 @@ def is_under(path: str, root: str) -> bool:
 class Layout:
     """The layers of one sandbox. `mode` is namespace, bwrap, remap or none."""
 
-    def __init__(self, mode: str, base: Path, shared: Mapping[str, Path] | None = None) -> None:
+    def __init__(
+        self,
+        mode: str,
+        base: Path,
+        shared: Mapping[str, Path] | None = None,
+        *,
+        confinement: Confinement | None = None,
+        read_only: Iterable[str] = (),
+    ) -> None:
         self.mode = mode
         self.base = base
+        self.confinement = confinement or Confinement()
+        self.read_only = frozenset(read_only)  # volumes mounted read-only (runtimes under /tmp)
         self.layers: list[Layer] = []
         self.declared: list[str] = []
         self.outputs: set[str] = set()  # declared only as outputs: no directories made

@@ -30,9 +30,22 @@ CLONE_FS = 0x00000200
 CLONE_NEWNS = 0x00020000
 CLONE_NEWPID = 0x20000000
 
+MS_RDONLY = 0x1
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
 MS_BIND = 0x1000
 MS_REC = 0x4000
 MS_SLAVE = 1 << 19
+
+AT_EMPTY_PATH = 0x1000
+AT_RECURSIVE = 0x8000
+MOUNT_ATTR_RDONLY = 0x1
+_SYS_MOUNT_SETATTR = 442  # the same number on every architecture (since Linux 5.12)
+
+PR_GET_SECUREBITS = 27
+PR_SET_SECUREBITS = 28
+SECBIT_NOROOT = 1 << 0  # uid 0 gains no capabilities at execve
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -55,6 +68,9 @@ def _lib() -> Any:
             ctypes.c_char_p,
         ]
         lib.unshare.argtypes = [ctypes.c_int]
+        lib.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+        lib.prctl.restype = ctypes.c_int
+        lib.syscall.restype = ctypes.c_long
         lib.setns.argtypes = [ctypes.c_int, ctypes.c_int]
         _libc = lib
     return _libc
@@ -91,6 +107,50 @@ def bind(source: str, target: str) -> None:
     mount(source, target, None, MS_BIND | MS_REC)
 
 
+def tmpfs(target: str, mode: int = 0o755) -> None:
+    """An empty, private, writable directory over `target`."""
+    mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, f"mode={mode:o}")
+
+
+class _MountAttr(ctypes.Structure):
+    _fields_ = [
+        ("attr_set", ctypes.c_uint64),
+        ("attr_clr", ctypes.c_uint64),
+        ("propagation", ctypes.c_uint64),
+        ("userns_fd", ctypes.c_uint64),
+    ]
+
+
+def set_read_only(path: str, *, read_only: bool = True, recursive: bool = False) -> None:
+    """Make the mount at `path` (and with `recursive` every mount below it) read-only or
+    writable again. Only this namespace's copy changes: mount flags do not propagate."""
+    attr = _MountAttr(
+        MOUNT_ATTR_RDONLY if read_only else 0, 0 if read_only else MOUNT_ATTR_RDONLY, 0, 0
+    )
+    flags = AT_RECURSIVE if recursive else 0
+    result = _lib().syscall(
+        _SYS_MOUNT_SETATTR,
+        ctypes.c_int(-100),  # AT_FDCWD
+        path.encode(),
+        ctypes.c_uint(flags),
+        ctypes.byref(attr),
+        ctypes.c_size_t(ctypes.sizeof(attr)),
+    )
+    _check(0 if result == 0 else -1, f"mount_setattr {path}")
+
+
+def securebits() -> int:
+    """This thread's securebits."""
+    bits = int(_lib().prctl(PR_GET_SECUREBITS, 0, 0, 0))
+    _check(0 if bits >= 0 else -1, "prctl(PR_GET_SECUREBITS)")
+    return bits
+
+
+def set_securebits(bits: int) -> None:
+    """Set this thread's securebits (credentials are per thread: other threads keep theirs)."""
+    _check(_lib().prctl(PR_SET_SECUREBITS, bits, 0, 0), "prctl(PR_SET_SECUREBITS)")
+
+
 def fd_path(fd: int) -> str:
     """A path naming what `fd` refers to, even where that thing has no path (mounted over)."""
     return f"/proc/self/fd/{fd}"
@@ -124,6 +184,7 @@ class Worker:
         self._startup_error: BaseException | None = None
         self._home_mnt = -1
         self._home_pid = -1
+        self.proc_fd = -1  # the host's /proc, to name a child's namespaces from anywhere
         self._blanks: collections.deque[tuple[float, int]] = collections.deque()
         self._blank_lock = threading.Lock()
         self._blanks_coming = 0
@@ -221,6 +282,7 @@ class Worker:
             self._home_mnt = os.open("/proc/thread-self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
             self._home_pid = os.open("/proc/thread-self/ns/pid_for_children", os.O_RDONLY)
             os.set_inheritable(self._home_pid, False)
+            self.proc_fd = os.open("/proc", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         except BaseException as exc:  # reported to the creator
             self._startup_error = exc
             self._ready.set()

@@ -11,11 +11,21 @@ A node that needs new top-level entries (/src, /result.txt) gets its own root: a
 overlay of the host's root directory with base/fs as its upper layer, so new entries
 land in base/fs, with every host top-level directory mounted back on top (no overlay
 cost below the root) and /tmp replaced by the private one.
+
+Confinement, before any layer is mounted: the node directory becomes a mount of its
+own (it stays writable), then every host mount turns read-only in this namespace
+(mount_setattr, recursive; the host's mounts keep their flags), /dev/shm and the
+hidden directories (home, checkout, data directory, /run) get empty private tmpfs
+mounts, and the runtimes under them are mounted back read-only. The container's
+process starts with SECBIT_NOROOT on the spawning thread: as uid 0 it gains no
+capabilities at execve, so it can neither unmount nor remount nor chroot its way out.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +36,8 @@ from jupyter_argo.executors._layout import TMP, Layer, Layout, is_under
 from jupyter_argo.executors._process import Child
 
 _DIR = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
+_proc_unsupported = False
+log = logging.getLogger(__name__)
 _ANY = os.O_PATH | os.O_CLOEXEC
 
 
@@ -44,14 +56,21 @@ class MountNamespace:
         self._root_fd = -1  # the node's own root, when it has one
         self._mounted: list[Layer] = []
         self._overlays = 0
+        self._sources: dict[str, int] = {}  # volume sources opened before the host was hidden
+        self._kept: list[tuple[str, int]] = []  # runtimes to mount back over hidden places
+        self._empty_fd = -1
         if not lazy:
             self._worker.call(self._build_guarded)
 
     def close(self) -> None:
-        for fd in (self._mnt_fd, self._base_fd, self._root_fd):
+        for fd in (self._mnt_fd, self._base_fd, self._root_fd, self._empty_fd):
             if fd >= 0:
                 os.close(fd)
-        self._mnt_fd = self._base_fd = self._root_fd = -1
+        self._mnt_fd = self._base_fd = self._root_fd = self._empty_fd = -1
+        for fd in [*self._sources.values(), *(fd for _, fd in self._kept)]:
+            os.close(fd)
+        self._sources = {}
+        self._kept = []
 
     def extend(self, layers: list[Layer]) -> None:
         """Mount layers added to the layout after the namespace was built."""
@@ -78,9 +97,37 @@ class MountNamespace:
                 os.fchdir(self._root_fd)
                 os.chroot(".")
             self._worker.new_pid_namespace()
-            return start()
+            bits = _linux.securebits()
+            _linux.set_securebits(bits | _linux.SECBIT_NOROOT)
+            try:
+                child = start()
+            finally:
+                _linux.set_securebits(bits)
+            self._own_proc(child.pid)
+            return child
 
         return self._worker.call(inside)
+
+    def _own_proc(self, pid: int) -> None:
+        """A /proc of the container's own PID namespace over the host's (Linux 6.15's
+        procfs `pidns=`), read-only as /proc/sys is in a pod: `ps` shows the container's
+        processes only. Mounted as soon as the child exists; a kernel without the option
+        leaves the host's /proc, read-only."""
+        global _proc_unsupported
+        if _proc_unsupported:
+            return
+        namespace = f"{_linux.fd_path(self._worker.proc_fd)}/{pid}/ns/pid"
+        flags = _linux.MS_NOSUID | _linux.MS_NODEV | _linux.MS_NOEXEC | _linux.MS_RDONLY
+        try:
+            _linux.mount("proc", "/proc", "proc", flags, f"pidns={namespace}")
+        except OSError as exc:
+            if exc.errno in (errno.ENOENT, errno.ESRCH):
+                return  # the child has already exited: nothing to show it
+            if exc.errno in (errno.EINVAL, errno.EPERM):
+                _proc_unsupported = True
+                log.info("the host's /proc stays visible in sandboxes: %s", exc)
+                return
+            raise
 
     def build_here(self) -> None:
         """Build it on this thread, which must be the namespace worker (in a call) and is
@@ -98,8 +145,66 @@ class MountNamespace:
 
     def _build(self) -> None:
         self._mnt_fd = self._worker.new_mount_namespace()
-        self._base_fd = os.open(self.layout.base, _DIR)
+        base = str(self.layout.base)
+        # Its own mount, so that it stays writable when the rest turns read-only.
+        _linux.bind(base, base)
+        self._base_fd = os.open(base, _DIR)
+        self._confine()
         self._mount(self.layout.layers, first=True)
+
+    def _confine(self) -> None:
+        """Read-only host, private /dev/shm, hidden home, checkout and data directory."""
+        confinement = self.layout.confinement
+        for layer in self.layout.of_kind("shared"):
+            if not is_under(str(layer.host), str(self.layout.base)):
+                self._sources[str(layer.host)] = os.open(layer.host, _DIR)
+        for kept in confinement.kept:
+            with contextlib.suppress(OSError):  # gone since: nothing to show
+                self._kept.append((kept, os.open(kept, _ANY)))
+        if confinement.empty:
+            self._empty_fd = os.open(confinement.empty, _DIR)  # before /dev/shm is covered
+        empty_file = os.open(confinement.empty_file, _ANY) if confinement.masked else -1
+        _linux.set_read_only("/", recursive=True)
+        _linux.set_read_only(_linux.fd_path(self._base_fd), read_only=False)
+        if os.path.isdir("/dev/shm"):
+            _linux.tmpfs("/dev/shm", 0o1777)
+        for hidden in confinement.hidden:
+            self._hide(hidden, hidden)
+        if empty_file >= 0:
+            try:
+                for masked in confinement.masked:
+                    with contextlib.suppress(FileNotFoundError):
+                        _linux.bind(_linux.fd_path(empty_file), masked)
+            finally:
+                os.close(empty_file)
+        self._show_kept("/")
+
+    def _hide(self, hidden: str, target: str) -> None:
+        """An empty directory over `target` (the hidden place `hidden`): a private tmpfs
+        where the step may write or runtimes must be shown again, else the read-only empty
+        directory (a bind costs less than a file system)."""
+        if not os.path.isdir(hidden):
+            return
+        if hidden in self.layout.confinement.writable or self._empty_fd < 0:
+            _linux.tmpfs(target, 0o700)
+        else:
+            _linux.bind(_linux.fd_path(self._empty_fd), target)  # read-only: cloned from ro
+
+    def _show_kept(self, top: str, root: str = "") -> None:
+        """Mount the kept runtimes that a hidden place (or /dev/shm) covers, below `top`."""
+        confinement = self.layout.confinement
+        for kept, fd in self._kept:
+            covered = confinement.is_hidden(kept) or is_under(kept, "/dev/shm")
+            if not covered or not is_under(kept, top) or kept == top:
+                continue
+            target = root + kept
+            if os.path.isdir(_linux.fd_path(fd)):
+                os.makedirs(target, exist_ok=True)
+            else:
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                if not os.path.lexists(target):
+                    os.close(os.open(target, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
+            _linux.bind(_linux.fd_path(fd), target)
 
     def _enter_and_mount(self, layers: list[Layer]) -> None:
         self._worker.enter(self._mnt_fd)
@@ -107,6 +212,9 @@ class MountNamespace:
 
     def _host(self, path: Path) -> str:
         """`path` on the host, reachable even where this sandbox's mounts cover it."""
+        source = self._sources.get(str(path))
+        if source is not None:
+            return _linux.fd_path(source)
         try:
             rest = path.relative_to(self.layout.base)
         except ValueError:
@@ -126,7 +234,7 @@ class MountNamespace:
         try:
             tmp_fd = open_fd(self._host(self.layout.host_path(TMP)))
             if self.layout.needs_root and self._root_fd < 0:
-                self._build_root(tmp_fd)
+                self._build_root()
             # Open every source first: later mounts may cover their paths.
             overlays = [
                 self._overlay(layer, open_fd) for layer in layers if layer.kind == "overlay"
@@ -138,13 +246,23 @@ class MountNamespace:
             ]
             for overlay in overlays:
                 overlay()
+                # Hidden places inside the overlaid directory stay hidden.
+                lower = overlay.layer.container
+                for hidden in self.layout.confinement.hidden:
+                    if hidden != lower and is_under(hidden, lower):
+                        self._hide(hidden, self._in_root(hidden))
+                self._show_kept(overlay.layer.container, self._in_root(""))
                 self._mounted.append(overlay.layer)
             for layer, source in shared:
-                _linux.bind(_linux.fd_path(source), self._target(layer.container, tmp_fd))
+                target = self._target(layer.container, tmp_fd)
+                _linux.bind(_linux.fd_path(source), target)
+                if layer.container not in self.layout.read_only:
+                    _linux.set_read_only(target, read_only=False)  # a volume: writable
                 self._mounted.append(layer)
             self._mounted.extend(layer for layer in layers if layer.kind in ("fresh", "tmp"))
-            if first and self._root_fd < 0:
-                _linux.bind(_linux.fd_path(tmp_fd), TMP)
+            if first:
+                # Last, and recursive: volumes under /tmp (a Python installed there) come along.
+                _linux.bind(_linux.fd_path(tmp_fd), self._in_root(TMP))
         finally:
             for fd in opened:
                 os.close(fd)
@@ -160,7 +278,7 @@ class MountNamespace:
             return _linux.fd_path(self._root_fd) + container
         return container
 
-    def _build_root(self, tmp_fd: int) -> None:
+    def _build_root(self) -> None:
         base = self.layout.base
         work = base / "work" / "root"
         for directory in (base / "root", base / "work", work):
@@ -185,7 +303,6 @@ class MountNamespace:
             for entry in os.scandir("/"):
                 if entry.name != "tmp" and entry.is_dir(follow_symlinks=False):
                     _linux.bind(entry.path, f"{_linux.fd_path(root_fd)}/{entry.name}")
-            _linux.bind(_linux.fd_path(tmp_fd), f"{_linux.fd_path(root_fd)}{TMP}")
         except BaseException:
             os.close(root_fd)
             raise
@@ -200,7 +317,12 @@ class MountNamespace:
         for directory in (work.parent, work):
             with contextlib.suppress(FileExistsError):
                 os.mkdir(self._host(directory))
-        submounts = [m for m in _mountpoints() if m != lower and is_under(m, lower)]
+        hidden = self.layout.confinement.is_hidden
+        if hidden(lower):  # the node adds to a place it cannot see: it starts empty
+            os.makedirs(lower, exist_ok=True)
+        submounts = [
+            m for m in _mountpoints() if m != lower and is_under(m, lower) and not hidden(m)
+        ]
         upper = _linux.fd_path(open_fd(self._host(layer.host), _DIR))
         workdir = _linux.fd_path(open_fd(self._host(work), _DIR))
         return _Overlay(

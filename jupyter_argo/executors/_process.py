@@ -27,6 +27,7 @@ import itertools
 import json
 import logging
 import os
+import secrets
 import selectors
 import shutil
 import signal
@@ -40,6 +41,8 @@ from typing import Any, Protocol
 log = logging.getLogger(__name__)
 
 TREE_ENV = "JUPYTER_ARGO_TREE"
+# Every marker this process hands out starts so (remap and none modes).
+TOKEN_PREFIX = f"{os.getpid()}-{secrets.token_hex(4)}-"
 _STRAGGLER_DELAY = 0.05  # after the main process exits, before hunting escaped processes
 _DRAIN_LIMIT = 5.0  # after the main process exits, before giving up on open streams
 
@@ -469,6 +472,10 @@ class Process:
         for fd in self._streams:
             self._pump.watch(fd, lambda fd=fd: self._read(fd))  # type: ignore[misc]
         pidfd = _pidfd(self._popen.pid)
+        if pidfd is not None:
+            # Off the engine's path; until it arrives the watchdog (started before the
+            # first step) still finds remap and none steps by their marker.
+            _watch(self._popen.pid, pidfd, group=not self._tree.pid_namespace)
         if pidfd is None:
             threading.Thread(target=self._wait_blocking, daemon=True).start()
         else:
@@ -552,6 +559,13 @@ def _write_all(fd: int, data: bytes) -> None:
     while view:
         written = os.write(fd, view)
         view = view[written:]
+
+
+def _watch(pid: int, pidfd: int, *, group: bool) -> None:
+    """Hand the container to the watchdog, which ends it should this process die."""
+    from jupyter_argo.executors import _watchdog
+
+    _watchdog.watch(pid, pidfd, group=group, marker=TOKEN_PREFIX)
 
 
 def _pidfd(pid: int) -> int | None:

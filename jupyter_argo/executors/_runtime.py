@@ -76,6 +76,7 @@ class Runtime:
         self._lock = threading.RLock()
         self._shims: dict[int, tuple[ImageRule, str | None]] = {}  # id(rule) ->
         self._which: dict[str, str] = {}
+        self._dirs: dict[int, tuple[ImageRule, tuple[str, ...]]] = {}
         self._scripts = itertools.count()
         self._finalizer = weakref.finalize(self, shutil.rmtree, self.root, True)
         builtin = self.root / "builtin"
@@ -121,6 +122,38 @@ class Runtime:
         if found is not None:
             self._which[name] = found
         return found
+
+    def program_dirs(self, rule: ImageRule) -> tuple[str, ...]:
+        """The host directories of the programs `rule` runs by name (its commands, its
+        programs' interpreters): what a container's PATH needs besides the standard ones."""
+        with self._lock:
+            found = self._dirs.get(id(rule))
+            if found is None or found[0] is not rule:
+                found = (rule, self._program_dirs(rule))
+                self._dirs[id(rule)] = found
+            return found[1]
+
+    def _program_dirs(self, rule: ImageRule) -> tuple[str, ...]:
+        heads = []
+        programs = [*rule.programs.values(), *rule.files.values()]
+        for command in (rule.entrypoint[:1], rule.cmd[:1]):
+            for head in command:
+                mapped = rule.program_for(head)  # `python3` in a python image is @python
+                if mapped is None:
+                    heads.append(head)
+                else:
+                    programs.append(mapped)
+        for program in programs:
+            with contextlib.suppress(ValueError):
+                heads.extend(shlex.split(program)[:1])
+        dirs: list[str] = []
+        for head in heads:
+            if head.startswith("@"):
+                continue
+            found = self.which(head)
+            if found is not None and os.path.dirname(found) not in dirs:
+                dirs.append(os.path.dirname(found))
+        return tuple(dirs)
 
     def program_file(self, program: str) -> str | None:
         """One executable file that runs `program` with the arguments it is given."""

@@ -1,0 +1,557 @@
+"""Safe by default: what a step can reach of the machine that runs it, with host canaries.
+
+Each test plants something a step must not see (an environment variable of the launching
+process, a file in the user's home or another run's directory, a host /tmp file) and
+runs a real step in every isolation mode this machine can set up.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime
+import json
+import os
+import secrets
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jupyter_argo.backends.local import LocalBackend
+from jupyter_argo.executors._bwrap import available as bwrap_available
+from jupyter_argo.executors._executor import _namespace_available
+from jupyter_argo.spec.parse import parse_text
+
+MODES = ["remap", "none"]
+if _namespace_available():
+    MODES.insert(0, "namespace")
+if bwrap_available():
+    MODES.insert(1 if "namespace" in MODES else 0, "bwrap")
+
+# What Argo v4's controller adds to a main container (workflow/controller/workflowpod.go,
+# createWorkflowPod: ARGO_CONTAINER_NAME and envVars; the progress variables because the
+# controller's default tick durations are not zero).
+ARGO_MAIN_VARIABLES = {
+    "ARGO_CONTAINER_NAME",
+    "ARGO_NODE_ID",
+    "ARGO_INCLUDE_SCRIPT_OUTPUT",
+    "ARGO_DEADLINE",
+    "ARGO_PROGRESS_FILE",
+    "ARGO_PROGRESS_PATCH_TICK_DURATION",
+    "ARGO_PROGRESS_FILE_TICK_DURATION",
+}
+# Ours, in the modes without a PID namespace: the marker that finds a step's processes.
+INTERNAL = {"JUPYTER_ARGO_TREE", "TMPDIR"}
+
+
+def run(engine: LocalBackend, text: str) -> dict[str, Any]:
+    (doc,) = [d for d in parse_text(text) if d.kind == "Workflow"]
+    created = engine.submit(doc.body)
+    return engine.wait(created["metadata"]["name"], timeout=60)
+
+
+def result(workflow: dict[str, Any], display: str | None = None) -> str:
+    """The `outputs.result` of the node shown as `display` (default: the workflow's root)."""
+    display = display or workflow["metadata"]["name"]
+    (node,) = [n for n in workflow["status"]["nodes"].values() if n["displayName"] == display]
+    return str(node["outputs"]["result"])
+
+
+def _environ(text: str) -> dict[str, str]:
+    """`env -0`'s output as a dict."""
+    found = {}
+    for entry in text.split("\0"):
+        key, sep, value = entry.partition("=")
+        if sep:
+            found[key] = value
+    return found
+
+
+ENV_WORKFLOW = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  generateName: env-
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      steps:
+        - - name: show
+            template: show
+        - - name: use
+            template: show
+            arguments:
+              parameters: [{name: seen, value: "{{steps.show.outputs.result}}"}]
+    - name: show
+      inputs:
+        parameters: [{name: seen, value: ""}]
+      container:
+        image: alpine:3.23
+        command: [sh, -c]
+        args: ["env -0 | base64 -w0"]
+        env:
+          - {name: GREETING, value: hello}
+          - {name: ARGO_NODE_ID, value: mine}
+"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_step_sees_the_environment_of_a_container_not_of_the_shell(
+    mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    canary = f"CANARY_{secrets.token_hex(4).upper()}"
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "canary-secret-key")
+    monkeypatch.setenv(canary, "canary-value")
+    monkeypatch.setenv("PYTHONPATH", "/canary/pythonpath")
+    engine = LocalBackend(isolation=mode)
+    wf = run(engine, ENV_WORKFLOW)
+    assert wf["status"]["phase"] == "Succeeded", wf["status"].get("message")
+    for step, included in (("show", "true"), ("use", "false")):
+        (node,) = [n for n in wf["status"]["nodes"].values() if n["displayName"] == step]
+        env = _environ(base64.b64decode(result(wf, step)).decode())
+        leaked = {k for k, v in env.items() if "canary" in v.lower() or "canary" in k.lower()}
+        assert not leaked, f"{mode}: the step saw {sorted(leaked)}"
+        assert "JUPYTER_ARGO_HOME" not in env
+        # Exactly: the template's env, Argo's variables, PATH, HOME, LANG (and our marker).
+        expected = {"GREETING", "PATH", "HOME", "LANG", *ARGO_MAIN_VARIABLES}
+        assert expected <= set(env), sorted(expected - set(env))
+        assert set(env) - expected <= INTERNAL | {"PWD", "SHLVL"}, sorted(set(env) - expected)
+        assert env["GREETING"] == "hello"
+        assert env["ARGO_NODE_ID"] == node["id"]  # Argo's own wins over the template's
+        assert env["ARGO_CONTAINER_NAME"] == "main"
+        assert env["ARGO_DEADLINE"] == "0001-01-01T00:00:00Z"  # no activeDeadlineSeconds
+        assert env["ARGO_PROGRESS_FILE"] == "/var/run/argo/progress"
+        assert env["ARGO_INCLUDE_SCRIPT_OUTPUT"] == included  # only `show` is read
+        assert env["LANG"] == "C.UTF-8"
+        assert "/usr/bin" in env["PATH"].split(":")
+        if mode in ("namespace", "bwrap"):
+            assert env["HOME"] == "/root"
+            # Nothing names where the engine keeps its runs.
+            assert os.environ["JUPYTER_ARGO_HOME"] not in "\0".join(env.values())
+        else:
+            assert env["HOME"] != str(Path.home())
+
+
+DEADLINE_WORKFLOW = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  generateName: deadline-
+spec:
+  entrypoint: show
+  activeDeadlineSeconds: 3600
+  templates:
+    - name: show
+      container:
+        image: alpine:3.23
+        command: [sh, -c, 'echo "$ARGO_DEADLINE"']
+"""
+
+
+def test_argo_deadline_is_the_workflows_deadline() -> None:
+    engine = LocalBackend()
+    wf = run(engine, DEADLINE_WORKFLOW)
+    assert wf["status"]["phase"] == "Succeeded"
+    started = datetime.datetime.fromisoformat(wf["status"]["startedAt"].replace("Z", "+00:00"))
+    printed_deadline = result(wf)
+    deadline = datetime.datetime.fromisoformat(printed_deadline.replace("Z", "+00:00"))
+    assert deadline - started == datetime.timedelta(hours=1)
+
+
+PYTHON_WORKFLOW = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  generateName: python-env-
+spec:
+  entrypoint: show
+  templates:
+    - name: show
+      script:
+        image: python:3.12
+        command: [sh]
+        source: |
+          python -c 'import sys; print(sys.prefix)'
+          python -c 'import os; print(sorted(k for k in os.environ if "CANARY" in k))'
+"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_image_maps_interpreter_runs_with_the_minimal_path(
+    mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CANARY_PYTHON", "x")
+    monkeypatch.setenv("PATH", "/canary/bin:" + os.environ["PATH"])
+    engine = LocalBackend(isolation=mode)
+    wf = run(engine, PYTHON_WORKFLOW)
+    assert wf["status"]["phase"] == "Succeeded", wf["status"].get("message")
+    prefix, names = result(wf).splitlines()
+    assert prefix == sys.prefix
+    assert names == "[]"
+
+
+# ---- item 1: the sandbox as a boundary (namespace and bwrap modes) ----------------------
+
+SANDBOXES = [mode for mode in MODES if mode in ("namespace", "bwrap")]
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _step(command: str, image: str = "alpine:3.23") -> str:
+    return f"""
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  generateName: probe-
+spec:
+  entrypoint: probe
+  templates:
+    - name: probe
+      container:
+        image: {image}
+        command: [sh, -c]
+        args: [{json.dumps(command)}]
+"""
+
+
+def _probe(engine: LocalBackend, command: str, image: str = "alpine:3.23") -> str:
+    """Run `command` in a step; what it printed (stdout and stderr)."""
+    wf = run(engine, _step(command + " 2>&1; true", image))
+    assert wf["status"]["phase"] == "Succeeded", wf["status"].get("message")
+    return result(wf)
+
+
+@pytest.fixture
+def canaries(tmp_path: Path) -> Iterator[dict[str, Path]]:
+    """Canary files where a step must not reach: the user's home, /root, the checkout,
+    the host's /tmp."""
+    token = secrets.token_hex(6)
+    places = {
+        "home": Path.home() / f".jupyter-argo-canary-{token}",
+        "root": Path("/root") / f".jupyter-argo-canary-{token}",
+        "checkout": REPO / f".jupyter-argo-canary-{token}",
+        "host-tmp": Path("/tmp") / f"jupyter-argo-canary-{token}",
+    }
+    made = {}
+    for name, path in places.items():
+        try:
+            path.write_text(f"canary-{token}\n")
+        except OSError:
+            continue  # not ours to write (an ordinary user and /root)
+        made[name] = path
+    yield made
+    for path in made.values():
+        path.unlink(missing_ok=True)
+
+
+@pytest.mark.parametrize("mode", SANDBOXES)
+def test_a_step_cannot_read_or_list_the_users_files(mode: str, canaries: dict[str, Path]) -> None:
+    engine = LocalBackend(isolation=mode)
+    checks = " ; ".join(f"cat {path} ; ls -a {path.parent}" for path in canaries.values())
+    seen = _probe(engine, checks)
+    token = next(iter(canaries.values())).read_text().strip()
+    assert token not in seen, f"{mode}: a canary was readable:\n{seen}"
+    for path in canaries.values():
+        assert path.name not in seen, f"{mode}: {path} was listed:\n{seen}"
+    # The runtimes under the hidden places still work (the python image runs this Python).
+    wf = run(engine, PYTHON_WORKFLOW)
+    assert wf["status"]["phase"] == "Succeeded", wf["status"].get("message")
+
+
+@pytest.mark.parametrize("mode", SANDBOXES)
+def test_a_step_cannot_reach_other_runs_or_the_store(
+    mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A data directory outside /tmp (which is private anyway) and outside the home.
+    home = Path(tempfile.mkdtemp(prefix="jupyter-argo-home-", dir="/var/tmp"))
+    try:
+        monkeypatch.setenv("JUPYTER_ARGO_HOME", str(home))
+        engine = LocalBackend(isolation=mode)
+        secret = f"other-run-{secrets.token_hex(6)}"
+        first = run(engine, _step(f"echo {secret}"))
+        assert first["status"]["phase"] == "Succeeded"
+        assert any(secret in p.read_text(errors="replace") for p in home.rglob("*.log"))
+        seen = _probe(
+            engine,
+            f"ls -a {home}; grep -r {secret} {home}; cat {home}/store.sqlite3 | head -c 64;"
+            f" touch {home}/written-by-a-step",
+        )
+        assert secret not in seen.replace(f"grep -r {secret}", "")
+        assert "store.sqlite3" not in seen
+        assert not (home / "written-by-a-step").exists()
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.mark.parametrize("mode", SANDBOXES)
+def test_the_host_system_is_read_only(mode: str) -> None:
+    token = secrets.token_hex(6)
+    targets = [Path(f"/var/tmp/canary-{token}"), Path(f"/usr/local/canary-{token}")]
+    if os.access("/root", os.W_OK):
+        targets.append(Path(f"/root/canary-{token}"))
+    engine = LocalBackend(isolation=mode)
+    try:
+        _probe(engine, " ; ".join(f"echo x > {t}; mkdir {t}.d" for t in targets))
+        for target in targets:
+            assert not target.exists(), f"{mode}: a step wrote {target} on the host"
+            assert not Path(f"{target}.d").exists()
+        # Declared paths and the private /tmp stay writable.
+        assert _probe(engine, "echo ok > /tmp/x && cat /tmp/x").strip() == "ok"
+    finally:
+        for target in targets:
+            target.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                Path(f"{target}.d").rmdir()
+
+
+@pytest.mark.parametrize("mode", SANDBOXES)
+def test_a_step_cannot_undo_its_sandbox(mode: str, canaries: dict[str, Path]) -> None:
+    host_tmp = canaries["host-tmp"]
+    token = host_tmp.read_text().strip()
+    engine = LocalBackend(isolation=mode)
+    seen = _probe(
+        engine,
+        f"umount -l /tmp; umount -l /root; mount -o remount,rw /; cat {host_tmp};"
+        f" ls /tmp; chroot / true && echo chrooted; grep Cap /proc/self/status",
+    )
+    assert token not in seen, f"{mode}: umount revealed the host's /tmp:\n{seen}"
+    assert host_tmp.name not in seen
+    assert "chrooted" not in seen
+    assert "CapEff:\t0000000000000000" in seen, seen
+
+
+_ENGINE = r"""
+import sys, time
+from jupyter_argo.backends.local import LocalBackend
+from jupyter_argo.spec.parse import parse_text
+engine = LocalBackend(isolation=sys.argv[1])
+(doc,) = [d for d in parse_text(sys.stdin.read()) if d.kind == "Workflow"]
+engine.submit(doc.body)
+print("submitted", flush=True)
+time.sleep(600)
+"""
+
+
+def _sleeping(marker: str) -> list[int]:
+    """Host PIDs of live processes whose command line has `marker`."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            cmdline = Path(f"/proc/{name}/cmdline").read_bytes()
+            state = Path(f"/proc/{name}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if marker.encode() in cmdline and state != "Z":
+            found.append(int(name))
+    return found
+
+
+def _eventually(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_kill_9_of_the_engine_leaves_no_step_running(mode: str) -> None:
+    # Two sleeps nothing else runs: the step's own, and a daemon that left its session.
+    own = f"{300 + secrets.randbelow(10**6) / 10**6:.6f}"
+    escaped = f"{300 + secrets.randbelow(10**6) / 10**6:.6f}"
+    text = _step(f"setsid sleep {escaped} & sleep {own}")
+    engine = subprocess.Popen(
+        [sys.executable, "-c", _ENGINE, mode],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    try:
+        assert engine.stdin is not None
+        assert engine.stdout is not None
+        engine.stdin.write(text.encode())
+        engine.stdin.close()
+        assert engine.stdout.readline() == b"submitted\n"
+        assert _eventually(lambda: bool(_sleeping(own)) and bool(_sleeping(escaped)))
+    finally:
+        engine.kill()
+        engine.wait()
+        if engine.stdout is not None:
+            engine.stdout.close()
+    left = lambda: not _sleeping(own) and not _sleeping(escaped)  # noqa: E731
+    try:
+        assert _eventually(left), f"{mode}: steps outlived the engine"
+    finally:
+        for pid in _sleeping(own) + _sleeping(escaped):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("mode", SANDBOXES)
+def test_the_network_stays_available(mode: str) -> None:
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    got: list[bytes] = []
+
+    def serve() -> None:
+        connection, _ = server.accept()
+        with connection:
+            got.append(connection.recv(64))
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        engine = LocalBackend(isolation=mode)
+        code = f"import socket; socket.create_connection(('127.0.0.1', {port})).sendall(b'hi')"
+        seen = _probe(engine, f"python -c {shlex.quote(code)}; cat /etc/resolv.conf", "python:3.12")
+        thread.join(10)
+        assert got == [b"hi"], seen
+        if os.path.exists("/etc/resolv.conf"):  # name resolution is configured as on the host
+            assert Path("/etc/resolv.conf").read_text().strip() in seen
+    finally:
+        server.close()
+
+
+VOLUME_WORKFLOW = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  generateName: volume-
+spec:
+  entrypoint: main
+  volumeClaimTemplates:
+    - metadata: {name: workdir}
+      spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
+  templates:
+    - name: main
+      steps:
+        - - {name: write, template: write}
+        - - {name: read, template: read}
+    - name: write
+      container:
+        image: alpine:3.23
+        command: [sh, -c, "echo shared > /mnt/vol/file"]
+        volumeMounts: [{name: workdir, mountPath: /mnt/vol}]
+    - name: read
+      container:
+        image: alpine:3.23
+        command: [sh, -c, "cat /mnt/vol/file"]
+        volumeMounts: [{name: workdir, mountPath: /mnt/vol}]
+"""
+
+
+@pytest.mark.parametrize("mode", SANDBOXES)
+def test_volumes_under_a_hidden_data_directory_still_work(
+    mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = Path(tempfile.mkdtemp(prefix="jupyter-argo-home-", dir="/var/tmp"))
+    try:
+        monkeypatch.setenv("JUPYTER_ARGO_HOME", str(home))
+        wf = run(LocalBackend(isolation=mode), VOLUME_WORKFLOW)
+        assert wf["status"]["phase"] == "Succeeded", wf["status"].get("message")
+        assert result(wf, "read") == "shared"
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.mark.parametrize("mode", SANDBOXES)
+def test_a_step_sees_its_own_processes_only(mode: str) -> None:
+    marker = f"{300 + secrets.randbelow(10**6) / 10**6:.6f}"
+    host = subprocess.Popen(["sleep", marker])
+    try:
+        seen = _probe(
+            LocalBackend(isolation=mode),
+            "cat /proc/[0-9]*/cmdline | tr '\\0' ' '; echo; ls /proc | grep -c '^[0-9]'",
+        )
+        assert marker not in seen, f"{mode}: a host process was visible:\n{seen}"
+        assert int(seen.split()[-1]) < 10  # the step's shell and the few it started
+    finally:
+        host.kill()
+        host.wait()
+
+
+@pytest.mark.parametrize("mode", SANDBOXES)
+@pytest.mark.parametrize("declared", [["/tmp/out.txt"], ["/tmp/out.txt", "/src", "/mnt/out"]])
+def test_a_python_under_tmp_is_visible_but_not_its_checkout(
+    mode: str, declared: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A clone under /tmp with its .venv: the node sees the venv (read-only), nothing else
+    # of the clone, with or without a root of its own (declared /src, /mnt/out).
+    from jupyter_argo.executors import ContainerSpec, ProcessExecutor, SandboxSpec
+    from jupyter_argo.executors._executor import _runtime_under_tmp
+
+    clone = tmp_path / "clone"
+    prefix = clone / ".venv"
+    prefix.mkdir(parents=True)
+    (prefix / "marker").write_text("here\n")
+    (clone / "secret.txt").write_text("checkout\n")
+    monkeypatch.setattr(sys, "prefix", str(prefix))
+    _runtime_under_tmp.cache_clear()
+    try:
+        executor = ProcessExecutor(isolation=mode)
+        sandbox = executor.prepare(SandboxSpec(tmp_path / "node", declared))
+        command = f"cat {prefix}/marker; cat {clone}/secret.txt; echo x > {prefix}/new"
+        container = ContainerSpec("main", "alpine", ["sh", "-c", command], [], {})
+        process = executor.start(
+            container, sandbox, stdout_path=tmp_path / "out", log_path=tmp_path / "log"
+        )
+        process.wait(30)
+        log = (tmp_path / "log").read_text()
+        sandbox.cleanup(wait=True)
+    finally:
+        monkeypatch.undo()
+        _runtime_under_tmp.cache_clear()
+    assert log.startswith("here\n"), log
+    assert "checkout" not in log
+    assert not (prefix / "new").exists()
+
+
+@pytest.mark.parametrize("mode", SANDBOXES)
+def test_the_systems_own_secrets_are_masked(mode: str) -> None:
+    secret = Path("/etc/shadow")
+    if not os.access(secret, os.R_OK) or not secret.read_text().strip():
+        pytest.skip("no readable /etc/shadow here (not root)")
+    first_line = secret.read_text().splitlines()[0]
+    seen = _probe(LocalBackend(isolation=mode), "cat /etc/shadow; ls /var/lib/docker")
+    assert first_line not in seen
+    # The rest of /etc is the host's, as an image's would be there.
+    assert _probe(LocalBackend(isolation=mode), "head -1 /etc/passwd").startswith("root:")
+
+
+def test_without_a_sandbox_auto_refuses_with_the_reason(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A machine where neither namespaces (root) nor bubblewrap can be had: running refuses
+    # and says how to opt out; an explicit remap still runs.
+    from jupyter_argo.errors import ConfigError
+    from jupyter_argo.executors import _executor
+
+    with monkeypatch.context() as probes:
+        probes.setattr(_executor, "_namespace_available", lambda: False)
+        probes.setattr(_executor._bwrap, "available", lambda: False)
+        probes.setattr(_executor.shutil, "which", lambda name, **_: None)
+        with pytest.raises(ConfigError) as caught:
+            _ = _executor.ProcessExecutor(isolation="auto").mode
+    message = str(caught.value)
+    assert "no sandbox" in message
+    assert "apt-get install bubblewrap" in message
+    assert "JUPYTER_ARGO_ISOLATION=remap" in message
+    monkeypatch.setenv("JUPYTER_ARGO_ISOLATION", "remap")
+    engine = LocalBackend()
+    wf = run(engine, _step("echo ran"))
+    assert result(wf) == "ran"
+    assert engine._executor.mode == "remap"
