@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install lab test lint unit bench clean testbed notebooks container-engine
+.PHONY: help install lab test lint unit bench clean testbed notebooks container-engine fuzz
 
 help:  ## show this help
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -73,6 +73,12 @@ testbed:  ## build (once) and cache the real-Argo test bed (Kubernetes 1.34, Arg
 # once per machine from a debootstrap root filesystem (no registry is reachable here).
 container-engine:  ## install/start docker and build (once) the container tests' image
 	bash scripts/test-image.sh >/dev/null
+
+# Not part of `make test`: ten minutes of coverage-guided fuzzing (atheris) of parse -> lint
+# -> submit; the corpus and findings stay under ~/.cache/jupyter-argo.
+fuzz: install  ## fuzz parse -> lint -> submit for 10 minutes (atheris)
+	$(BIN)/python -m pip install --quiet atheris
+	$(BIN)/python fuzz/fuzz_pipeline.py
 
 # Under `make test` the Kubernetes and container tests must run: a missing API server or
 # container engine fails them instead of skipping.

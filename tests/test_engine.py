@@ -491,3 +491,33 @@ def test_finished_pods_leave_nothing_behind(engine: LocalBackend) -> None:
         time.sleep(0.05)
     assert not scratch.exists()
     assert _mount_namespaces_held() <= before
+
+
+MISSING_REPOSITORY = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: missing-repository-}
+spec:
+  entrypoint: main
+  artifactRepositoryRef: {configMap: no-such-repositories, key: my-key}
+  templates:
+  - name: main
+    container: {image: argoproj/argosay:v2, args: [echo, never runs]}
+"""
+
+
+def test_an_artifact_repository_ref_that_resolves_nowhere_errors_the_run(
+    engine: LocalBackend,
+) -> None:
+    """Found by `make fuzz`: the run stayed Pending forever with a traceback. Argo's
+    `operate` errors the workflow before any node starts ("failed to resolve artifact
+    repository: ...")."""
+    body = next(d.body for d in parse_text(MISSING_REPOSITORY) if d.kind == "Workflow")
+    name = engine.submit(body)["metadata"]["name"]
+    final = engine.wait(name, timeout=20)
+    status = final["status"]
+    assert status["phase"] == "Error"
+    assert status["message"].startswith("failed to resolve artifact repository: ")
+    assert "no-such-repositories" in status["message"]
+    assert not status.get("nodes")
+    assert engine.get(name)["status"]["phase"] == "Error"  # stored so, not only shown

@@ -33,7 +33,13 @@ from jupyter_argo.engine.pods import PodHost
 from jupyter_argo.engine.repositories import StoreRepositories
 from jupyter_argo.engine.store import Store
 from jupyter_argo.engine.templates import deep_merge
-from jupyter_argo.errors import NotFoundError, StoreError, UnsupportedError, UserError
+from jupyter_argo.errors import (
+    ArgoError,
+    NotFoundError,
+    StoreError,
+    UnsupportedError,
+    UserError,
+)
 from jupyter_argo.expr._interrupt import Interrupt, evaluate_under
 from jupyter_argo.status import format_time, now
 
@@ -424,12 +430,20 @@ class Engine:
         # status, and read it back from there (a retried run keeps its repository).
         source = StoreRepositories(self.store)
         status = workflow.setdefault("status", {})
-        ref = status.get("artifactRepositoryRef")
-        if not ref:
-            spec_ref = workflow["spec"].get("artifactRepositoryRef")
-            ref = artifacts.resolve_ref(source, spec_ref, meta["namespace"])
-            status["artifactRepositoryRef"] = ref
-        repo = artifacts.repository_of_ref(source, ref, meta["namespace"])
+        try:
+            ref = status.get("artifactRepositoryRef")
+            if not ref:
+                spec_ref = workflow["spec"].get("artifactRepositoryRef")
+                ref = artifacts.resolve_ref(source, spec_ref, meta["namespace"])
+                status["artifactRepositoryRef"] = ref
+            repo = artifacts.repository_of_ref(source, ref, meta["namespace"])
+        except ArgoError as err:
+            # As Argo's `operate`: the workflow errors before any node starts.
+            status["phase"] = "Error"
+            status["message"] = f"failed to resolve artifact repository: {err}"
+            status["finishedAt"] = format_time(now())
+            asyncio.ensure_future(self._end(run)).add_done_callback(lambda _: None)
+            return
         run_dir = self.store.home / "runs" / meta["uid"]  # made when first written to
         pods = PodHost(
             executor=self.executor,
