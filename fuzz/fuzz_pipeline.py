@@ -85,9 +85,13 @@ def _seed() -> None:
 def main() -> None:
     _seed()
     FINDINGS.mkdir(parents=True, exist_ok=True)
-    flags = sys.argv[1:] or ["-max_total_time=600", "-timeout=60", "-rss_limit_mb=4096"]
-    flags = [f"-artifact_prefix={FINDINGS}/", *flags]
-    atheris.Setup([sys.argv[0], str(CORPUS), *flags], one_input)
+    given = sys.argv[1:]
+    if given and all(Path(a).is_file() for a in given):
+        atheris.Setup([sys.argv[0], *given], one_input)  # replay these inputs
+    else:
+        flags = given or ["-max_total_time=600", "-timeout=60", "-rss_limit_mb=4096"]
+        flags = [f"-artifact_prefix={FINDINGS}/", *flags]
+        atheris.Setup([sys.argv[0], str(CORPUS), *flags], one_input)
     try:
         atheris.Fuzz()
     finally:

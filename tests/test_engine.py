@@ -521,3 +521,28 @@ def test_an_artifact_repository_ref_that_resolves_nowhere_errors_the_run(
     assert "no-such-repositories" in status["message"]
     assert not status.get("nodes")
     assert engine.get(name)["status"]["phase"] == "Error"  # stored so, not only shown
+
+
+SCHEMELESS_URL = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: schemeless-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    http: {url: "not-a-url"}
+"""
+
+
+def test_an_http_template_with_a_url_without_scheme_fails_its_node(engine: LocalBackend) -> None:
+    """Found by `make fuzz`: urllib's ValueError escaped as an internal error of the engine."""
+    body = next(d.body for d in parse_text(SCHEMELESS_URL) if d.kind == "Workflow")
+    name = engine.submit(body)["metadata"]["name"]
+    final = engine.wait(name, timeout=20)
+    status = final["status"]
+    assert status["phase"] in ("Failed", "Error"), status
+    assert "internal error" not in str(status.get("message"))
+    node = status["nodes"][name]
+    assert "not-a-url" in node["message"]
+    assert "\n" not in node["message"]

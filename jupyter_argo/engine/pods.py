@@ -751,14 +751,16 @@ class PodHost:
                 )
         body = http.get("body")
         data = str(body).encode() if body is not None else None
-        request = urllib.request.Request(
-            str(http.get("url")),
-            data=data,
-            headers=headers,
-            method=str(http.get("method") or "GET"),
-        )
         timeout = float(http.get("timeoutSeconds") or 30)
         try:
+            # A URL urllib cannot even parse (no scheme: "{{...}}" left unsubstituted) is
+            # the node's failure, as Go's "unsupported protocol scheme" is Argo's.
+            request = urllib.request.Request(
+                str(http.get("url")),
+                data=data,
+                headers=headers,
+                method=str(http.get("method") or "GET"),
+            )
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 text = response.read(RESULT_LIMIT * 4).decode("utf-8", "replace")
                 return response.status, text, {k: [v] for k, v in response.headers.items()}
@@ -768,7 +770,7 @@ class PodHost:
                 err.read().decode("utf-8", "replace"),
                 {k: [v] for k, v in err.headers.items()},
             )
-        except (urllib.error.URLError, OSError) as err:
+        except (urllib.error.URLError, OSError, ValueError) as err:
             raise UserError(
                 f"http template: {http.get('url')}: {getattr(err, 'reason', err)}"
             ) from None
