@@ -29,10 +29,10 @@ LABEXT_SOURCES := $(wildcard labextension/src/*.ts) labextension/package.json \
 NODE_OK := const [a, b] = process.versions.node.split('.').map(Number); \
 	process.exit((a === 20 && b >= 19) || (a === 22 && b >= 12) || a > 22 ? 0 : 1)
 
-.PHONY: node chromium graphviz
+.PHONY: node chromium graphviz bubblewrap
 $(STAMP) $(LABEXT) node: export PATH := $(abspath $(BIN)):$(PATH)
 $(STAMP): $(LABEXT)
-install: chromium graphviz
+install: chromium graphviz bubblewrap
 
 $(LABEXT): $(LABEXT_SOURCES) | node
 	cd labextension && npm install --no-audit --no-fund && npm run build
@@ -50,6 +50,11 @@ graphviz:  ## Debian's Graphviz (`dot`, which draws the DAG) when missing (apt-g
 	@command -v dot >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq graphviz; \
 	  else echo "no dot and not root: install Graphviz for the DAG drawings"; fi; }
+
+bubblewrap:  ## Debian's bubblewrap, the sandbox of ordinary users' steps (apt-get as root)
+	@command -v bwrap >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq bubblewrap; \
+	  else echo "no bwrap and not root: steps run only where a sandbox can be built (docs/isolation.md)"; fi; }
 
 lab: install  ## start JupyterLab on notebooks/ (local backend)
 	JUPYTER_ARGO_BACKEND=$${JUPYTER_ARGO_BACKEND:-local} $(BIN)/jupyter lab --notebook-dir=notebooks

@@ -272,6 +272,13 @@ def summary(workflow: Mapping[str, Any], *, wide: bool = False) -> str:
     ]
     if status.get("message"):
         lines.append(f"Message:             {status['message']}")
+    conditions = [c for c in status.get("conditions") or () if isinstance(c, Mapping)]
+    if conditions:
+        lines.append("Conditions:")
+        for condition in conditions:
+            kind = str(condition.get("type") or "")
+            label = f"{_CONDITION_ICONS.get(kind, '')} {kind}"
+            lines.append(f"{label:<20} {condition.get('message') or condition.get('status', '')}")
     for field, label in (("startedAt", "Started"), ("finishedAt", "Finished")):
         if status.get(field):
             lines.append(f"{label + ':':<21}{status[field]}")
@@ -292,6 +299,9 @@ def summary(workflow: Mapping[str, Any], *, wide: bool = False) -> str:
             lines.append(_node_line(workflow, node, depth, wide))
     return "\n".join(lines)
 
+
+# As `argo get` marks them (cmd/argo/commands/common: WorkflowConditionIconMap).
+_CONDITION_ICONS = {"MetricsError": "✖", "SpecWarning": "⚠"}
 
 _SYMBOLS = {
     "Succeeded": "✔",

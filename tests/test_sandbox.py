@@ -555,3 +555,45 @@ def test_without_a_sandbox_auto_refuses_with_the_reason(
     wf = run(engine, _step("echo ran"))
     assert result(wf) == "ran"
     assert engine._executor.mode == "remap"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_run_without_a_sandbox_says_so_in_the_cli_and_the_view(
+    mode: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Opting out of the sandbox is a warning on the run itself, where Argo puts warnings
+    # (a SpecWarning condition): `get` prints it under Conditions as `argo get` does, the
+    # view's header and its text/plain show it.
+    from jupyter_argo.widgets.view import _header
+
+    monkeypatch.setenv("JUPYTER_ARGO_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("JUPYTER_ARGO_ISOLATION", mode)
+    source = tmp_path / "step.yaml"
+    source.write_text(_step("echo ran"))
+    done = subprocess.run(
+        [sys.executable, "-m", "jupyter_argo.cli", "run", str(source)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    name = done.stdout.split()[1]
+    shown = subprocess.run(
+        [sys.executable, "-m", "jupyter_argo.cli", "get", name],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    workflow = LocalBackend().get(name)
+    header = _header(workflow)
+    sandboxed = mode in ("namespace", "bwrap")
+    warned = f"isolation '{mode}' is no sandbox"
+    assert (warned in shown) is not sandboxed, shown
+    assert any(warned in w for w in header["warnings"]) is not sandboxed
+    if not sandboxed:
+        assert "⚠ SpecWarning" in shown
+        from jupyter_argo.render.summary import text_summary
+
+        assert warned in text_summary(workflow)

@@ -321,3 +321,22 @@ def test_a_directory_of_another_user_is_refused(home: Path) -> None:
     os.chown(home, 65534, 65534)
     with pytest.raises(ConfigError, match="belongs to another user"):
         Store(home)
+
+
+def test_a_shared_scratch_name_held_by_someone_else_is_not_used(tmp_path: Path) -> None:
+    # /dev/shm is every user's: the engine keeps pods' scratch there only in a 0700
+    # directory of its own user, and falls back to the run's directory otherwise.
+    from jupyter_argo.engine.engine import _own_directory
+
+    mine = tmp_path / "mine"
+    mine.mkdir(mode=0o755)
+    assert _own_directory(mine) == mine
+    assert (mine.stat().st_mode & 0o777) == 0o700
+    planted = tmp_path / "planted"
+    planted.symlink_to(mine)
+    assert _own_directory(planted) is None
+    if os.geteuid() == 0:
+        theirs = tmp_path / "theirs"
+        theirs.mkdir()
+        os.chown(theirs, 65534, 65534)
+        assert _own_directory(theirs) is None

@@ -261,7 +261,11 @@ class Engine:
             _override_parameters(spec, parameters)
         if not spec.get("entrypoint"):
             raise UserError("spec.entrypoint is required (or pass --entrypoint)")
-        notes = _check_supported(spec, workflow)
+        notes = "; ".join(
+            note
+            for note in (getattr(self.executor, "warning", ""), _check_supported(spec, workflow))
+            if note
+        )
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = format_time(now())
         labels = meta.setdefault("labels", {})
@@ -439,17 +443,19 @@ class Engine:
             repo = artifacts.repository_of_ref(source, ref, meta["namespace"])
         except ArgoError as err:
             # As Argo's `operate`: the workflow errors before any node starts.
-            status["phase"] = "Error"
-            status["message"] = f"failed to resolve artifact repository: {err}"
-            status["finishedAt"] = format_time(now())
-            asyncio.ensure_future(self._end(run)).add_done_callback(lambda _: None)
+            self._error_before_start(run, f"failed to resolve artifact repository: {err}")
             return
         run_dir = self.store.home / "runs" / meta["uid"]  # made when first written to
+        try:
+            scratch_dir = _scratch_dir(meta["uid"], run_dir)
+        except OSError as err:
+            self._error_before_start(run, f"cannot make the run's scratch directory: {err}")
+            return
         pods = PodHost(
             executor=self.executor,
             slots=self._slots,
             run_dir=run_dir,
-            scratch_dir=_scratch_dir(meta["uid"], run_dir),
+            scratch_dir=scratch_dir,
             lookup=lookup,
             artifacts=repo,
         )
@@ -457,6 +463,13 @@ class Engine:
         run.operator = WorkflowOperator(workflow, host)
         task = asyncio.ensure_future(self._drive(run))
         task.add_done_callback(lambda _: None)
+
+    def _error_before_start(self, run: _Run, message: str) -> None:
+        status = run.workflow["status"]
+        status["phase"] = "Error"
+        status["message"] = message
+        status["finishedAt"] = format_time(now())
+        asyncio.ensure_future(self._end(run)).add_done_callback(lambda _: None)
 
     async def _drive(self, run: _Run) -> None:
         assert run.operator is not None
@@ -1139,9 +1152,25 @@ def _scratch_dir(uid: str, run_dir: Path) -> Path:
         with contextlib.suppress(OSError):
             stats = os.statvfs(_TMPFS)
             if os.access(_TMPFS, os.W_OK) and stats.f_bavail * stats.f_frsize > _TMPFS_FREE:
-                root = _TMPFS / "jupyter-argo-scratch"
+                root = _own_directory(_TMPFS / f"jupyter-argo-scratch-{os.getuid()}") or run_dir
     path = root / f"pods-{uid}" if root != run_dir else run_dir / "pods"
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+def _own_directory(path: Path) -> Path | None:
+    """`path` as a 0700 directory of this user's, or None when someone else holds the name
+    (/dev/shm is shared by every user: a name made there by another is not trusted)."""
+    import os
+    import stat
+
+    with contextlib.suppress(FileExistsError):
+        path.mkdir(mode=0o700)
+    info = path.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        return None
+    if stat.S_IMODE(info.st_mode) != 0o700:
+        path.chmod(0o700)
     return path
 
 

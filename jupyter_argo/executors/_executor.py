@@ -195,6 +195,17 @@ class ProcessExecutor:
             return self._mode
 
     @property
+    def warning(self) -> str:
+        """What a user must know about the sandbox runs get ("" when it is a boundary)."""
+        mode = self.mode
+        if mode in ("namespace", "bwrap"):
+            return ""
+        return (
+            f"isolation {mode!r} is no sandbox: steps can read and write what you can (your"
+            " home, keys, other runs); use it for workflows you trust (docs/isolation.md)"
+        )
+
+    @property
     def _runtime_dir(self) -> Runtime:
         with self._lock:
             if self._runtime is None:
@@ -466,13 +477,7 @@ def _choose_mode(isolation: str) -> str:
             )
         return isolation
     if isolation != "auto":
-        log.warning(
-            "isolation %r is no sandbox: steps can read and write what you can (your home,"
-            " keys, other runs) and outlive nothing but the engine; use it for workflows you"
-            " trust",
-            isolation,
-        )
-        return isolation
+        return isolation  # no sandbox: each run says so (ProcessExecutor.warning)
     if _namespace_available():
         return "namespace"
     if _bwrap.available():

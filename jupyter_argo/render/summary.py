@@ -29,6 +29,7 @@ class Summary:
     message: str
     started: str
     finished: str
+    warnings: tuple[str, ...] = ()  # the SpecWarning conditions' messages
 
     def headline(self) -> str:
         """E.g. `✓ hello-x7k2p · Succeeded · 3/3 · 12s`."""
@@ -56,6 +57,17 @@ def summarise(workflow: Mapping[str, Any], *, now: datetime | None = None) -> Su
         message=str(status.get("message") or ""),
         started=started,
         finished=finished,
+        warnings=warnings_of(status),
+    )
+
+
+def warnings_of(status: Mapping[str, Any]) -> tuple[str, ...]:
+    """The messages of the run's `SpecWarning` conditions (what Argo's UI shows as warnings)."""
+    conditions = status.get("conditions") or ()
+    return tuple(
+        str(c.get("message") or "")
+        for c in conditions
+        if isinstance(c, Mapping) and c.get("type") == "SpecWarning" and c.get("message")
     )
 
 
@@ -100,6 +112,7 @@ def text_summary(workflow: Mapping[str, Any], *, now: datetime | None = None) ->
     lines = [summary.headline()]
     if summary.message:
         lines.append(f"  message: {summary.message}")
+    lines.extend(f"  ⚠ {warning}" for warning in summary.warnings)
     nodes = [
         n
         for n in ((workflow.get("status") or {}).get("nodes") or {}).values()

@@ -234,6 +234,7 @@ def _header(workflow: Mapping[str, Any]) -> dict[str, Any]:
         "startedAt": summary.started,
         "finishedAt": summary.finished,
         "message": summary.message,
+        "warnings": list(summary.warnings),
     }
 
 

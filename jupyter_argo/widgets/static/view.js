@@ -77,10 +77,11 @@ function render({ model, el }) {
   const zoom = element("button", "argo-zoom", "1:1");
   zoom.title = "Natural size / fit to width";
   const message = element("div", "argo-message");
+  const warnings = element("div", "argo-warnings");
   head.append(phase, title, progress, duration, zoom);
   const graph = element("div", "argo-graph argo-fit");
   const detail = element("div", "argo-detail");
-  el.append(head, message, graph, detail);
+  el.append(head, message, warnings, graph, detail);
 
   let byId = new Map();
   let glyphs = new Set();
@@ -150,6 +151,10 @@ function render({ model, el }) {
     progress.textContent = h.progress || "";
     message.textContent = h.message || "";
     message.hidden = !h.message;
+    warnings.replaceChildren(
+      ...(h.warnings || []).map((text) => element("div", "argo-warning", `⚠ ${text}`)),
+    );
+    warnings.hidden = !(h.warnings || []).length;
     tick();
   }
 
