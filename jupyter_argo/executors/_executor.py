@@ -141,9 +141,9 @@ class Sandbox:
 
         _discard(remove, wait)
 
-    def _add_paths(self, paths: Iterable[str]) -> None:
+    def _add_paths(self, paths: Iterable[str], *, outputs: bool = False) -> None:
         with self._lock:
-            added = self._layout.add(paths)
+            added = self._layout.add(paths, outputs=outputs)
             _make_directories(self._layout)
             if self._namespace is not None:
                 self._namespace.extend(added)
@@ -226,7 +226,11 @@ class ProcessExecutor:
         mode = self.mode
         if self._watchdog is None:  # ready before the first step starts
             self._watchdog = _watchdog.start(TOKEN_PREFIX)
-        plain = not (sandbox.declared_paths or sandbox.output_paths or sandbox.shared_mounts)
+        # Only /tmp private (the paths a step declares mostly live there): a sandbox made
+        # ahead fits, its namespace and confinement already built.
+        plain = not sandbox.shared_mounts and _under_tmp(
+            [*sandbox.declared_paths, *sandbox.output_paths]
+        )
         confinement = self.confinement if mode in ("namespace", "bwrap") else None
         if mode == "namespace" and plain:
             if self._warm is None:
@@ -234,6 +238,8 @@ class ProcessExecutor:
                 self._warm = _WarmSandboxes(self._runtime_dir.root / "sandboxes", confinement)
             warm = self._warm.take()
             if warm is not None:
+                warm._add_paths(sandbox.declared_paths)
+                warm._add_paths(sandbox.output_paths, outputs=True)
                 return warm
         node_dir = Path(sandbox.node_dir)
         # The parent (a run's scratch directory) is resolved once, not once per node.
@@ -353,6 +359,10 @@ class ProcessExecutor:
         if not found:
             raise _refusal(image, argv0, "it is not installed here")
         return [found], False
+
+
+def _under_tmp(paths: Iterable[str]) -> bool:
+    return all(p.startswith("/") and is_under(posixpath.normpath(p), TMP) for p in paths)
 
 
 _WARM = 4  # plain namespace sandboxes kept ready
