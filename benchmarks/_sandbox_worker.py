@@ -20,7 +20,7 @@ from jupyter_argo.executors import ContainerSpec, ProcessExecutor, SandboxSpec
 SHELL = ["sh", "-c", "true"]
 
 
-def main(mode: str) -> None:
+def main(mode: str, declared: list[str]) -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-sandbox-", dir="/dev/shm"))
     executor = ProcessExecutor(isolation=mode)
     container = ContainerSpec("main", "busybox", SHELL, [], {})
@@ -28,7 +28,7 @@ def main(mode: str) -> None:
 
     def step() -> None:
         node = work / f"n{next(counter)}"
-        sandbox = executor.prepare(SandboxSpec(node, ["/tmp/out.txt"]))
+        sandbox = executor.prepare(SandboxSpec(node, declared))
         process = executor.start(
             container, sandbox, stdout_path=node / "stdout", log_path=node / "log"
         )
@@ -52,4 +52,4 @@ def main(mode: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2:])
