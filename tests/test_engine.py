@@ -546,3 +546,43 @@ def test_an_http_template_with_a_url_without_scheme_fails_its_node(engine: Local
     node = status["nodes"][name]
     assert "not-a-url" in node["message"]
     assert "\n" not in node["message"]
+
+
+PARALLELISM_ZERO = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: parallelism-zero-}
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      parallelism: 0
+      steps:
+        - - name: echo
+            template: echo
+            withItems: [1, 2, 3]
+    - name: echo
+      container: {image: alpine:3.23, command: [echo, hi]}
+"""
+
+
+def test_a_templates_parallelism_of_0_is_no_limit(engine: LocalBackend) -> None:
+    # Argo's Template.HasParallelism: a limit counts only when above 0.
+    wf = run(engine, PARALLELISM_ZERO)
+    assert wf["status"]["phase"] == "Succeeded"
+    assert sum(n["type"] == "Pod" for n in wf["status"]["nodes"].values()) == 3
+
+
+def test_a_workflow_held_at_parallelism_0_still_ends_when_terminated(engine: LocalBackend) -> None:
+    # The workflow's own limit holds whatever it is (checkParallelism: activePods >= 0),
+    # so nothing starts; terminate must still end the run, as Argo's shutdown does.
+    text = PARALLELISM_ZERO.replace("spec:\n", "spec:\n  parallelism: 0\n", 1)
+    (doc,) = parse_text(text)
+    name = engine.submit(doc.body)["metadata"]["name"]
+    assert engine.wait(name, timeout=1.5)["status"]["phase"] == "Running"
+    engine.terminate(name)
+    started = time.monotonic()
+    wf = engine.wait(name, timeout=10)
+    assert time.monotonic() - started < 5
+    assert wf["status"]["phase"] == "Failed"
+    assert wf["status"]["message"] == "Stopped with strategy 'Terminate'"

@@ -127,13 +127,14 @@ class WorkflowOperator:
         # is terminated and ends Error with this one message.
         self.storage_failure: str = ""
         self._resume = asyncio.Event()
+        self.stopped = asyncio.Event()  # set by stop(): waits for a slot end
         self._resume.set()
         self._resumed_nodes: set[str] = set()
         # Suspend nodes given a phase by `node set`: (phase, message).
         self._node_outcomes: dict[str, tuple[str, str | None]] = {}
         self._node_waiters: dict[str, asyncio.Event] = {}
         self._daemons: dict[str, list[str]] = {}  # boundary id -> daemoned node ids
-        self._parallelism = _Limiter(self.spec.get("parallelism"))
+        self._parallelism = _Limiter(self.spec.get("parallelism"), workflow=True)
         self._deadline: float | None = None
         self._root_context: TemplateContext | None = None
         self._background: set[asyncio.Future[Any]] = set()
@@ -322,6 +323,7 @@ class WorkflowOperator:
         self.shutdown = strategy
         self.shutdown_reason = message
         self.host.pods.shutdown_all(self, grace=grace)
+        self.stopped.set()
         self._resume.set()
         for event in self._node_waiters.values():
             event.set()
@@ -1779,14 +1781,34 @@ class _DagRun:
 
 
 class _Limiter:
-    """A parallelism limit that may be absent."""
+    """A parallelism limit that may be absent.
 
-    def __init__(self, limit: Any) -> None:
-        self.semaphore = asyncio.Semaphore(int(limit)) if limit not in (None, "") else None
+    As Argo's checkParallelism: a template's limit counts only when above 0
+    (`HasParallelism`); the workflow's holds whatever it is, so 0 runs nothing."""
+
+    def __init__(self, limit: Any, *, workflow: bool = False) -> None:
+        self.semaphore = None
+        if limit not in (None, "") and (workflow or int(limit) > 0):
+            self.semaphore = asyncio.Semaphore(max(0, int(limit)))
 
     async def __aenter__(self) -> None:
         if self.semaphore is not None:
             await self.semaphore.acquire()
+
+    async def acquire_unless(self, stopped: asyncio.Event) -> bool:
+        """Take a slot, or give up (False) when `stopped` is set first: a workflow held
+        at its parallelism (0 holds it for good) still ends when it is stopped."""
+        if self.semaphore is None or not self.semaphore.locked():
+            await self.__aenter__()
+            return True
+        acquiring = asyncio.ensure_future(self.semaphore.acquire())
+        stopping = asyncio.ensure_future(stopped.wait())
+        await asyncio.wait({acquiring, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if acquiring.done() and not acquiring.cancelled():
+            return True
+        acquiring.cancel()
+        return False
 
     async def __aexit__(self, *exc: object) -> None:
         if self.semaphore is not None:

@@ -97,21 +97,29 @@ class PodHost:
         if op.shutdown and not (on_exit and op.shutdown == "Stop"):
             op.mark(node, "Failed", f"Stopped with strategy '{op.shutdown}'")
             return
-        async with op._parallelism, _acquire(self.slots):
-            if op.shutdown and not (on_exit and op.shutdown == "Stop"):
+        if not await op._parallelism.acquire_unless(op.stopped):
+            if not (on_exit and op.shutdown == "Stop"):
                 op.mark(node, "Failed", f"Stopped with strategy '{op.shutdown}'")
                 return
-            try:
-                await self._run(op, node, tmpl)
-            except ArgoError as err:
-                op.mark(node, "Error", str(err))
-            except OSError as err:
-                if _disk_full(err):
-                    message = _storage_message(f"the files of node {node['name']}", err)
-                    op.storage_failed(message)
-                    op.mark(node, "Error", message)
-                else:
-                    op.mark(node, "Error", f"{type(err).__name__}: {err}")
+            await op._parallelism.__aenter__()  # Stop lets exit handlers run: wait on
+        try:
+            async with _acquire(self.slots):
+                if op.shutdown and not (on_exit and op.shutdown == "Stop"):
+                    op.mark(node, "Failed", f"Stopped with strategy '{op.shutdown}'")
+                    return
+                try:
+                    await self._run(op, node, tmpl)
+                except ArgoError as err:
+                    op.mark(node, "Error", str(err))
+                except OSError as err:
+                    if _disk_full(err):
+                        message = _storage_message(f"the files of node {node['name']}", err)
+                        op.storage_failed(message)
+                        op.mark(node, "Error", message)
+                    else:
+                        op.mark(node, "Error", f"{type(err).__name__}: {err}")
+        finally:
+            await op._parallelism.__aexit__()
 
     async def _run(self, op: WorkflowOperator, node: dict[str, Any], tmpl: dict[str, Any]) -> None:
         if tmpl.get("http") is not None:
