@@ -378,7 +378,7 @@ def cmd_get(args: argparse.Namespace) -> int:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
-    from jupyter_argo.engine.operator import duration_seconds
+    from jupyter_argo.status import duration_seconds
 
     since = duration_seconds(args.since) if args.since else None
     found = backend_for(args).logs(

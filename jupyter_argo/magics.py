@@ -667,7 +667,7 @@ class ArgoMagics(magic.Magics):  # type: ignore[misc]
         if args.follow or not _log_flags(args):
             text = run.logs(node=node, follow=args.follow)
             return None if args.follow else text
-        from jupyter_argo.engine.operator import duration_seconds
+        from jupyter_argo.status import duration_seconds
 
         found = run.backend.logs(
             run.name,

@@ -7,15 +7,19 @@ only names its vocabulary and computes what Argo computes (node IDs, pod names).
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
 
+from jupyter_argo.errors import UserError
+
 __all__ = [
     "NodePhase",
     "NodeType",
     "WorkflowPhase",
+    "duration_seconds",
     "fnv32a",
     "format_time",
     "is_completed",
@@ -131,3 +135,28 @@ def node_duration(node: Mapping[str, Any]) -> float:
         else now()
     )
     return max(0.0, (end - began).total_seconds())
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d)")
+_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration_seconds(text: Any) -> float:
+    """A Go duration (`1m30s`) or a bare number of seconds."""
+    raw = str(text).strip()
+    if not raw:
+        return 0.0
+    try:
+        return float(raw)
+    except ValueError:
+        pass
+    total = 0.0
+    pos = 0
+    for match in _DURATION_PART.finditer(raw):
+        if match.start() != pos:
+            break
+        total += float(match.group(1)) * _UNITS[match.group(2)]
+        pos = match.end()
+    if pos != len(raw):
+        raise UserError(f"invalid duration {raw!r} (use e.g. 30s, 1m, 1h30m)")
+    return total

@@ -548,6 +548,80 @@ def test_an_http_template_with_a_url_without_scheme_fails_its_node(engine: Local
     assert "\n" not in node["message"]
 
 
+RETRIED_WITH_EXIT_HANDLER = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  generateName: retried-with-exit-
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      steps:
+        - - name: gen
+            template: gen
+            onExit: bye
+        - - name: show
+            template: show
+            arguments:
+              parameters:
+                - name: v
+                  value: "{{steps.gen.outputs.result}}"
+        - - name: dag
+            template: dag
+    - name: dag
+      dag:
+        tasks:
+          - name: gen
+            template: gen
+            onExit: bye
+          - name: show
+            depends: gen
+            template: show
+            arguments:
+              parameters:
+                - name: v
+                  value: "{{tasks.gen.outputs.result}}"
+    - name: gen
+      retryStrategy:
+        limit: 1
+      script:
+        image: alpine
+        command: [sh]
+        source: echo from-gen
+    - name: bye
+      script:
+        image: alpine
+        command: [sh]
+        source: echo from-exit
+    - name: show
+      inputs:
+        parameters:
+          - name: v
+      container:
+        image: alpine
+        command: [sh, -c, "echo {{inputs.parameters.v}}"]
+"""
+
+
+def test_a_retried_step_s_outputs_come_from_its_attempt_not_its_exit_handler(
+    engine: LocalBackend,
+) -> None:
+    """The exit handler of a retried step is a child of its Retry node, after the
+    attempts; Argo's possiblyGetRetryChildNode (operator.go) takes the last child that is
+    not hooked, so `steps.gen.outputs.result` is the attempt's."""
+    wf = run(engine, RETRIED_WITH_EXIT_HANDLER)
+    assert wf["status"]["phase"] == "Succeeded"
+    nodes = wf["status"]["nodes"]
+    by_name = {n["name"][len(wf["metadata"]["name"]) :]: n for n in nodes.values()}
+    for retry, shown in (("[0].gen", "[1].show"), ("[2].dag.gen", "[2].dag.show")):
+        assert by_name[retry]["type"] == "Retry"
+        exit_node = by_name[f"{retry}.onExit"]
+        assert exit_node["id"] in by_name[retry]["children"]
+        assert exit_node["nodeFlag"] == {"hooked": True}
+        assert by_name[shown]["inputs"]["parameters"] == [{"name": "v", "value": "from-gen"}]
+
+
 PARALLELISM_ZERO = """
 apiVersion: argoproj.io/v1alpha1
 kind: Workflow

@@ -28,11 +28,12 @@ from typing import Any
 
 from jupyter_argo.backends._k8s.actions import override_parameters
 from jupyter_argo.backends.base import last_snapshot
-from jupyter_argo.engine.operator import OperatorHost, WorkflowOperator
+from jupyter_argo.engine.operator import OperatorHost
 from jupyter_argo.engine.pods import PodHost
 from jupyter_argo.engine.repositories import StoreRepositories
 from jupyter_argo.engine.store import Store
 from jupyter_argo.engine.templates import deep_merge
+from jupyter_argo.engine.woc import WorkflowOperator
 from jupyter_argo.errors import (
     ArgoError,
     NotFoundError,

@@ -1,14 +1,29 @@
-"""The local controller: runs one Workflow with Argo's semantics and writes Argo's status.
+"""The local controller's core: runs one Workflow with Argo's semantics and writes Argo's status.
+
+Follows workflow/controller/operator.go: the whole run (operate, with the workflow's own
+onExit), executeTemplate, node bookkeeping (initializeNode, markNodePhase, addChildNode,
+getOutboundNodes), retries (processNodeRetries), suspend templates (executeSuspend) and
+outputs (getTemplateOutputsFromScope, addOutputsToGlobalScope). Argo spreads the methods
+of one wfOperationCtx over several files; here each file holds one class of a chain, so a
+behaviour is found in the file named like Argo's:
+
+    operator.py      OperatorCore          operator.go
+    hooks.py         HooksMixin            hooks.go
+    exit_handler.py  ExitHandlerMixin      exit_handler.go (a step's or task's onExit)
+    steps.py         StepsMixin            steps.go (and processItem, expandSequence)
+    dag.py           DagMixin              dag.go
+    woc.py           WorkflowOperator      the whole wfOperationCtx
 
 Argo's controller re-walks the whole workflow on every event. Here every node is a
 coroutine that awaits its children, so each event costs O(1) and a 20,000-node run
 costs twice a 10,000-node one. The node graph it builds (names, IDs, children,
 outbound nodes, boundaries, phases and messages) is the one Argo builds; comments name
-the Argo function each part follows (workflow/controller/{operator,steps,dag}.go).
+the Argo function each part follows.
 """
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import contextvars
@@ -16,7 +31,6 @@ import copy
 import json
 import re
 import time
-from collections import ChainMap
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -26,7 +40,6 @@ from jupyter_argo.engine.templates import ResolvedTemplate, TemplateContext, tem
 from jupyter_argo.engine.variables import (
     ABSENT,
     Scope,
-    aggregate_outputs,
     global_variables,
     parameter_value,
     process_inputs,
@@ -34,15 +47,23 @@ from jupyter_argo.engine.variables import (
 )
 from jupyter_argo.errors import ArgoError, UserError
 from jupyter_argo.limits import ITEMS_VARIABLE, max_items
-from jupyter_argo.status import format_time, is_fulfilled, node_duration, node_id, now, pod_name
+from jupyter_argo.status import (
+    duration_seconds,
+    format_time,
+    is_fulfilled,
+    node_duration,
+    node_id,
+    now,
+    pod_name,
+)
 
 if TYPE_CHECKING:
     from jupyter_argo.engine.pods import PodHost
 
-__all__ = ["OperatorHost", "WorkflowOperator"]
+__all__ = ["BoundaryContext", "Limiter", "OperatorCore", "OperatorHost", "TemplateCall"]
 
 _DISPLAY_SEPARATOR = re.compile(r"^(\[\d+\])?\.")
-_FAIL_FAST = "template has failed or errored children and failFast enabled"
+FAIL_FAST_MESSAGE = "template has failed or errored children and failFast enabled"
 # How deeply templates nest along one path of the run; each task inherits its parent's.
 _DEPTH: contextvars.ContextVar[int] = contextvars.ContextVar("jupyter_argo_depth", default=0)
 _POD_TYPES = ("container", "script", "containerSet", "resource", "data")
@@ -62,13 +83,51 @@ class _Shutdown(Exception):
     """Raised inside node coroutines when the workflow is stopped or terminated."""
 
 
+class Limiter:
+    """A parallelism limit that may be absent.
+
+    As Argo's checkParallelism: a template's limit counts only when above 0
+    (`HasParallelism`); the workflow's holds whatever it is, so 0 runs nothing."""
+
+    def __init__(self, limit: Any, *, workflow: bool = False) -> None:
+        self.semaphore = None
+        if limit not in (None, "") and (workflow or int(limit) > 0):
+            self.semaphore = asyncio.Semaphore(max(0, int(limit)))
+
+    async def __aenter__(self) -> None:
+        if self.semaphore is not None:
+            await self.semaphore.acquire()
+
+    async def acquire_unless(self, stopped: asyncio.Event) -> bool:
+        """Take a slot, or give up (False) when `stopped` is set first: a workflow held
+        at its parallelism (0 holds it for good) still ends when it is stopped."""
+        if self.semaphore is None or not self.semaphore.locked():
+            await self.__aenter__()
+            return True
+        acquiring = asyncio.ensure_future(self.semaphore.acquire())
+        stopping = asyncio.ensure_future(stopped.wait())
+        await asyncio.wait({acquiring, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if acquiring.done() and not acquiring.cancelled():
+            return True
+        acquiring.cancel()
+        return False
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.semaphore is not None:
+            self.semaphore.release()
+
+
 @dataclass
-class _StepsContext:
+class BoundaryContext:
+    """A steps or DAG node whose children run: Argo's stepsContext / dagContext (the
+    boundary, its scope and template context), shared with the hooks of its children."""
+
     boundary_id: str
     scope: Scope
     context: TemplateContext
     on_exit: bool
-    limit: _Limiter = field(default_factory=lambda: _Limiter(None))  # template `parallelism`
+    limit: Limiter = field(default_factory=lambda: Limiter(None))  # template `parallelism`
     fail_fast: bool = False  # template `failFast`: no new children once one failed
     failed: bool = False
     template_name: str = ""  # for messages: templates.NAME.steps[0].STEP
@@ -80,8 +139,8 @@ class _StepsContext:
         tmpl: Mapping[str, Any],
         context: TemplateContext,
         on_exit: bool,
-    ) -> _StepsContext:
-        ctx = cls(node["id"], Scope(), context, on_exit, _Limiter(tmpl.get("parallelism")))
+    ) -> BoundaryContext:
+        ctx = cls(node["id"], Scope(), context, on_exit, Limiter(tmpl.get("parallelism")))
         ctx.fail_fast = tmpl.get("failFast") is True
         ctx.template_name = str(tmpl.get("name") or "")
         # A template's own input artifacts can be passed on with `from: {{inputs.artifacts.x}}`.
@@ -91,7 +150,7 @@ class _StepsContext:
 
 
 @dataclass(frozen=True)
-class _Call:
+class TemplateCall:
     """One execution of a template: the node to make and where its template came from."""
 
     name: str
@@ -104,13 +163,16 @@ class _Call:
 
 
 @dataclass
-class _Hooks:
+class StartedHooks:
     """Hook nodes started for one parent node, so each runs once."""
 
     started: set[str] = field(default_factory=set)
 
 
-class WorkflowOperator:
+class OperatorCore(abc.ABC):
+    """Argo's wfOperationCtx, the part in operator.go; steps and DAGs come from the
+    subclasses (steps.py, dag.py), put together in woc.py."""
+
     def __init__(self, workflow: dict[str, Any], host: OperatorHost) -> None:
         self.wf = workflow
         self.host = host
@@ -126,6 +188,8 @@ class WorkflowOperator:
         # Set when logs, outputs or the status cannot be stored (a full disk): the run
         # is terminated and ends Error with this one message.
         self.storage_failure: str = ""
+        # The workflow's `parallelism`: every pod of the run holds it while it runs.
+        self.parallelism = Limiter(self.spec.get("parallelism"), workflow=True)
         self._resume = asyncio.Event()
         self.stopped = asyncio.Event()  # set by stop(): waits for a slot end
         self._resume.set()
@@ -134,8 +198,8 @@ class WorkflowOperator:
         self._node_outcomes: dict[str, tuple[str, str | None]] = {}
         self._node_waiters: dict[str, asyncio.Event] = {}
         self._daemons: dict[str, list[str]] = {}  # boundary id -> daemoned node ids
-        self._parallelism = _Limiter(self.spec.get("parallelism"), workflow=True)
         self._deadline: float | None = None
+        self._deadline_exceeded = False
         self._root_context: TemplateContext | None = None
         self._background: set[asyncio.Future[Any]] = set()
         self._children: dict[str, set[str]] = {}
@@ -144,6 +208,16 @@ class WorkflowOperator:
             n["type"] in ("Pod", "Container") and n["phase"] == "Succeeded"
             for n in self.nodes.values()
         )
+
+    # ---- steps and DAGs: steps.py (executeSteps) and dag.py (executeDAG) --------------
+
+    @abc.abstractmethod
+    async def _execute_steps(self, call: TemplateCall) -> dict[str, Any]:
+        """Argo's executeSteps (steps.py)."""
+
+    @abc.abstractmethod
+    async def _execute_dag(self, call: TemplateCall) -> dict[str, Any]:
+        """Argo's executeDAG (dag.py)."""
 
     # ---- the whole run (Argo's operate) ------------------------------------------------
 
@@ -459,7 +533,7 @@ class WorkflowOperator:
         self._changed(nid)
         return node
 
-    def _node(self, call: _Call, node_type: str, phase: str) -> dict[str, Any]:
+    def _node(self, call: TemplateCall, node_type: str, phase: str) -> dict[str, Any]:
         """The call's node: the existing one (a retried workflow), else a new one."""
         return self.node_by_name(call.name) or self.init_node(
             call.name,
@@ -590,7 +664,7 @@ class WorkflowOperator:
             _DEPTH.reset(token)
             return self._error_node(name, context, holder, boundary_id, err, flag)
         try:
-            call = _Call(name, holder, resolved, processed, boundary_id, on_exit, flag)
+            call = TemplateCall(name, holder, resolved, processed, boundary_id, on_exit, flag)
             if retry is not None:
                 return await self._execute_with_retries(call)
             return await self._execute_kind(call)
@@ -613,7 +687,7 @@ class WorkflowOperator:
             name, "Skipped", context, holder, boundary_id, "Error", str(err), flag=flag
         )
 
-    async def _execute_kind(self, call: _Call) -> dict[str, Any]:
+    async def _execute_kind(self, call: TemplateCall) -> dict[str, Any]:
         kind = template_type(call.tmpl)
         if kind == "steps":
             return await self._execute_steps(call)
@@ -630,7 +704,7 @@ class WorkflowOperator:
             call.name, call.resolved.context, call.holder, call.boundary_id, err, call.flag
         )
 
-    async def _execute_with_retries(self, call: _Call) -> dict[str, Any]:
+    async def _execute_with_retries(self, call: TemplateCall) -> dict[str, Any]:
         """Argo's retry node: children `name(0)`, `name(1)`, ... (processNodeRetries)."""
         name, tmpl, flag = call.name, call.tmpl, call.flag
         strategy = tmpl.get("retryStrategy") or {}
@@ -790,7 +864,7 @@ class WorkflowOperator:
 
     # ---- suspend templates (Argo's executeSuspend) ------------------------------------
 
-    async def _execute_suspend(self, call: _Call) -> dict[str, Any]:
+    async def _execute_suspend(self, call: TemplateCall) -> dict[str, Any]:
         tmpl = call.tmpl
         node = self._node(call, "Suspend", "Running")
         outputs = tmpl.get("outputs") or {}
@@ -825,80 +899,7 @@ class WorkflowOperator:
                     )
         return self.mark(node, "Succeeded")
 
-    # ---- steps (Argo's executeSteps / executeStepGroup) -------------------------------
-
-    async def _execute_steps(self, call: _Call) -> dict[str, Any]:
-        name, resolved, tmpl = call.name, call.resolved, call.tmpl
-        node = self._node(call, "Steps", "Running")
-        ctx = _StepsContext.of(node, tmpl, resolved.context, call.on_exit)
-        self._add_workflow_outputs(ctx.scope)
-        try:
-            for index, group in enumerate(tmpl.get("steps") or []):
-                group_name = f"{name}[{index}]"
-                group_node = self.init_node(
-                    group_name, "StepGroup", resolved.context, {}, node["id"], "Running"
-                )
-                if index == 0:
-                    self.add_child(name, group_name)
-                else:
-                    previous = self.nodes[node_id(self.name, f"{name}[{index - 1}]")]
-                    if not previous.get("children"):
-                        self.add_child(previous["name"], group_name)
-                    for child_id in previous.get("children") or []:
-                        for outbound in self.outbound_nodes(child_id):
-                            self.add_child(self.nodes[outbound]["name"], group_name)
-                steps = group if isinstance(group, list) else []
-                await self._execute_step_group(steps, group_node, ctx)
-                if group_node["phase"] in ("Failed", "Error"):
-                    self._update_steps_outbound(node, tmpl)
-                    return self.mark(node, "Failed", group_node.get("message", ""))
-                self._add_group_outputs(steps, group_node, ctx)
-            self._update_steps_outbound(node, tmpl)
-            outputs = self._template_outputs(tmpl, ctx.scope)
-            if outputs is not None:
-                node["outputs"] = outputs
-                self._add_outputs_to_globals(outputs)
-            return self.mark(node, "Succeeded")
-        except ArgoError as err:
-            return self.mark_error(node, err)
-        finally:
-            self._kill_daemons(node["id"])
-
-    def _update_steps_outbound(self, node: dict[str, Any], tmpl: Mapping[str, Any]) -> None:
-        last_group = None
-        for index in reversed(range(len(tmpl.get("steps") or []))):
-            last_group = self.node_by_name(f"{node['name']}[{index}]")
-            if last_group is not None:
-                break
-        if last_group is None:
-            return
-        outbound: list[str] = []
-        for child_id in last_group.get("children") or []:
-            outbound.extend(self.outbound_nodes(child_id))
-        node["outboundNodes"] = outbound
-
-    def _add_group_outputs(
-        self, steps: list[dict[str, Any]], group_node: Mapping[str, Any], ctx: _StepsContext
-    ) -> None:
-        for step in steps:
-            child_name = f"{group_node['name']}.{step['name']}"
-            child = self.node_by_name(child_name)
-            if child is None:
-                expanded = [
-                    self.nodes[c]
-                    for c in group_node.get("children") or []
-                    if self.nodes[c]["name"].startswith(child_name + "(")
-                    and self.nodes[c]["type"] != "Skipped"
-                ]
-                if expanded:
-                    aggregate_outputs(ctx.scope, "steps", step["name"], expanded)
-                ctx.scope.add_node("steps", step["name"], group_node)
-            else:
-                ctx.scope.add_node("steps", step["name"], self._retry_last(child))
-                if child["phase"] in ("Skipped", "Omitted") and not child.get("outputs"):
-                    ctx.scope.add_skipped_outputs(
-                        "steps", step["name"], self._try_resolve(ctx.context, step), artifacts=True
-                    )
+    # ---- scope helpers (possiblyGetRetryChildNode; resolveReferences' artifacts) -------
 
     def _try_resolve(
         self, context: TemplateContext, holder: Mapping[str, Any]
@@ -909,148 +910,19 @@ class WorkflowOperator:
             return None
 
     def _retry_last(self, node: dict[str, Any]) -> dict[str, Any]:
-        """Argo's possiblyGetRetryChildNode: a retry node's scope comes from its last attempt."""
-        if node["type"] == "Retry" and node.get("children"):
-            last = self.nodes[node["children"][-1]]
+        """Argo's possiblyGetRetryChildNode: a retry node's scope comes from its last attempt
+        (its last child that is not a hook: an exit handler is a child of the retry node)."""
+        if node["type"] != "Retry":
+            return node
+        for child_id in reversed(node.get("children") or []):
+            last = self.nodes.get(child_id)
+            if last is None or (last.get("nodeFlag") or {}).get("hooked"):
+                continue
             merged = dict(node)
             if last.get("outputs"):
                 merged["outputs"] = last["outputs"]
             return merged
         return node
-
-    async def _execute_step_group(
-        self, steps: list[dict[str, Any]], group_node: dict[str, Any], ctx: _StepsContext
-    ) -> None:
-        group_name = group_node["name"]
-        for position, step in enumerate(steps):
-            if not isinstance(step, dict) or not isinstance(step.get("name"), str):
-                # Only an applied template can hold one: a submitted Workflow is checked.
-                group = group_name[group_name.rindex("[") :]
-                where = f"templates.{ctx.template_name}.steps{group}[{position}]"
-                self.mark_error(group_node, UserError(f"{where}: a step must be a map with a name"))
-                return
-        try:
-            resolved_steps = [self._resolve_step(step, ctx) for step in steps]
-            expanded = self._expand_steps(resolved_steps, group_name, ctx)
-        except ArgoError as err:
-            self.mark_error(group_node, err)
-            return
-        launches = []
-        for step in expanded:
-            child_name = f"{group_name}.{step['name']}"
-            when = step.get("when")
-            try:
-                proceed = expr.evaluate_when(when) if when else True
-            except ArgoError as err:
-                self.init_node(
-                    child_name, "Skipped", ctx.context, step, ctx.boundary_id, "Error", str(err)
-                )
-                self.add_child(group_name, child_name)
-                self.mark_error(group_node, err)
-                return
-            if not proceed:
-                if self.node_by_name(child_name) is None:
-                    self.init_node(
-                        child_name,
-                        "Skipped",
-                        ctx.context,
-                        step,
-                        ctx.boundary_id,
-                        "Skipped",
-                        f"when '{when}' evaluated false",
-                    )
-                    self.add_child(group_name, child_name)
-                continue
-            launches.append((child_name, step))
-        await asyncio.gather(*(self._run_step(n, s, group_name, ctx) for n, s in launches))
-        launched_by_name = dict(launches)
-        if ctx.fail_fast and ctx.failed:
-            self.mark(group_node, "Failed", _FAIL_FAST)
-            return
-        for child_id in group_node.get("children") or []:
-            child = self.nodes[child_id]
-            launched = launched_by_name.get(child["name"])
-            if child["phase"] in ("Failed", "Error") and not _continues_on(
-                launched, child["phase"]
-            ):
-                self.mark(group_node, "Failed", f"child '{child_id}' failed")
-                return
-        self.mark(group_node, "Succeeded")
-
-    async def _run_step(
-        self, child_name: str, step: dict[str, Any], group_name: str, ctx: _StepsContext
-    ) -> None:
-        async with ctx.limit:
-            if ctx.fail_fast and ctx.failed:
-                return  # Argo starts no more children (checkParallelism's failFast)
-            await self._run_step_now(child_name, step, group_name, ctx)
-
-    async def _run_step_now(
-        self, child_name: str, step: dict[str, Any], group_name: str, ctx: _StepsContext
-    ) -> None:
-        holder = dict(step)
-        holder["isStep"] = True
-        arguments = step.get("arguments") or {}
-        child = self.execute_template(
-            child_name, holder, ctx.context, arguments, ctx.boundary_id, on_exit=ctx.on_exit
-        )
-        task = asyncio.ensure_future(child)
-        node = None
-        while node is None:
-            # The child node exists as soon as it is initialised; link it to the group then.
-            node = self.node_by_name(child_name)
-            if node is None:
-                if task.done():
-                    node = task.result()
-                    break
-                await asyncio.sleep(0)
-        self.add_child(group_name, child_name)
-        hooks = _Hooks()
-        self._start_hooks(step, node, ctx, hooks, "steps")
-        node = await task
-        if node["phase"] in ("Failed", "Error"):
-            ctx.failed = True
-        if node.get("daemoned") and not is_fulfilled(node["phase"]):
-            self._daemons.setdefault(ctx.boundary_id, []).append(node["id"])
-        await self._after_node(step, node, ctx, hooks, "steps")
-
-    def _resolve_step(self, step: dict[str, Any], ctx: _StepsContext) -> dict[str, Any]:
-        """Argo's resolveReferences: substitute scope references into one step."""
-        step = dict(step)
-        hooks = step.pop("hooks", None)
-        on_exit = step.pop("onExit", None)
-        variables = ChainMap(ctx.scope.strings(), self.globals)
-        arguments = dict(step.get("arguments") or {})
-        if arguments.get("artifacts"):
-            arguments["artifacts"] = [
-                self._resolve_artifact_argument(a, ctx.scope, variables)
-                for a in arguments["artifacts"]
-            ]
-        if arguments.get("parameters"):
-            arguments["parameters"] = [_mark_absent(p, ctx.scope) for p in arguments["parameters"]]
-        step["arguments"] = arguments
-        if step.get("when"):
-            when = expr.substitute(
-                str(step["when"]),
-                variables,
-                strict=("steps.", "tasks."),
-                json_escape=False,
-                expression_env=_env_if_needed(str(step["when"]), variables),
-            )
-            if not (step.get("withItems") or step.get("withParam") or step.get("withSequence")):
-                with contextlib.suppress(ArgoError):
-                    if not expr.evaluate_when(when):
-                        step["when"] = when
-                        _restore(step, hooks, on_exit)
-                        return step
-        resolved: dict[str, Any] = expr.substitute_object(
-            step,
-            variables,
-            strict=("steps.", "tasks."),
-            expression_env=_env_if_needed(json.dumps(step), variables),
-        )
-        _restore(resolved, hooks, on_exit)
-        return resolved
 
     def _resolve_artifact_argument(
         self, art: Mapping[str, Any], scope: Scope, variables: Mapping[str, Any]
@@ -1065,193 +937,6 @@ class WorkflowOperator:
         if art.get("subPath"):
             resolved["subPath"] = art["subPath"]
         return resolved
-
-    def _expand_steps(
-        self, steps: list[dict[str, Any]], group_name: str, ctx: _StepsContext
-    ) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        for step in steps:
-            if not _should_expand(step):
-                out.append(step)
-                continue
-            group = group_name[group_name.rindex("[") :]
-            where = f"templates.{ctx.template_name}.steps{group}.{step.get('name', '')}"
-            expanded = self._expand(step, ChainMap(ctx.scope.strings(), self.globals), where)
-            if not expanded:
-                child_name = f"{group_name}.{step['name']}"
-                if self.node_by_name(child_name) is None:
-                    self.init_node(
-                        child_name,
-                        "Skipped",
-                        ctx.context,
-                        step,
-                        ctx.boundary_id,
-                        "Skipped",
-                        "Skipped, empty params",
-                    )
-                    self.add_child(group_name, child_name)
-            out.extend(expanded)
-        return out
-
-    def _expand(
-        self, item_holder: dict[str, Any], variables: Mapping[str, Any], where: str = ""
-    ) -> list[dict[str, Any]]:
-        """Argo's expandStep/expandTask: one copy per item, named `name(i:item)`; `where`
-        names the step or task in errors."""
-        items = _loop_items(item_holder, where)
-        base = {
-            k: v
-            for k, v in item_holder.items()
-            if k not in ("withItems", "withParam", "withSequence")
-        }
-        expanded = []
-        for index, item in enumerate(items):
-            local = dict(variables)
-            if isinstance(item, dict):
-                for key, value in item.items():
-                    local[f"item.{key}"] = parameter_value(value)
-                local["item"] = json.dumps(item, separators=(",", ":"), sort_keys=True)
-                desc = ",".join(sorted(f"{k}:{_go_format(v)}" for k, v in item.items()))
-            elif isinstance(item, list):
-                local["item"] = json.dumps(item, separators=(",", ":"))
-                desc = _go_format(item)
-            elif isinstance(item, (str, int, float, bool)):
-                local["item"] = parameter_value(item)
-                desc = local["item"]
-            else:
-                raise UserError(
-                    f"withItems[{index}] expected string, number, list, or map. received: {item}"
-                )
-            copy_ = expr.substitute_object(
-                base, local, expression_env=_env_if_needed(json.dumps(base), local)
-            )
-            clean = desc.replace("(", "").replace(")", "")
-            copy_["name"] = f"{base['name']}({index}:{clean})"
-            expanded.append(copy_)
-        return expanded
-
-    # ---- DAGs (Argo's executeDAG / executeDAGTask / assessDAGPhase) -------------------
-
-    async def _execute_dag(self, call: _Call) -> dict[str, Any]:
-        node = self._node(call, "DAG", "Running")
-        try:
-            return await _DagRun(self, node, call.resolved.context, call.tmpl, call.on_exit).run()
-        except ArgoError as err:
-            return self.mark_error(node, err)
-        finally:
-            self._kill_daemons(node["id"])
-
-    # ---- hooks and exit handlers (Argo's hooks.go / exit_handler.go) ------------------
-
-    def _start_hooks(
-        self,
-        holder: Mapping[str, Any],
-        node: dict[str, Any],
-        ctx: _StepsContext,
-        hooks: _Hooks,
-        prefix: str,
-    ) -> None:
-        """Expression hooks whose condition holds now (e.g. `steps.x.status == "Running"`)."""
-        for hook_name, hook in (holder.get("hooks") or {}).items():
-            if hook_name == "exit" or hook_name in hooks.started or not isinstance(hook, dict):
-                continue
-            env = self._hook_env(ctx, prefix, holder, node)
-            try:
-                run_it = expr.evaluate(str(hook.get("expression", "false")), env) is True
-            except ArgoError:
-                run_it = False
-            if run_it:
-                hooks.started.add(hook_name)
-                self.background(
-                    self._run_hook(
-                        f"{node['name']}.hooks.{hook_name}", hook, node, ctx, prefix, holder
-                    )
-                )
-
-    def _hook_env(
-        self, ctx: _StepsContext, prefix: str, holder: Mapping[str, Any], node: Mapping[str, Any]
-    ) -> dict[str, Any]:
-        scope = ctx.scope.copy()
-        scope.add_node(prefix, str(holder.get("name", "")), self._retry_last(dict(node)))
-        return expr.expand_variables({**self.globals, **scope.values})
-
-    async def _run_hook(
-        self,
-        hook_node_name: str,
-        hook: Mapping[str, Any],
-        parent: dict[str, Any],
-        ctx: _StepsContext,
-        prefix: str,
-        holder: Mapping[str, Any],
-        *,
-        on_exit: bool = False,
-    ) -> dict[str, Any]:
-        arguments = hook.get("arguments") or {}
-        if arguments:
-            scope = ctx.scope.copy()
-            scope.add_node(prefix, str(holder.get("name", "")), self._retry_last(parent))
-            variables = ChainMap(scope.strings(), self.globals)
-            arguments = dict(arguments)
-            if arguments.get("artifacts"):
-                arguments["artifacts"] = [
-                    self._resolve_artifact_argument(a, scope, variables)
-                    for a in arguments["artifacts"]
-                ]
-            arguments = expr.substitute_object(
-                arguments,
-                variables,
-                expression_env=_env_if_needed(json.dumps(arguments), variables),
-            )
-        hook_holder = {k: hook[k] for k in ("template", "templateRef") if k in hook}
-        task = asyncio.ensure_future(
-            self.execute_template(
-                hook_node_name,
-                hook_holder,
-                ctx.context,
-                arguments,
-                ctx.boundary_id,
-                on_exit=on_exit,
-                flag={"hooked": True},
-            )
-        )
-        await asyncio.sleep(0)
-        if self.node_by_name(hook_node_name) is not None:
-            self.add_child(parent["name"], hook_node_name)
-        result = await task
-        self.add_child(parent["name"], hook_node_name)
-        return result
-
-    async def _after_node(
-        self,
-        holder: Mapping[str, Any],
-        node: dict[str, Any],
-        ctx: _StepsContext,
-        hooks: _Hooks,
-        prefix: str,
-    ) -> None:
-        """Once a step/task node is done: remaining expression hooks, then its exit hook."""
-        self._start_hooks(holder, node, ctx, hooks, prefix)
-        if node["phase"] not in ("Succeeded", "Failed", "Error") or self.shutdown == "Terminate":
-            return
-        exit_hook = (holder.get("hooks") or {}).get("exit")
-        if exit_hook is None and holder.get("onExit"):
-            exit_hook = {"template": holder["onExit"]}
-        if not isinstance(exit_hook, dict):
-            return
-        if exit_hook.get("expression"):
-            try:
-                if (
-                    expr.evaluate(
-                        str(exit_hook["expression"]), self._hook_env(ctx, prefix, holder, node)
-                    )
-                    is not True
-                ):
-                    return
-            except ArgoError:
-                return
-        await self._run_hook(
-            f"{node['name']}.onExit", exit_hook, node, ctx, prefix, holder, on_exit=True
-        )
 
     # ---- outputs (Argo's getTemplateOutputsFromScope, addOutputsToGlobalScope) ---------
 
@@ -1362,459 +1047,6 @@ class WorkflowOperator:
             self._kill_daemons(boundary)
 
 
-class _DagRun:
-    """One DAG template's run: schedules tasks as their dependencies finish."""
-
-    def __init__(
-        self,
-        op: WorkflowOperator,
-        node: dict[str, Any],
-        context: TemplateContext,
-        tmpl: dict[str, Any],
-        on_exit: bool,
-    ) -> None:
-        self.op = op
-        self.node = node
-        self.name = node["name"]
-        self.context = context
-        self.tmpl = tmpl
-        dag = tmpl.get("dag") or {}
-        self.tasks: dict[str, dict[str, Any]] = {t["name"]: t for t in dag.get("tasks") or []}
-        self.fail_fast = dag.get("failFast", True) is not False
-        self.ctx = _StepsContext.of(node, tmpl, context, on_exit)
-        self.logic: dict[str, str] = {}
-        self.deps: dict[str, list[str]] = {}
-        for task_name, task in self.tasks.items():
-            if task.get("depends"):
-                self.logic[task_name] = str(task["depends"])
-                self.deps[task_name] = expr.depends_tasks(str(task["depends"]))
-            elif task.get("dependencies"):
-                names = [str(d) for d in task["dependencies"]]
-                self.logic[task_name] = expr.legacy_dependencies_to_depends(names, self.tasks)
-                self.deps[task_name] = names
-            else:
-                self.deps[task_name] = []
-        for task_name, deps in self.deps.items():
-            for dep in deps:
-                if dep not in self.tasks:
-                    raise UserError(f"task '{task_name}' depends on unknown task '{dep}'")
-        target = str(dag.get("target") or "")
-        if target:
-            self.targets = target.split(" ")
-        else:
-            depended = {d for deps in self.deps.values() for d in deps}
-            self.targets = [t for t in self.tasks if t not in depended]
-        self.needed = self._ancestors(self.targets)
-        self.started: set[str] = set()
-        self.finished: set[str] = set()
-        self.wake = asyncio.Event()
-        self.hooks: dict[str, _Hooks] = {}
-
-    def _ancestors(self, names: list[str]) -> list[str]:
-        seen: list[str] = []
-        stack = list(reversed(names))
-        while stack:
-            task = stack.pop()
-            if task in seen:
-                continue
-            if task not in self.tasks:
-                raise UserError(f"target task '{task}' is not a task of this DAG")
-            seen.append(task)
-            stack.extend(reversed(self.deps[task]))
-        return [t for t in self.tasks if t in seen]
-
-    def task_node_name(self, task: str) -> str:
-        return f"{self.name}.{task}"
-
-    def task_node(self, task: str) -> dict[str, Any] | None:
-        return self.op.node_by_name(self.task_node_name(task))
-
-    async def run(self) -> dict[str, Any]:
-        op = self.op
-        self.op._add_workflow_outputs(self.ctx.scope)
-        running: set[asyncio.Future[None]] = set()
-        while True:
-            progressed = True
-            while progressed:
-                progressed = False
-                for task in self.needed:
-                    if task in self.started or not self._deps_fulfilled(task):
-                        continue
-                    self.started.add(task)
-                    progressed = True
-                    future = asyncio.ensure_future(self._run_task(task))
-                    running.add(future)
-                    future.add_done_callback(running.discard)
-            phase = self._assess()
-            if phase != "Running":
-                break
-            await self.wake.wait()
-            self.wake.clear()
-        await asyncio.gather(*running, return_exceptions=True)
-        self._update_outbound()
-        if self.ctx.fail_fast and self.ctx.failed:
-            return op.mark(self.node, "Failed", _FAIL_FAST)
-        if phase in ("Failed", "Error"):
-            return op.mark(self.node, phase)
-        for task_name, task_spec in self.tasks.items():
-            task_node = self.task_node(task_name)
-            if task_node is None:
-                continue
-            if task_node["type"] == "TaskGroup":
-                children = [op.nodes[c] for c in task_node.get("children") or []]
-                aggregate_outputs(self.ctx.scope, "tasks", task_name, children)
-            self.ctx.scope.add_node("tasks", task_name, op._retry_last(task_node))
-            if task_node["phase"] in ("Skipped", "Omitted") and not task_node.get("outputs"):
-                self.ctx.scope.add_skipped_outputs(
-                    "tasks", task_name, op._try_resolve(self.context, task_spec), artifacts=False
-                )
-            if task_node.get("outputs"):
-                op.add_node_outputs_to_globals(task_node["outputs"])
-        outputs = op._template_outputs(self.tmpl, self.ctx.scope)
-        if outputs is not None:
-            self.node["outputs"] = outputs
-        return op.mark(self.node, "Succeeded")
-
-    def _deps_fulfilled(self, task: str) -> bool:
-        return all(dep in self.finished for dep in self.deps[task])
-
-    def _finished(self, task: str) -> None:
-        self.finished.add(task)
-        self.wake.set()
-
-    async def _run_task(self, task_name: str) -> None:
-        try:
-            try:
-                await self._execute_task(task_name)
-            except ArgoError:
-                raise
-            except Exception as bug:  # a bug of ours must end the task, never hang the DAG
-                raise UserError(
-                    f"internal error in the local engine: {type(bug).__name__}: {bug}"
-                ) from bug
-        except ArgoError as err:
-            node_name = self.task_node_name(task_name)
-            existing = self.op.node_by_name(node_name)
-            if existing is None:
-                self.op.init_node(
-                    node_name,
-                    "Skipped",
-                    self.context,
-                    self.tasks[task_name],
-                    self.node["id"],
-                    "Error",
-                    str(err),
-                )
-                self._connect(task_name, node_name, None)
-            elif not is_fulfilled(existing["phase"]):
-                self.op.mark_error(existing, err)
-        finally:
-            self._finished(task_name)
-
-    async def _execute_task(self, task_name: str) -> None:
-        op = self.op
-        task = self.tasks[task_name]
-        node_name = self.task_node_name(task_name)
-        if self.op.shutdown:
-            # A stopped workflow starts nothing new.
-            return
-        if task_name in self.logic:
-            results = {}
-            for dep in self.deps[task_name]:
-                dep_node = self.task_node(dep)
-                if dep_node is None:
-                    return
-                children = None
-                if dep_node["type"] == "TaskGroup":
-                    children = tuple(op.nodes[c]["phase"] for c in dep_node.get("children") or [])
-                cont = self.tasks[dep].get("continueOn") or {}
-                results[dep] = expr.DependResult(
-                    phase=dep_node["phase"],
-                    daemoned=bool(dep_node.get("daemoned")) and dep_node["phase"] != "Pending",
-                    continue_on_failed=bool(cont.get("failed")),
-                    continue_on_error=bool(cont.get("error")),
-                    children_phases=children,
-                )
-            try:
-                execute = expr.evaluate_depends(self.logic[task_name], results)
-            except ArgoError as err:
-                raise UserError(
-                    f"unable to evaluate expression '{self.logic[task_name]}': {err}"
-                ) from None
-            if not execute:
-                op.init_node(
-                    node_name,
-                    "Skipped",
-                    self.context,
-                    task,
-                    self.node["id"],
-                    "Omitted",
-                    "omitted: depends condition not met",
-                )
-                self._connect(task_name, node_name, None)
-                return
-        resolved_task = self._resolve_task(task)
-        group_node = None
-        if _should_expand(task):
-            variables = ChainMap(self.ctx.scope.strings(), op.globals)
-            where = f"templates.{self.ctx.template_name}.tasks.{task_name}"
-            expanded = op._expand(resolved_task, variables, where)
-            if not expanded:
-                op.init_node(
-                    node_name,
-                    "Skipped",
-                    self.context,
-                    task,
-                    self.node["id"],
-                    "Skipped",
-                    "Skipped, empty params",
-                )
-                self._connect(task_name, node_name, None)
-                return
-            self._connect(task_name, node_name, None)
-            group_node = op.init_node(
-                node_name, "TaskGroup", self.context, task, self.node["id"], "Running"
-            )
-        else:
-            expanded = [resolved_task]
-        await asyncio.gather(*(self._run_expanded(task, t, group_node) for t in expanded))
-        if group_node is not None:
-            phase = "Succeeded"
-            for child_id in group_node.get("children") or []:
-                child = op.nodes[child_id]
-                if child["phase"] in ("Failed", "Error"):
-                    phase = child["phase"]
-            op.mark(group_node, phase)
-
-    async def _run_expanded(
-        self, task: Mapping[str, Any], expanded: dict[str, Any], group_node: dict[str, Any] | None
-    ) -> None:
-        async with self.ctx.limit:
-            if self.ctx.fail_fast and self.ctx.failed:
-                return
-            await self._run_expanded_now(task, expanded, group_node)
-            node = self.op.node_by_name(self.task_node_name(expanded["name"]))
-            if node is not None and node["phase"] in ("Failed", "Error"):
-                self.ctx.failed = True
-
-    async def _run_expanded_now(
-        self, task: Mapping[str, Any], expanded: dict[str, Any], group_node: dict[str, Any] | None
-    ) -> None:
-        op = self.op
-        child_name = self.task_node_name(expanded["name"])
-        when = expanded.get("when")
-        if when:
-            try:
-                proceed = expr.evaluate_when(str(when))
-            except ArgoError as err:
-                op.init_node(
-                    child_name, "Skipped", self.context, task, self.node["id"], "Error", str(err)
-                )
-                self._connect(task["name"], child_name, group_node)
-                return
-            if not proceed:
-                op.init_node(
-                    child_name,
-                    "Skipped",
-                    self.context,
-                    task,
-                    self.node["id"],
-                    "Skipped",
-                    f"when '{when}' evaluated false",
-                )
-                self._connect(task["name"], child_name, group_node)
-                return
-        holder = dict(expanded)
-        holder["isDAGTask"] = True
-        future = asyncio.ensure_future(
-            op.execute_template(
-                child_name,
-                holder,
-                self.context,
-                expanded.get("arguments") or {},
-                self.node["id"],
-                on_exit=self.ctx.on_exit,
-            )
-        )
-        await asyncio.sleep(0)
-        node = op.node_by_name(child_name)
-        if node is not None:
-            self._connect(task["name"], child_name, group_node)
-        hooks = self.hooks.setdefault(child_name, _Hooks())
-        if node is not None:
-            op._start_hooks(task, node, self.ctx, hooks, "tasks")
-        node = await future
-        self._connect(task["name"], child_name, group_node)
-        if node.get("daemoned") and not is_fulfilled(node["phase"]):
-            op._daemons.setdefault(self.node["id"], []).append(node["id"])
-        self.ctx.scope.add_node("tasks", str(task["name"]), op._retry_last(node))
-        await op._after_node(task, node, self.ctx, hooks, "tasks")
-
-    def _connect(self, task_name: str, child_name: str, group_node: dict[str, Any] | None) -> None:
-        """Argo's connectDependencies: link a task's node under its dependencies' outbound nodes."""
-        op = self.op
-        deps = self.deps[task_name]
-        if group_node is not None:
-            op.add_child(group_node["name"], child_name)
-        elif not deps:
-            op.add_child(self.name, child_name)
-        else:
-            for dep in deps:
-                dep_node = self.task_node(dep)
-                if dep_node is None:
-                    continue
-                for outbound in op.outbound_nodes(dep_node["id"]):
-                    op.add_child(op.nodes[outbound]["name"], child_name)
-
-    def _resolve_task(self, task: dict[str, Any]) -> dict[str, Any]:
-        """Argo's resolveDependencyReferences: substitute `tasks.*` into one task."""
-        op = self.op
-        scope = self.ctx.scope.copy()
-        for other in self.tasks:
-            other_node = self.task_node(other)
-            if other_node is None:
-                continue
-            if other_node["type"] == "TaskGroup":
-                children = [op.nodes[c] for c in other_node.get("children") or []]
-                aggregate_outputs(scope, "tasks", other, children)
-            scope.add_node("tasks", other, op._retry_last(other_node))
-            if other_node["phase"] in ("Skipped", "Omitted") and not other_node.get("outputs"):
-                scope.add_skipped_outputs(
-                    "tasks", other, op._try_resolve(self.context, self.tasks[other]), artifacts=True
-                )
-        task = dict(task)
-        hooks = task.pop("hooks", None)
-        on_exit = task.pop("onExit", None)
-        task.pop("depends", None)
-        task.pop("dependencies", None)
-        variables = ChainMap(scope.strings(), op.globals)
-        arguments = dict(task.get("arguments") or {})
-        if arguments.get("artifacts"):
-            arguments["artifacts"] = [
-                op._resolve_artifact_argument(a, scope, variables) for a in arguments["artifacts"]
-            ]
-        if arguments.get("parameters"):
-            arguments["parameters"] = [_mark_absent(p, scope) for p in arguments["parameters"]]
-        task["arguments"] = arguments
-        resolved: dict[str, Any] = expr.substitute_object(
-            task,
-            variables,
-            strict=("steps.", "tasks."),
-            expression_env=_env_if_needed(json.dumps(task), {**variables, **scope.values}),
-        )
-        _restore(resolved, hooks, on_exit)
-        return resolved
-
-    def _assess(self) -> str:
-        """Argo's assessDAGPhase."""
-        op = self.op
-        if op.shutdown and not self.ctx.on_exit:
-            # Shut down: wait for what runs, then fail.
-            if any(not is_fulfilled(op.nodes[c]["phase"]) for c in self._reachable()):
-                return "Running"
-            return "Failed"
-        target_ids = {node_id(op.name, self.task_node_name(t)): t for t in self.targets}
-        target_phase: dict[str, str] = dict.fromkeys(target_ids, "")
-        queue: list[tuple[str, str]] = [(c, "Succeeded") for c in self.node.get("children") or []]
-        seen: dict[str, str] = {}
-        while queue:
-            nid, branch = queue.pop(0)
-            if seen.get(nid) == branch:
-                continue
-            seen[nid] = branch
-            node = op.nodes.get(nid)
-            if node is None:
-                return "Running"
-            fulfilled = is_fulfilled(node["phase"]) or (
-                node.get("daemoned") and node["phase"] != "Pending"
-            )
-            if not fulfilled:
-                return "Running"
-            if node["phase"] in ("Succeeded", "Failed", "Error"):
-                branch = node["phase"]
-            if nid in target_phase and target_phase[nid] not in ("Failed", "Error"):
-                target_phase[nid] = branch
-            children = node.get("children") or []
-            if node["type"] == "Retry":
-                children = [
-                    c for c in children if not (op.nodes[c].get("nodeFlag") or {}).get("retried")
-                ]
-            queue.extend((c, branch) for c in children)
-        result = "Succeeded"
-        for nid, task_name in target_ids.items():
-            phase = target_phase[nid]
-            if phase == "":
-                if task_name in self.started and task_name in self.finished:
-                    # Its node was never created (a stop); nothing more will come.
-                    continue
-                result = "Running"
-                if not self.fail_fast:
-                    break
-            elif phase in ("Failed", "Error"):
-                if _continues_on(self.tasks[task_name], phase):
-                    continue
-                result = phase
-                if self.fail_fast:
-                    break
-        return result
-
-    def _reachable(self) -> list[str]:
-        out: list[str] = []
-        stack = list(self.node.get("children") or [])
-        seen: set[str] = set()
-        while stack:
-            nid = stack.pop()
-            if nid in seen or nid not in self.op.nodes:
-                continue
-            seen.add(nid)
-            out.append(nid)
-            stack.extend(self.op.nodes[nid].get("children") or [])
-        return out
-
-    def _update_outbound(self) -> None:
-        outbound: list[str] = []
-        for target in self.targets:
-            node = self.task_node(target)
-            if node is not None:
-                outbound.extend(self.op.outbound_nodes(node["id"]))
-        self.node["outboundNodes"] = outbound
-
-
-class _Limiter:
-    """A parallelism limit that may be absent.
-
-    As Argo's checkParallelism: a template's limit counts only when above 0
-    (`HasParallelism`); the workflow's holds whatever it is, so 0 runs nothing."""
-
-    def __init__(self, limit: Any, *, workflow: bool = False) -> None:
-        self.semaphore = None
-        if limit not in (None, "") and (workflow or int(limit) > 0):
-            self.semaphore = asyncio.Semaphore(max(0, int(limit)))
-
-    async def __aenter__(self) -> None:
-        if self.semaphore is not None:
-            await self.semaphore.acquire()
-
-    async def acquire_unless(self, stopped: asyncio.Event) -> bool:
-        """Take a slot, or give up (False) when `stopped` is set first: a workflow held
-        at its parallelism (0 holds it for good) still ends when it is stopped."""
-        if self.semaphore is None or not self.semaphore.locked():
-            await self.__aenter__()
-            return True
-        acquiring = asyncio.ensure_future(self.semaphore.acquire())
-        stopping = asyncio.ensure_future(stopped.wait())
-        await asyncio.wait({acquiring, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
-        if acquiring.done() and not acquiring.cancelled():
-            return True
-        acquiring.cancel()
-        return False
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self.semaphore is not None:
-            self.semaphore.release()
-
-
 def _status_inputs(inputs: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if inputs.get("parameters"):
@@ -1827,14 +1059,14 @@ def _status_inputs(inputs: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _restore(step: dict[str, Any], hooks: Any, on_exit: Any) -> None:
+def restore_hooks(step: dict[str, Any], hooks: Any, on_exit: Any) -> None:
     if hooks is not None:
         step["hooks"] = hooks
     if on_exit is not None:
         step["onExit"] = on_exit
 
 
-def _mark_absent(param: Mapping[str, Any], scope: Scope) -> dict[str, Any]:
+def mark_absent(param: Mapping[str, Any], scope: Scope) -> dict[str, Any]:
     """Argo's markAbsentOptionalArgs: `{{x}}` naming an absent optional becomes a marker."""
     value = param.get("value")
     if isinstance(value, str) and value.startswith("{{") and value.endswith("}}"):
@@ -1846,108 +1078,11 @@ def _mark_absent(param: Mapping[str, Any], scope: Scope) -> dict[str, Any]:
     return dict(param)
 
 
-def _env_if_needed(text: str, variables: Mapping[str, Any]) -> dict[str, Any] | None:
+def env_if_needed(text: str, variables: Mapping[str, Any]) -> dict[str, Any] | None:
     return expr.expand_variables(variables) if "{{=" in text else None
 
 
-def _should_expand(holder: Mapping[str, Any]) -> bool:
-    return bool(holder.get("withItems") or holder.get("withParam") or holder.get("withSequence"))
-
-
-def _loop_items(holder: Mapping[str, Any], where: str = "") -> list[Any]:
-    """The items a step or task loops over, at most `limits.max_items()` of them: more is
-    an error naming the loop (`where`, e.g. `templates.main.steps[0].hello`)."""
-    key = next((k for k in ("withItems", "withParam", "withSequence") if holder.get(k)), "")
-    if key == "withItems":
-        raw_items = holder["withItems"]
-        if not isinstance(raw_items, list):
-            from jupyter_argo.spec.schema import describe
-
-            raise UserError(f"{_at(where, key)}: expected a list, not {describe(raw_items)}")
-        items = raw_items
-    elif key == "withParam":
-        raw = holder["withParam"]
-        if isinstance(raw, list):
-            items = raw
-        else:
-            try:
-                items = json.loads(str(raw))
-            except (ValueError, RecursionError) as err:
-                raise UserError(
-                    f"withParam value could not be parsed as a JSON list: "
-                    f"{_clip(str(raw).strip())}: {err}"
-                ) from None
-            if not isinstance(items, list):
-                raise UserError(f"withParam value is not a JSON list: {_clip(str(raw).strip())}")
-    else:
-        seq = holder.get("withSequence")
-        if not isinstance(seq, Mapping):
-            raise UserError(f"{_at(where, 'withSequence')}: expected a map with count or end")
-        start, end, fmt = _sequence_bounds(seq)
-        count = abs(end - start) + 1 if end is not None else 0
-        _check_count(count, where, "withSequence")
-        if end is None:
-            return []
-        step = 1 if start <= end else -1
-        return [_printf(fmt, i) for i in range(start, end + step, step)]
-    _check_count(len(items), where, key)
-    return list(items)
-
-
-def _check_count(count: int, where: str, key: str) -> None:
-    bound = max_items()
-    if count > bound:
-        raise UserError(
-            f"{_at(where, key)}: expands to {count} items, more than the {bound} allowed "
-            f"(set {ITEMS_VARIABLE} to raise the limit)"
-        )
-
-
-def _at(where: str, key: str) -> str:
-    return f"{where}.{key}" if where else key
-
-
-def _clip(text: str, size: int = 200) -> str:
-    return text if len(text) <= size else text[:size] + "..."
-
-
-def _sequence_bounds(seq: Mapping[str, Any]) -> tuple[int, int | None, str]:
-    """Argo's expandSequence: (start, end, format); end None for `count: 0`."""
-    try:
-        start = int(parameter_value(seq.get("start", 0)) or 0)
-        if seq.get("end") is not None:
-            end: int | None = int(parameter_value(seq["end"]))
-        elif seq.get("count") is not None:
-            count = int(parameter_value(seq["count"]))
-            end = None if count == 0 else start + count - 1
-        else:
-            raise UserError("neither end nor count was specified in withSequence")
-    except (ValueError, TypeError) as err:
-        raise UserError(f"withSequence: {err}") from None
-    return start, end, str(seq.get("format") or "%d")
-
-
-def _printf(fmt: str, value: int) -> str:
-    try:
-        return fmt % value
-    except (TypeError, ValueError):
-        return fmt.replace("%d", str(value))
-
-
-def _go_format(value: Any) -> str:
-    """fmt.Sprint of a decoded JSON value, as Argo names loop nodes."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return "[" + " ".join(_go_format(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "map[" + " ".join(f"{k}:{_go_format(v)}" for k, v in sorted(value.items())) + "]"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _continues_on(holder: Mapping[str, Any] | None, phase: str) -> bool:
+def continues_on(holder: Mapping[str, Any] | None, phase: str) -> bool:
     if not holder:
         return False
     cont = holder.get("continueOn") or {}
@@ -1973,31 +1108,6 @@ _TRANSIENT = re.compile(
 
 def _is_transient(message: str) -> bool:
     return bool(_TRANSIENT.search(message or ""))
-
-
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d)")
-_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def duration_seconds(text: Any) -> float:
-    """A Go duration (`1m30s`) or a bare number of seconds."""
-    raw = str(text).strip()
-    if not raw:
-        return 0.0
-    try:
-        return float(raw)
-    except ValueError:
-        pass
-    total = 0.0
-    pos = 0
-    for match in _DURATION_PART.finditer(raw):
-        if match.start() != pos:
-            break
-        total += float(match.group(1)) * _UNITS[match.group(2)]
-        pos = match.end()
-    if pos != len(raw):
-        raise UserError(f"invalid duration {raw!r} (use e.g. 30s, 1m, 1h30m)")
-    return total
 
 
 def _humanize(seconds: float) -> str:

@@ -18,11 +18,11 @@ import socket
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from jupyter_argo import expr
 from jupyter_argo.engine.objects import configmap_value, secret_keys, secret_value
@@ -31,10 +31,71 @@ from jupyter_argo.errors import ArgoError, BackendError, UnsupportedError, UserE
 from jupyter_argo.status import pod_name
 
 if TYPE_CHECKING:
-    from jupyter_argo.engine.operator import WorkflowOperator
+    from jupyter_argo.engine.templates import TemplateContext
     from jupyter_argo.executors import Process, ProcessExecutor, Sandbox
 
-__all__ = ["RESULT_LIMIT", "PodHost"]
+__all__ = ["RESULT_LIMIT", "PodHost", "PodOperator"]
+
+
+class _Lookup(Protocol):
+    @property
+    def lookup(self) -> Callable[[str, str], dict[str, Any] | None]: ...
+
+
+class _Slots(Protocol):
+    """The workflow's parallelism (operator.py's Limiter)."""
+
+    async def __aenter__(self) -> None: ...
+    async def __aexit__(self, *exc: object) -> None: ...
+    async def acquire_unless(self, stopped: asyncio.Event) -> bool: ...
+
+
+class PodOperator(Protocol):
+    """What a pod needs from the workflow operator running it (operator.py's OperatorCore):
+    the run's state, its node bookkeeping and its parallelism. Pods never import the
+    operator, which imports them."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def wf(self) -> dict[str, Any]: ...
+    @property
+    def spec(self) -> dict[str, Any]: ...
+    @property
+    def status(self) -> dict[str, Any]: ...
+    @property
+    def nodes(self) -> dict[str, dict[str, Any]]: ...
+    @property
+    def globals(self) -> dict[str, Any]: ...
+    @property
+    def shutdown(self) -> str: ...
+    @property
+    def host(self) -> _Lookup: ...
+    @property
+    def parallelism(self) -> _Slots: ...
+    @property
+    def stopped(self) -> asyncio.Event: ...
+
+    def node_by_name(self, name: str) -> dict[str, Any] | None: ...
+    def init_node(
+        self,
+        name: str,
+        node_type: str,
+        context: TemplateContext,
+        holder: Mapping[str, Any],
+        boundary_id: str,
+        phase: str,
+        message: str = "",
+    ) -> dict[str, Any]: ...
+    def mark(
+        self, node: dict[str, Any], phase: str, message: str | None = None
+    ) -> dict[str, Any]: ...
+    def add_child(self, parent_name: str, child_name: str) -> None: ...
+    def add_node_outputs_to_globals(self, outputs: Mapping[str, Any]) -> None: ...
+    def background(self, coroutine: Coroutine[Any, Any, Any]) -> None: ...
+    async def wait_resumed(self) -> None: ...
+    def storage_failed(self, message: str) -> None: ...
+
 
 # Argo keeps the last 256 KiB of stdout as `outputs.result`.
 RESULT_LIMIT = 256 * 1024
@@ -69,7 +130,7 @@ class PodHost:
     # ---- control ---------------------------------------------------------------------
 
     def shutdown_all(
-        self, op: WorkflowOperator, message: str | None = None, *, grace: float = 2.0
+        self, op: PodOperator, message: str | None = None, *, grace: float = 2.0
     ) -> None:
         for nid, processes in list(self.running.items()):
             if message:
@@ -83,25 +144,25 @@ class PodHost:
             for process in list(processes):
                 process.kill()
 
-    def stop_daemon(self, op: WorkflowOperator, node: dict[str, Any]) -> None:
+    def stop_daemon(self, op: PodOperator, node: dict[str, Any]) -> None:
         for process in self.running.get(node["id"], []):
             process.terminate(grace=2.0)
 
     # ---- one pod ---------------------------------------------------------------------
 
     async def run(
-        self, op: WorkflowOperator, node: dict[str, Any], tmpl: dict[str, Any], *, on_exit: bool
+        self, op: PodOperator, node: dict[str, Any], tmpl: dict[str, Any], *, on_exit: bool
     ) -> None:
         if not on_exit:
             await op.wait_resumed()
         if op.shutdown and not (on_exit and op.shutdown == "Stop"):
             op.mark(node, "Failed", f"Stopped with strategy '{op.shutdown}'")
             return
-        if not await op._parallelism.acquire_unless(op.stopped):
+        if not await op.parallelism.acquire_unless(op.stopped):
             if not (on_exit and op.shutdown == "Stop"):
                 op.mark(node, "Failed", f"Stopped with strategy '{op.shutdown}'")
                 return
-            await op._parallelism.__aenter__()  # Stop lets exit handlers run: wait on
+            await op.parallelism.__aenter__()  # Stop lets exit handlers run: wait on
         try:
             async with _acquire(self.slots):
                 if op.shutdown and not (on_exit and op.shutdown == "Stop"):
@@ -119,9 +180,9 @@ class PodHost:
                     else:
                         op.mark(node, "Error", f"{type(err).__name__}: {err}")
         finally:
-            await op._parallelism.__aexit__()
+            await op.parallelism.__aexit__()
 
-    async def _run(self, op: WorkflowOperator, node: dict[str, Any], tmpl: dict[str, Any]) -> None:
+    async def _run(self, op: PodOperator, node: dict[str, Any], tmpl: dict[str, Any]) -> None:
         if tmpl.get("http") is not None:
             await self._run_http(op, node, tmpl)
             return
@@ -190,7 +251,7 @@ class PodHost:
 
     async def _run_containers(
         self,
-        op: WorkflowOperator,
+        op: PodOperator,
         node: dict[str, Any],
         tmpl: dict[str, Any],
         mains: list[dict[str, Any]],
@@ -235,7 +296,7 @@ class PodHost:
 
     async def _run_container_set(
         self,
-        op: WorkflowOperator,
+        op: PodOperator,
         node: dict[str, Any],
         containers: list[dict[str, Any]],
         sandbox: Sandbox,
@@ -296,7 +357,7 @@ class PodHost:
 
     async def _run_one(
         self,
-        op: WorkflowOperator,
+        op: PodOperator,
         nid: str,
         container: Mapping[str, Any],
         sandbox: Sandbox,
@@ -355,7 +416,7 @@ class PodHost:
 
     async def _start_daemon(
         self,
-        op: WorkflowOperator,
+        op: PodOperator,
         node: dict[str, Any],
         tmpl: Mapping[str, Any],
         main: Mapping[str, Any],
@@ -386,7 +447,7 @@ class PodHost:
     # ---- environment and volumes -----------------------------------------------------
 
     def _argo_env(
-        self, op: WorkflowOperator, node: Mapping[str, Any], tmpl: Mapping[str, Any]
+        self, op: PodOperator, node: Mapping[str, Any], tmpl: Mapping[str, Any]
     ) -> dict[str, str]:
         """What Argo's controller adds to every container of a pod (workflowpod.go,
         createWorkflowPod's envVars); ARGO_CONTAINER_NAME is added per container. The
@@ -448,7 +509,7 @@ class PodHost:
 
     def _volume_mounts(
         self,
-        op: WorkflowOperator,
+        op: PodOperator,
         tmpl: Mapping[str, Any],
         mains: list[dict[str, Any]],
         node_dir: Path,
@@ -502,7 +563,7 @@ class PodHost:
     # ---- inputs and outputs ------------------------------------------------------------
 
     async def _load_inputs(
-        self, op: WorkflowOperator, node: dict[str, Any], tmpl: Mapping[str, Any], sandbox: Sandbox
+        self, op: PodOperator, node: dict[str, Any], tmpl: Mapping[str, Any], sandbox: Sandbox
     ) -> None:
         from jupyter_argo import artifacts
 
@@ -531,7 +592,7 @@ class PodHost:
 
     async def _collect(
         self,
-        op: WorkflowOperator,
+        op: PodOperator,
         node: dict[str, Any],
         tmpl: Mapping[str, Any],
         sandbox: Sandbox,
@@ -610,7 +671,7 @@ class PodHost:
 
     async def _output_artifacts(
         self,
-        op: WorkflowOperator,
+        op: PodOperator,
         node: Mapping[str, Any],
         tmpl: Mapping[str, Any],
         declared: Mapping[str, Any],
@@ -677,9 +738,7 @@ class PodHost:
             return artifacts.RepositoryConfig.from_archive_location(archive)
         return self.artifacts
 
-    def key_prefix(
-        self, op: WorkflowOperator, node: Mapping[str, Any], tmpl: Mapping[str, Any]
-    ) -> str:
+    def key_prefix(self, op: PodOperator, node: Mapping[str, Any], tmpl: Mapping[str, Any]) -> str:
         """The repository's keyFormat with Argo's variables
         (default `{{workflow.name}}/{{pod.name}}`)."""
         key_format = str(
@@ -702,7 +761,7 @@ class PodHost:
             variables["workflow.creationTimestamp.S"] = created[17:19]
         return expr.substitute(key_format, variables, json_escape=False)
 
-    def _archive_logs(self, op: WorkflowOperator, tmpl: Mapping[str, Any]) -> bool:
+    def _archive_logs(self, op: PodOperator, tmpl: Mapping[str, Any]) -> bool:
         archive = tmpl.get("archiveLocation") or {}
         if "archiveLogs" in archive:
             return bool(archive["archiveLogs"])
@@ -713,7 +772,7 @@ class PodHost:
     # ---- http templates ----------------------------------------------------------------
 
     async def _run_http(
-        self, op: WorkflowOperator, node: dict[str, Any], tmpl: Mapping[str, Any]
+        self, op: PodOperator, node: dict[str, Any], tmpl: Mapping[str, Any]
     ) -> None:
         http = tmpl["http"]
         op.mark(node, "Running")
@@ -784,7 +843,7 @@ class PodHost:
             ) from None
 
 
-def _container_node(op: WorkflowOperator, name: str, pod: dict[str, Any]) -> dict[str, Any]:
+def _container_node(op: PodOperator, name: str, pod: dict[str, Any]) -> dict[str, Any]:
     existing = op.node_by_name(name)
     if existing is not None:
         return existing
@@ -795,7 +854,7 @@ def _container_node(op: WorkflowOperator, name: str, pod: dict[str, Any]) -> dic
     return op.init_node(name, "Container", context, holder, pod["id"], "Pending")
 
 
-def _include_script_output(op: WorkflowOperator, node: Mapping[str, Any]) -> bool:
+def _include_script_output(op: PodOperator, node: Mapping[str, Any]) -> bool:
     """Whether the steps or DAG template calling `node` reads its `outputs.result`
     (operator.go, includeScriptOutput and hasOutputResultRef: the same patterns, run over
     the parent template's JSON). A parent that is not one of the workflow's own templates
@@ -849,7 +908,7 @@ def _step_or_task_name(node_name: str) -> str:
     return node_name[:end].rsplit(".", 1)[-1]
 
 
-def _argo_deadline(op: WorkflowOperator) -> str:
+def _argo_deadline(op: PodOperator) -> str:
     """The workflow's deadline (startedAt + activeDeadlineSeconds) in RFC 3339, or Go's
     zero time when it has none (workflowpod.go, getDeadline)."""
     seconds = op.spec.get("activeDeadlineSeconds")
@@ -918,7 +977,7 @@ def _deadline(tmpl: Mapping[str, Any]) -> float | None:
         except ValueError:
             raise UserError(f"activeDeadlineSeconds: '{value}' is not a number") from None
     if tmpl.get("timeout") not in (None, ""):
-        from jupyter_argo.engine.operator import duration_seconds
+        from jupyter_argo.status import duration_seconds
 
         limits.append(duration_seconds(tmpl["timeout"]))
     return min(limits) if limits else None
