@@ -56,8 +56,13 @@ bubblewrap:  ## Debian's bubblewrap, the sandbox of ordinary users' steps (apt-g
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq bubblewrap; \
 	  else echo "no bwrap and not root: steps run only where a sandbox can be built (docs/isolation.md)"; fi; }
 
-lab: install  ## start JupyterLab on notebooks/ (local backend)
-	JUPYTER_ARGO_BACKEND=$${JUPYTER_ARGO_BACKEND:-local} $(BIN)/jupyter lab --notebook-dir=notebooks
+# Jupyter refuses to start as root without --allow-root (containers run as root).
+LAB_ARGS ?=
+ALLOW_ROOT = $(if $(filter 0,$(shell id -u)),--allow-root)
+
+lab: install  ## start JupyterLab on notebooks/ (local backend; also as root)
+	JUPYTER_ARGO_BACKEND=$${JUPYTER_ARGO_BACKEND:-local} \
+	  $(BIN)/jupyter lab --notebook-dir=notebooks $(ALLOW_ROOT) $(LAB_ARGS)
 
 lint: install  ## ruff and mypy
 	$(BIN)/ruff check jupyter_argo tests benchmarks

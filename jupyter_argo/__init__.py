@@ -30,6 +30,11 @@ def _jupyter_labextension_paths() -> list[dict[str, str]]:
     return [{"src": "labextension", "dest": "jupyter-argo"}]
 
 
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """The Jupyter server extension: notebooks are saved with the view's static graph."""
+    return [{"module": "jupyter_argo.server"}]
+
+
 def __getattr__(name: str) -> Any:
     # `render_svg` and `WorkflowView` load graphviz, anywidget and ipywidgets: only on use.
     if name == "render_svg":

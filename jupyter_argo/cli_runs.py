@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -290,13 +291,12 @@ def summary(workflow: Mapping[str, Any], *, wide: bool = False) -> str:
         for param in outputs["parameters"]:
             lines.append(f"  {param['name']}: {param.get('value', '')}")
     nodes = status.get("nodes") or {}
-    root = nodes.get(meta["name"])
-    if root is not None:
+    if isinstance(nodes, Mapping) and nodes:
         lines.append("")
         header = f"{'STEP':<40} {'TEMPLATE':<24} {'PODNAME':<40} DURATION  MESSAGE"
         lines.append(header if wide else f"{'STEP':<40} {'TEMPLATE':<24} MESSAGE")
-        for depth, node in _tree(nodes, root):
-            lines.append(_node_line(workflow, node, depth, wide))
+        for prefix, node in _tree(nodes):
+            lines.append(_node_line(workflow, node, prefix, wide))
     return "\n".join(lines)
 
 
@@ -314,30 +314,88 @@ _SYMBOLS = {
 }
 
 
-def _tree(nodes: Mapping[str, Any], root: Mapping[str, Any]) -> list[tuple[int, Mapping[str, Any]]]:
-    out: list[tuple[int, Mapping[str, Any]]] = []
-    stack: list[tuple[int, Mapping[str, Any]]] = [(0, root)]
+_BOUNDARIES = ("Steps", "DAG")  # templates whose nodes carry their ID as boundaryID
+_GROUPS = ("StepGroup", "Retry")  # parents whose children hang under them, not the boundary
+_INDEX = re.compile(r"\((\d+):.*\)$")  # an item's display name: "sleep(8:eight)"
+
+
+def _order(node: Mapping[str, Any]) -> tuple[str, int, str]:
+    # As `argo get`: by start time; items of a loop by their index, others by name.
+    name = str(node.get("displayName") or node.get("name") or "")
+    index = _INDEX.search(name)
+    return (str(node.get("startedAt") or ""), int(index.group(1)) if index else -1, name)
+
+
+def _tree(nodes: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """The nodes as `argo get` nests them, each with the prefix drawn before it.
+
+    A node hangs under its group parent (a step group: the steps that run side by side,
+    joined by a bracket; a retry: its attempts) or else under its boundary (the steps or
+    DAG template it belongs to), never under the node before it in the graph; nodes with
+    neither are roots (the workflow, its exit handler). A step group is not a line of its
+    own, nor a retry that made one attempt."""
+    valid = {str(k): n for k, n in nodes.items() if isinstance(n, Mapping)}
+    group_of: dict[str, str] = {}
+    for node_id, node in valid.items():
+        if node.get("type") in _GROUPS:
+            for child in node.get("children") or ():
+                group_of.setdefault(str(child), node_id)
+    below: dict[str, list[Mapping[str, Any]]] = {}
+    roots: list[Mapping[str, Any]] = []
+    for node_id, node in valid.items():
+        parent = group_of.get(node_id) or str(node.get("boundaryID") or "")
+        if parent and parent in valid and parent != node_id:
+            below.setdefault(parent, []).append(node)
+        else:
+            roots.append(node)
+    for children in below.values():
+        children.sort(key=_order)
+    roots.sort(key=_order)
+    lines: list[tuple[str, Mapping[str, Any]]] = []
     seen: set[str] = set()
-    while stack:
-        depth, node = stack.pop()
-        if node["id"] in seen:
-            continue
-        seen.add(node["id"])
-        if node.get("type") not in ("StepGroup",):
-            out.append((depth, node))
-        for child_id in reversed(node.get("children") or []):
-            child = nodes.get(child_id)
-            if child is not None:
-                step = 0 if node.get("type") == "StepGroup" else 1
-                stack.append((depth + step, child))
-    return out
+
+    def hidden(node: Mapping[str, Any]) -> bool:
+        kind = node.get("type")
+        single_retry = kind == "Retry" and len(node.get("children") or ()) == 1
+        omitted = kind == "Skipped" and node.get("phase") == "Omitted"
+        return kind == "StepGroup" or single_retry or omitted
+
+    def draw(node: Mapping[str, Any], prefix: str, inner: str) -> None:
+        node_id = str(node.get("id"))
+        if node_id in seen:
+            return
+        seen.add(node_id)
+        quiet = hidden(node)
+        if not quiet:
+            lines.append((prefix, node))
+        children = below.get(node_id, [])
+        last = len(children) - 1
+        for index, child in enumerate(children):
+            if quiet and node.get("type") == "StepGroup":
+                # Side by side: a bracket joins the group's steps.
+                mark = (
+                    "──" if last == 0 else "┬─" if index == 0 else "└─" if index == last else "├─"
+                )
+                more = "│ " if 0 <= index < last else "  "
+                draw(child, (prefix if index == 0 else inner) + mark, inner + more)
+            elif quiet:
+                draw(child, prefix if index == 0 else inner, inner)
+            else:
+                mark, more = ("└─", "  ") if index == last else ("├─", "│ ")
+                draw(child, inner + mark, inner + more)
+
+    for root in roots:
+        draw(root, "", "")
+    return lines
 
 
-def _node_line(workflow: Mapping[str, Any], node: Mapping[str, Any], depth: int, wide: bool) -> str:
+def _node_line(
+    workflow: Mapping[str, Any], node: Mapping[str, Any], prefix: str, wide: bool
+) -> str:
     from jupyter_argo.status import node_duration, pod_name
 
     symbol = _SYMBOLS.get(str(node.get("phase")), "?")
-    label = f"{'  ' * depth}{symbol} {node.get('displayName', node['name'])}"
+    label = f"{prefix}{symbol} {node.get('displayName', node.get('name', ''))}"
     template = node.get("templateName") or (node.get("templateRef") or {}).get("template", "")
     message = node.get("message", "")
     if not wide:

@@ -9,6 +9,8 @@
     │   ├── NotFoundError         a workflow, template, node, artifact or object is not known
     │   ├── ConfigError           backend, data directory or repository set-up is wrong
     │   └── ArtifactError         an artifact cannot be packed, stored, fetched or unpacked
+    ├── WorkflowFailed            a cell's run ended Failed or Error: the cell fails (so Run
+    │                             All stops) with the failed step, its message and log tail
     ├── BackendError              the backend failed (process, store, cluster) while working
     │   └── StoreError            the local store cannot be read or written: damaged, full
     │                             or busy; its message says what to do
@@ -22,6 +24,10 @@ because of `_render_traceback_`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from jupyter_argo.run import Run
 
 __all__ = [
     "ArgoError",
@@ -37,6 +43,7 @@ __all__ = [
     "StoreError",
     "UnsupportedError",
     "UserError",
+    "WorkflowFailed",
 ]
 
 
@@ -113,6 +120,19 @@ class ConfigError(UserError):
 class ArtifactError(UserError):
     """An artifact cannot be packed, stored, fetched or unpacked (missing path, hostile
     archive, unreachable or refusing repository). Messages never hold secret values."""
+
+
+class WorkflowFailed(ArgoError):
+    """A run a cell waited for ended Failed or Error (`%%argo --no-raise` lets the cell
+    end normally). One line: the run, its phase, the failed step, its message, the last
+    lines of its log. `run` is the `Run` (also bound by `--out`), `node` the failed step's
+    display name ("" when no step failed, e.g. an invalid spec)."""
+
+    def __init__(self, message: str, *, run: Run, node: str = "", log: str = "") -> None:
+        super().__init__(message)
+        self.run = run
+        self.node = node
+        self.log = log
 
 
 class BackendError(ArgoError):

@@ -32,8 +32,16 @@ from traitlets import Bool, Enum, Float, Int, TraitError, TraitType, Unicode, de
 
 from jupyter_argo import bind, cells, progress
 from jupyter_argo.backends import BACKENDS, Backend, get_backend
-from jupyter_argo.errors import ConfigError, LintError, NotFoundError, UserError
+from jupyter_argo.errors import (
+    ArgoError,
+    ConfigError,
+    LintError,
+    NotFoundError,
+    UserError,
+    WorkflowFailed,
+)
 from jupyter_argo.library import TemplateLibrary, template_type
+from jupyter_argo.render.summary import first_failure, log_tail
 from jupyter_argo.run import Run, Text, terminate, to_yaml
 
 __all__ = ["ArgoMagics", "RunInterrupted"]
@@ -201,6 +209,12 @@ class ArgoMagics(magic.Magics):  # type: ignore[misc]
         "CLI's HTTP/1 client asks for them, else newline-delimited JSON; HTTP/1.1 either "
         "way (default $ARGO_HTTP1)."
     ).tag(config=True)
+    raise_on_failure = Bool(
+        True,
+        help="A cell whose run ends Failed or Error fails with a one-line WorkflowFailed "
+        "(the failed step, its message and log tail), so Run All stops there; False: the "
+        "cell ends normally (as `%%argo --no-raise` does for one cell).",
+    ).tag(config=True)
     pending_notice = Float(
         5.0,
         help="Kubernetes backend: seconds a running cell's workflow may have no status before "
@@ -354,6 +368,12 @@ class ArgoMagics(magic.Magics):  # type: ignore[misc]
         action="store_true",
         help="return at once; the view keeps updating and --bind binds when the run ends",
     )
+    @argument(
+        "--no-raise",
+        action="store_true",
+        help="a run that ends Failed or Error does not fail the cell (see "
+        "ArgoMagics.raise_on_failure)",
+    )
     @argument("--dry-run", action="store_true", help="show the manifest to submit; run nothing")
     @argument("--lint", action="store_true", help="lint the cell and show every finding")
     @argument("--no-view", action="store_true", help="show no progress")
@@ -443,6 +463,9 @@ class ArgoMagics(magic.Magics):  # type: ignore[misc]
             # Anywhere after the first submit: no run of this cell may outlive the cell.
             ended = [self._interrupted(run, views.get(run.name)) for run in runs]
             raise RunInterrupted("; ".join(ended) or "nothing was submitted") from None
+        failed = [run for run in runs if _phase(run.workflow) in ("Failed", "Error")]
+        if failed and not args.background and not args.no_raise and self.raise_on_failure:
+            raise workflow_failed(failed[0], others=len(failed) - 1)
         return result
 
     def _validate(self, content: cells.Cell, backend: Backend, args: Any, lint_only: bool) -> None:
@@ -552,7 +575,7 @@ class ArgoMagics(magic.Magics):  # type: ignore[misc]
             print(f"{run.name}: --timeout {args.timeout:g}s reached; terminated", file=sys.stderr)
         shown.close(final)
         if args.bind:
-            bind.bind(self._user_ns, run)
+            print(_bound(bind.bind(self._user_ns, run), run.name))
 
     def _interrupted(self, run: Run, shown: progress.Progress | None) -> str:
         final = run.workflow
@@ -929,7 +952,12 @@ class ArgoMagics(magic.Magics):  # type: ignore[misc]
         return config
 
     def _cell_file(self) -> str:
-        count = getattr(self.shell, "execution_count", None)
+        """`In[N]` for the cell the frontend numbers `[N]`. The running cell's result holds
+        its number; `shell.execution_count` is already the next one (IPython >= 9 counts
+        the cell before running it)."""
+        hook = getattr(self.shell, "displayhook", None)
+        running = getattr(hook, "exec_result", None)
+        count = getattr(running, "execution_count", None)
         return f"In[{count}]" if count else "<cell>"
 
     def _complete(self, _shell: Any, event: Any) -> list[str]:
@@ -954,6 +982,57 @@ class ArgoMagics(magic.Magics):  # type: ignore[misc]
         except Exception:
             return []
         return []
+
+
+_FAILURE_LOG_LINES = 3
+_FAILURE_CHARS = 600
+
+
+def workflow_failed(run: Run, *, others: int = 0) -> WorkflowFailed:
+    """The one-line error of a run that ended Failed or Error: its phase, the first step
+    that failed (else the workflow's message), that step's message and last log lines."""
+    workflow = run.workflow
+    status = workflow.get("status") or {}
+    text = f"{run.name} {_phase(workflow)}"
+    failure = first_failure(workflow)
+    tail: list[str] = []
+    message = str(status.get("message") or "")
+    # Argo's "child 'NODE-ID' failed" says less than the step itself: leave it out.
+    if any(str(node) in message for node in status.get("nodes") or ()):
+        message = ""
+    at_step = failure is not None and failure.id != run.name  # else the run is one step
+    if at_step and failure is not None:
+        text += f" at {failure.describe()}"
+    elif failure is not None:
+        message = message or failure.message
+    if message:
+        text += f"{';' if at_step else ':'} {message}"
+    if failure is not None:
+        if failure.failed > 1:
+            text += f" ({failure.failed} steps failed)"
+        try:
+            tail = log_tail(run.logs(node=failure.id), _FAILURE_LOG_LINES)
+        except ArgoError:
+            tail = []
+        if tail:
+            text += " | log: " + " ⏎ ".join(tail)
+    if others:
+        text += f" (and {others} more failed runs in this cell)"
+    text = " ".join(text.split())  # one line, whatever the messages hold
+    if len(text) > _FAILURE_CHARS:
+        text = text[: _FAILURE_CHARS - 1] + "…"
+    return WorkflowFailed(text, run=run, node=failure.name if failure else "", log="\n".join(tail))
+
+
+def _bound(bound: Mapping[str, str], name: str) -> str:
+    """What `--bind` says: the variables it bound, or that there was nothing to bind."""
+    if not bound:
+        return (
+            f"--bind: nothing to bind: {name} has no output parameters (entrypoint or "
+            "workflow) and is not a one-step run with a result"
+        )
+    shown = [v if v == argo else f"{v} (from {argo})" for v, argo in bound.items()]
+    return f"--bind: bound {', '.join(shown)}"
 
 
 def _log_flags(args: Any) -> bool:

@@ -251,9 +251,46 @@ class Run:
         return f"<Run {self.name!r} {self.phase or 'Pending'}>"
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        # Terminals (and `text/plain`): the whole tree, as `argo get` prints it.
+        printer.text(self.tree())
+
+    def _repr_html_(self) -> str:
+        """Notebooks: one line (the live view above the cell shows the rest); the tree of a
+        finished run one click away. An unfinished run's line says so rather than show a
+        phase that is out of date as soon as it is shown."""
+        import html
+
+        from jupyter_argo.render.summary import summarise
+
+        workflow = self.workflow
+        summary = summarise(workflow)
+        name = f"<code>Run</code> <strong>{html.escape(self.name)}</strong>"
+        if summary.phase not in _DONE:
+            return (
+                f"<div class='argo-run'>{name} · not finished when shown (live in its "
+                "view; <code>run.wait()</code> waits for it)</div>"
+            )
+        from jupyter_argo.render.style import phase_style
+        from jupyter_argo.render.summary import format_duration
+
+        parts = [f"{phase_style(summary.phase).glyph} {summary.phase}", summary.progress]
+        if summary.duration is not None:
+            parts.append(format_duration(summary.duration))
+        if summary.message:
+            parts.append(summary.message)
+        line = html.escape(" · ".join(part for part in parts if part))
+        tree = html.escape(self.tree())
+        return (
+            f"<details class='argo-run'><summary>{name} · {line}</summary>"
+            f"<pre>{tree}</pre></details>"
+        )
+
+    def tree(self) -> Text:
+        """The run as `argo get` shows it: name, phase, times, then every step, nested as
+        the graph is (steps that run side by side joined by a bracket)."""
         from jupyter_argo.cli_runs import summary
 
-        printer.text(summary(self.workflow))
+        return Text(summary(self.workflow))
 
     # Reading --------------------------------------------------------------------------
 

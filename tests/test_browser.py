@@ -1,5 +1,7 @@
 """JupyterLab in headless Chromium: `%%argo` cells are highlighted as YAML, and running one
-shows the live graph, which turns to the succeeded colour and answers a click on a node.
+shows the live graph, which turns to the succeeded colour and answers a click on a node; a
+failed run shows its failed step up front and fails its cell in one line; the saved
+notebook, reopened with the kernel gone, shows the graph.
 
 Real parts only: `jupyter lab` on 127.0.0.1 with this package's extension as installed,
 Debian's Chromium driven by Playwright (no browser download), the IPython kernel and the
@@ -8,10 +10,13 @@ local engine. Screenshots go to tests/artifacts/browser/ for review.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,7 +36,8 @@ from browser.notebook import (
 from jupyter_argo import __version__
 from jupyter_argo.render.style import PALETTE
 
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts" / "browser"
+REPO = Path(__file__).resolve().parent.parent
+ARTIFACTS = REPO / "tests" / "artifacts" / "browser"
 GRAPH_TIMEOUT_MS = 60_000
 DONE = ("Succeeded", "Failed", "Error")
 
@@ -84,6 +90,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     env = {
         "JUPYTER_ARGO_HOME": str(tmp_path_factory.mktemp("argo-home")),
         "JUPYTER_ARGO_BACKEND": "local",
+        # The package's server extension (saves the view's static graph), from this checkout.
+        "JUPYTER_CONFIG_PATH": str(REPO / "jupyter-config"),
     }
     with jupyter_lab(root, tmp_path_factory.mktemp("lab-scratch"), env=env) as server:
         yield server
@@ -173,6 +181,11 @@ def test_argo_cell_runs_and_shows_the_graph(lab: Lab, page: Any) -> None:
     )
     badge = view.locator(".argo-header .argo-badge").inner_text()
     assert "Succeeded" in badge, cell(page, 1).locator(".jp-OutputArea").inner_text()
+    # One output, not two: below the view, the Run in one line (its tree folded away).
+    result = cell(page, 1).locator(".jp-OutputArea-executeResult .jp-OutputArea-output")
+    result.locator("summary").wait_for(timeout=GRAPH_TIMEOUT_MS)
+    shown = result.inner_text().strip()
+    assert re.fullmatch(r"Run diamond-\w+ · ✓ Succeeded · 4/4 · \d+s", shown), shown
 
     # The workflow's nodes (the DAG and its tasks; not the legend) in the succeeded colour.
     succeeded = PALETTE["Succeeded"].fill
@@ -205,3 +218,85 @@ def test_argo_cell_runs_and_shows_the_graph(lab: Lab, page: Any) -> None:
     assert detail.is_visible()
     assert CLICKED in detail.locator(".argo-detail-head").inner_text()
     assert view.locator(f'g.node.argo-selected[id="{node_id}"]').count() == 1
+
+
+FAILING_CELL = """%%argo
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: breaks-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {name: prepare, template: fine}
+    - - {name: crunch, template: broken}
+  - name: fine
+    container: {image: alpine, command: [echo, ready]}
+  - name: broken
+    container: {image: alpine, command: [sh, -c, "echo reading input; echo bad row 7; exit 3"]}
+"""
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def _shut_down_kernels(lab: Lab) -> None:
+    with urllib.request.urlopen(f"{lab.url}/api/sessions?token={lab.token}") as response:
+        sessions = json.load(response)
+    for session in sessions:
+        request = urllib.request.Request(
+            f"{lab.url}/api/sessions/{session['id']}?token={lab.token}", method="DELETE"
+        )
+        urllib.request.urlopen(request).close()
+
+
+@pytest.mark.slow
+def test_a_failed_run_is_shown_up_front_and_the_saved_notebook_keeps_the_graph(
+    lab: Lab, page: Any
+) -> None:
+    path = lab.root / "fails.ipynb"
+    write_notebook(path, ["%load_ext jupyter_argo", FAILING_CELL, "after = 1"])
+    open_notebook(page, lab, "fails.ipynb")
+    command(page, "notebook:run-all-cells")
+
+    # The failed step, its message and its log's last lines, with no click.
+    view = page.locator(".argo-view")
+    failure = view.locator(".argo-failure")
+    failure.locator(".argo-failure-name", has_text="crunch").wait_for(timeout=GRAPH_TIMEOUT_MS)
+    assert "Error (exit code 3)" in failure.inner_text()
+    assert failure.locator("pre").inner_text() == "reading input\nbad row 7"
+    assert view.locator("g.node.argo-failed-first").count() == 1
+    # The cell failed in one line, and Run All stopped there.
+    error = cell(page, 1).locator('[data-mime-type="application/vnd.jupyter.stderr"]')
+    error.wait_for(timeout=GRAPH_TIMEOUT_MS)
+    shown = error.inner_text().strip()
+    assert shown.startswith("WorkflowFailed: breaks-"), shown
+    assert "\n" not in shown
+    assert shown.endswith(
+        "Failed at step crunch: Error (exit code 3) | log: reading input ⏎ bad row 7"
+    )
+    assert cell(page, 2).locator(".jp-InputPrompt").inner_text().strip() == "[ ]:"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "failed-run-up-front.png"))
+
+    # Saved: the file holds the graph, not the widget.
+    command(page, "docmanager:save")
+    deadline = time.monotonic() + 30
+    while True:
+        saved = json.loads(path.read_text())
+        outputs = saved["cells"][1]["outputs"]
+        views = [o for o in outputs if "image/svg+xml" in o.get("data", {})]
+        if views and "Failed" in "".join(views[0]["data"]["text/plain"]):
+            break
+        assert time.monotonic() < deadline, outputs
+        time.sleep(0.2)
+    assert WIDGET_VIEW not in views[0]["data"]
+
+    # Reopened with the kernel gone (a fresh one starts): the graph, no "model not found".
+    _shut_down_kernels(lab)
+    open_notebook(page, lab, "fails.ipynb")
+    image = cell(page, 1).locator('img[src^="data:image/svg+xml"]')
+    image.wait_for(timeout=GRAPH_TIMEOUT_MS)
+    drawn = page.evaluate("(img) => decodeURIComponent(img.src)", image.element_handle())
+    assert "crunch" in drawn
+    assert "phase-Failed" in drawn
+    assert "model not found" not in page.locator(".jp-Notebook").inner_text()

@@ -12,7 +12,14 @@ import pytest
 import yaml
 from IPython.core.interactiveshell import InteractiveShell
 
-from jupyter_argo.errors import ConfigError, LintError, NotFoundError, ParseError, UserError
+from jupyter_argo.errors import (
+    ConfigError,
+    LintError,
+    NotFoundError,
+    ParseError,
+    UserError,
+    WorkflowFailed,
+)
 from jupyter_argo.run import Run
 
 
@@ -154,9 +161,35 @@ def test_seed_artifact_passing_reads_the_artifact(ip: TestingShell) -> None:
     assert "hello world" in consumed.inputs.artifacts["message"].text()
 
 
-def test_bare_python_cell_binds_its_result(ip: TestingShell) -> None:
+def test_bare_python_cell_binds_its_result(
+    ip: TestingShell, capsys: pytest.CaptureFixture[str]
+) -> None:
     cell(ip, "--bind", "print(42)")
     assert ip.user_ns["result"] == "42"
+    assert "--bind: bound result" in capsys.readouterr().out.splitlines()
+
+
+def test_bind_says_when_there_is_nothing_to_bind(
+    ip: TestingShell, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = """
+    apiVersion: argoproj.io/v1alpha1
+    kind: Workflow
+    metadata: {generateName: two-}
+    spec:
+      entrypoint: main
+      templates:
+      - name: main
+        steps: [[{name: a, template: say}, {name: b, template: say}]]
+      - name: say
+        container: {image: alpine, command: [echo, hi]}
+    """
+    run = cell(ip, "--bind", body)
+    assert (
+        f"--bind: nothing to bind: {run.name} has no output parameters (entrypoint or "
+        "workflow) and is not a one-step run with a result"
+    ) in capsys.readouterr().out.splitlines()
+    assert "result" not in ip.user_ns
 
 
 def test_parameters_expand_notebook_variables(ip: TestingShell) -> None:
@@ -381,12 +414,17 @@ def test_names_and_entrypoint(ip: TestingShell) -> None:
     assert run.name.startswith("mine-")
 
 
-def test_failed_run_still_binds_its_run(ip: TestingShell) -> None:
-    value = cell(
-        ip,
-        "--out failed --bind",
-        "import sys\nprint('partial output')\nsys.exit(3)",
-    )
+def test_failed_run_fails_the_cell_and_still_binds_its_run(ip: TestingShell) -> None:
+    body = "import sys\nprint('partial output')\nsys.exit(3)"
+    with pytest.raises(WorkflowFailed) as failed:
+        cell(ip, "--out failed --bind", body)
+    run = ip.user_ns["failed"]
+    assert failed.value.run is run
+    # A Python cell's workflow is its one step: no "at step" to add.
+    assert failed.value.node == run.name
+    assert str(failed.value) == f"{run.name} Failed: Error (exit code 3) | log: partial output"
+    assert failed.value._render_traceback_() == [f"WorkflowFailed: {failed.value}"]
+    value = cell(ip, "--out failed --bind --no-raise", body)
     run = ip.user_ns["failed"]
     assert value is run
     assert run.phase == "Failed"
@@ -395,7 +433,9 @@ def test_failed_run_still_binds_its_run(ip: TestingShell) -> None:
 
 
 def test_timeout_terminates_the_run(ip: TestingShell) -> None:
-    run = cell(ip, "--timeout 0.5 --out run", SLEEPER)
+    with pytest.raises(WorkflowFailed, match=r"Failed: timed out after 0.5s \(--timeout\)"):
+        cell(ip, "--timeout 0.5 --out run", SLEEPER)
+    run = ip.user_ns["run"]
     assert run.phase == "Failed"
     assert "--timeout" in run.message
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -139,6 +140,108 @@ def test_a_cell_in_a_kernel_shows_the_view_and_binds(
     shown = [m for m in messages if m["msg_type"] == "display_data"]
     assert {WIDGET_VIEW, "image/svg+xml", "text/plain"} <= shown[0]["content"]["data"].keys()
     (result,) = [m for m in messages if m["msg_type"] == "execute_result"]
-    assert "Succeeded" in result["content"]["data"]["text/plain"]
+    data = result["content"]["data"]
+    # A notebook shows one line for the Run (the view is above it), the tree one click
+    # away; the whole tree is the text/plain, for terminals.
+    run_name = value(client, "r.name").strip("'")
+    summary = f"<code>Run</code> <strong>{run_name}</strong> · ✓ Succeeded · 1/1 · "
+    assert data["text/html"].startswith(f"<details class='argo-run'><summary>{summary}")
+    assert data["text/plain"].startswith(f"Name:                {run_name}\n")
+    assert "Status:              Succeeded" in data["text/plain"]
+    printed = [m["content"]["text"] for m in messages if m["msg_type"] == "stream"]
+    assert printed[-1] == "--bind: bound result\n"
     with pytest.raises(queue.Empty):  # nothing left running that writes to the notebook
         client.get_iopub_msg(timeout=0.5)
+
+
+FAILING = """%%argo --out run{options}
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {{generateName: breaks-}}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {{name: prepare, template: fine}}
+    - - {{name: crunch, template: broken}}
+  - name: fine
+    container: {{image: alpine, command: [echo, ready]}}
+  - name: broken
+    container:
+      image: alpine
+      command: [sh, -c, "echo reading input; echo bad row 7; echo giving up; exit 3"]
+"""
+
+
+def test_a_failed_run_fails_the_cell_in_one_line_with_its_step_message_and_log(
+    kernel: tuple[KernelManager, BlockingKernelClient],
+) -> None:
+    _, client = kernel
+    run(client, "%load_ext jupyter_argo")
+    reply, messages = collect(client, client.execute(FAILING.format(options="")))
+
+    assert reply["status"] == "error", reply
+    assert reply["ename"] == "WorkflowFailed"
+    (line,) = reply["traceback"]  # one line, no traceback
+    assert "\n" not in line
+    assert line.startswith("WorkflowFailed: breaks-")
+    # Argo's message for a container that exits 3 is "Error (exit code 3)".
+    assert " Failed at step crunch: Error (exit code 3) | log: " in line
+    assert line.endswith("reading input ⏎ bad row 7 ⏎ giving up")
+    # The view's header carried the failure before anyone clicked.
+    headers = [
+        m["content"]["data"]["state"]["header"]
+        for m in messages
+        if m["msg_type"] == "comm_msg" and "header" in m["content"]["data"].get("state", {})
+    ]
+    failure = headers[-1]["failure"]
+    assert (failure["name"], failure["phase"]) == ("crunch", "Failed")
+    assert failure["message"] == "Error (exit code 3)"
+    assert failure["log"] == "reading input\nbad row 7\ngiving up"
+    (final,) = [m for m in messages if m["msg_type"] == "update_display_data"]
+    plain = final["content"]["data"]["text/plain"]
+    assert plain.endswith(
+        "last lines of crunch's log:\n    reading input\n    bad row 7\n    giving up"
+    )
+    # --out was bound before the cell failed.
+    assert value(client, "run.phase") == "'Failed'"
+
+    reply, _ = collect(client, client.execute(FAILING.format(options=" --no-raise")))
+    assert reply["status"] == "ok", reply
+    assert value(client, "run.phase") == "'Failed'"
+    run(client, "%config ArgoMagics.raise_on_failure = False")
+    reply, _ = collect(client, client.execute(FAILING.format(options="")))
+    assert reply["status"] == "ok", reply
+
+
+def test_an_async_cell_shows_no_phase_that_goes_stale(
+    kernel: tuple[KernelManager, BlockingKernelClient],
+) -> None:
+    _, client = kernel
+    run(client, "%load_ext jupyter_argo")
+    _, messages = run(client, "%%argo --async --out later\nimport time\ntime.sleep(2)\n")
+    (result,) = [m for m in messages if m["msg_type"] == "execute_result"]
+    html = result["content"]["data"]["text/html"]
+    assert "not finished when shown" in html
+    assert "Pending" not in html
+    assert "Running" not in html
+    run(client, "later.wait(60)")
+    assert "✓ Succeeded" in value(client, "later._repr_html_()")
+
+
+def test_an_error_names_the_cell_by_the_number_the_frontend_shows(
+    kernel: tuple[KernelManager, BlockingKernelClient],
+) -> None:
+    _, client = kernel
+    run(client, "%load_ext jupyter_argo")
+    run(client, "x = 1")
+    body = "%%argo\nkind: Workflow\napiVersion: argoproj.io/v1alpha1\nmetadata: {name: [1]}\n"
+    reply, messages = collect(client, client.execute(body))
+    (shown,) = [m for m in messages if m["msg_type"] == "execute_input"]
+    number = shown["content"]["execution_count"]  # the frontend's [N]
+    assert reply["execution_count"] == number
+    (shown_error,) = reply["traceback"]
+    assert shown_error.startswith(f"LintError: In[{number}]:")
+    # Every finding (entrypoint missing, a list for a name) points into this cell.
+    assert re.findall(r"In\[(\d+)\]:(\d+)", shown_error) == [(str(number), "2"), (str(number), "4")]

@@ -13,10 +13,21 @@ from typing import Any
 
 from jupyter_argo.render.style import phase_style
 
-__all__ = ["Summary", "format_duration", "parse_time", "summarise", "text_summary"]
+__all__ = [
+    "Failure",
+    "Summary",
+    "first_failure",
+    "format_duration",
+    "log_tail",
+    "parse_time",
+    "summarise",
+    "text_summary",
+]
 
 _LEAF_TYPES = ("Pod", "Container", "HTTP", "Plugin")
 _SHOWN_FAILURES = 10
+_TAIL_LINES = 5
+_TAIL_LINE_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -131,3 +142,50 @@ def text_summary(workflow: Mapping[str, Any], *, now: datetime | None = None) ->
     if len(failed) > _SHOWN_FAILURES:
         lines.append(f"  ... and {len(failed) - _SHOWN_FAILURES} more failed")
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """The step a failed run failed at: the first leaf node that ended Failed or Error."""
+
+    id: str
+    name: str  # its display name, as the graph shows it
+    phase: str
+    message: str
+    failed: int  # how many leaf nodes failed in all
+
+    def describe(self) -> str:
+        """E.g. `step boom: Error (exit code 3)`."""
+        return f"step {self.name}" + (f": {self.message}" if self.message else "")
+
+
+def first_failure(workflow: Mapping[str, Any]) -> Failure | None:
+    """The failed step to show first: the leaf that failed earliest (the cause, as a rule;
+    what fails after it mostly fails because of it). None when no step failed."""
+    nodes = (workflow.get("status") or {}).get("nodes") or {}
+    failed = [
+        n
+        for n in (nodes.values() if isinstance(nodes, Mapping) else ())
+        if isinstance(n, Mapping)
+        and n.get("type") in _LEAF_TYPES
+        and n.get("phase") in ("Failed", "Error")
+    ]
+    if not failed:
+        return None
+    node = min(failed, key=lambda n: (str(n.get("finishedAt") or "~"), str(n.get("id") or "")))
+    return Failure(
+        id=str(node.get("id") or ""),
+        name=str(node.get("displayName") or node.get("name") or node.get("id") or ""),
+        phase=str(node.get("phase") or ""),
+        message=str(node.get("message") or ""),
+        failed=len(failed),
+    )
+
+
+def log_tail(text: str, lines: int = _TAIL_LINES) -> list[str]:
+    """The last `lines` non-blank lines of a log, each cut to a readable length."""
+    kept = [line.rstrip() for line in text.splitlines() if line.strip()][-lines:]
+    return [
+        line if len(line) <= _TAIL_LINE_CHARS else line[: _TAIL_LINE_CHARS - 1] + "…"
+        for line in kept
+    ]

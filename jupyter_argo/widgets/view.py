@@ -6,14 +6,27 @@ Design. One anywidget (JupyterLab, Notebook 7, VS Code, Colab): a small ES modul
 - `svg` changes only when the graph's structure does (`Graph.shape_key`); only then does
   Graphviz run. A phase-only change sends `phases` ({node ID: phase}) and `notes` (group
   counts), and the browser repaints those nodes in place from `palette`.
+- Failures up front: when a step has failed, `header["failure"]` names the first one, with
+  its message and the last lines of its log (fetched once), so the browser shows them
+  without a click (and marks that node); the `text/plain` copy ends with the same.
 - A click in the browser sets `selected`; Python answers with `detail` (inputs, outputs,
   message, log tail from `logs`). Clicking a group node unfolds it.
 - `update(workflow)` applies one snapshot now; `follow(stream)` applies a watch stream
   from background threads, coalesced to about 10 updates a second (`coalesce.py`). Both
   only set trait values, never `with output:` from a thread.
-- Without a widget frontend (nbconvert, GitHub, a terminal), the display data carries the
-  graph as `image/svg+xml` and the summary as `text/plain`; a view shown with `display`
+- Kept in the saved notebook: the display data carries the graph as `image/svg+xml` and
+  a short summary as `text/plain` next to the widget; a view shown with `display`
   re-publishes them when the workflow finishes, so the saved notebook has the final graph.
+  A widget output outlives its kernel badly (JupyterLab says "model not found", nbconvert
+  prefers a widget whose state nbclient saved but whose code it cannot load), so:
+  - when the run ends, the display keeps the live view only for a frontend that draws it:
+    the cell came from one a person uses (its request can answer `input()`; nbconvert,
+    nbval and papermill execute with `allow_stdin` false), or the browser half has said
+    `rendered` in this kernel. Otherwise the final display is the static graph alone; a
+    `rendered` arriving later puts the live view back;
+  - the output's metadata holds `jupyter-argo` (`STATIC_KEY`), and the Jupyter server
+    extension (`jupyter_argo.server`) saves such outputs without the widget, so a
+    notebook reopened with no kernel, GitHub and nbconvert show the graph.
 """
 
 from __future__ import annotations
@@ -23,18 +36,28 @@ import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import anywidget
 import traitlets
 
 from jupyter_argo.render.graph import FOLD, Collapse, Graph, build_graph
 from jupyter_argo.render.style import PALETTE, phase_style
-from jupyter_argo.render.summary import format_duration, parse_time, summarise, text_summary
+from jupyter_argo.render.summary import (
+    first_failure,
+    format_duration,
+    log_tail,
+    parse_time,
+    summarise,
+    text_summary,
+)
 from jupyter_argo.render.svg import draw, recolour, with_title
 from jupyter_argo.widgets.coalesce import Follower
 
-__all__ = ["WorkflowView"]
+__all__ = ["STATIC_KEY", "WIDGET_VIEW", "WorkflowView"]
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+STATIC_KEY = "jupyter-argo"  # in an output's metadata: a view whose static copy suffices
 
 _STATIC = Path(__file__).with_name("static")
 _DONE = ("Succeeded", "Failed", "Error")
@@ -58,6 +81,9 @@ class WorkflowView(anywidget.AnyWidget):  # type: ignore[misc]
     selected = traitlets.Unicode("").tag(sync=True)
     detail = traitlets.Dict().tag(sync=True)
 
+    # Whether a widget frontend has drawn a view in this kernel (its `rendered` message).
+    frontend_seen: ClassVar[bool] = False
+
     def __init__(
         self,
         workflow: Mapping[str, Any],
@@ -74,10 +100,13 @@ class WorkflowView(anywidget.AnyWidget):  # type: ignore[misc]
         self._graph: Graph | None = None
         self._drawing = ""  # the laid-out SVG, in the colours of its layout
         self._log_mark: tuple[str, str, float] = ("", "", 0.0)  # node, phase, when fetched
+        self._failure_log: tuple[str, str] = ("", "")  # the first failed node, its log tail
         self._handles: list[Any] = []  # IPython DisplayHandles showing this view
         self._published: tuple[object, ...] | None = None
+        self._published_live = False  # whether the final display kept the widget
         self.layouts = 0  # Graphviz runs so far
         self.observe(self._on_selected, names="selected")
+        self.on_msg(self._on_message)
         with self.hold_sync():  # the first state in one message
             self.palette = {
                 phase: {"fill": s.fill, "text": s.text, "glyph": s.glyph}
@@ -130,9 +159,33 @@ class WorkflowView(anywidget.AnyWidget):  # type: ignore[misc]
                 self.svg = drawing
             self.phases = graph.phases()
             self.notes = graph.notes()
-            self.header = _header(workflow)
+            self.header = self._with_failure(_header(workflow), workflow)
             if self.selected:
                 self._refresh_detail()
+
+    def _with_failure(self, header: dict[str, Any], workflow: Mapping[str, Any]) -> dict[str, Any]:
+        failure = first_failure(workflow)
+        if failure is None:
+            return header
+        if self._failure_log[0] != failure.id:
+            self._failure_log = (failure.id, self._fetch_tail(failure.id))
+        header["failure"] = {
+            "id": failure.id,
+            "name": failure.name,
+            "phase": failure.phase,
+            "message": failure.message,
+            "failed": failure.failed,
+            "log": self._failure_log[1],
+        }
+        return header
+
+    def _fetch_tail(self, node_id: str) -> str:
+        if self._logs is None:
+            return ""
+        try:
+            return "\n".join(log_tail(self._logs(node_id)))
+        except Exception as err:  # a log we cannot read is not worth failing the view for
+            return f"(logs unavailable: {err})"
 
     # Node selection -------------------------------------------------------------------
 
@@ -184,12 +237,37 @@ class WorkflowView(anywidget.AnyWidget):  # type: ignore[misc]
             return ""
         return with_title(recolour(drawing, graph.phases(), graph.notes()), workflow)
 
+    def text(self) -> str:
+        """The view as a few lines of text: the summary, then the first failed step's log."""
+        text = text_summary(self._workflow)
+        failure = self.header.get("failure") or {}
+        if failure.get("log"):
+            lines = str(failure["log"]).splitlines()
+            text += f"\n  last lines of {failure['name']}'s log:"
+            text += "".join(f"\n    {line}" for line in lines)
+        return text
+
     def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         bundle = super()._repr_mimebundle_(**kwargs)
         data, metadata = (dict(bundle[0]), dict(bundle[1])) if bundle else ({}, {})
         data["image/svg+xml"] = self.static_svg()
-        data["text/plain"] = text_summary(self._workflow)
+        data["text/plain"] = self.text()
+        metadata[STATIC_KEY] = {"static": "image/svg+xml"}
         return data, metadata
+
+    def _static_bundle(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        data, metadata = self._repr_mimebundle_()
+        data.pop(WIDGET_VIEW, None)
+        return data, metadata
+
+    def _on_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        if not isinstance(content, Mapping) or content.get("event") != "rendered":
+            return
+        WorkflowView.frontend_seen = True
+        with self._lock:
+            if self._published is not None and not self._published_live:
+                self._published = None  # the static copy went out first: show the view again
+                self._republish_now()
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -203,7 +281,12 @@ class WorkflowView(anywidget.AnyWidget):  # type: ignore[misc]
 
     def _republish(self) -> None:
         # The static copies in the notebook were made when the view was displayed; once
-        # the run is over, replace them with the final graph.
+        # the run is over, replace them with the final graph. (The watch's thread and the
+        # kernel's, for a `rendered` message, may both get here.)
+        with self._lock:
+            self._republish_now()
+
+    def _republish_now(self) -> None:
         header = self.header
         if not self._handles or header.get("phase") not in _DONE:
             return
@@ -211,9 +294,20 @@ class WorkflowView(anywidget.AnyWidget):  # type: ignore[misc]
         if key == self._published:
             return
         self._published = key
-        data, metadata = self._repr_mimebundle_()
+        # With no widget frontend, the final output is the static graph alone.
+        self._published_live = WorkflowView.frontend_seen or _interactive_request()
+        data, metadata = self._repr_mimebundle_() if self._published_live else self._static_bundle()
         for handle in self._handles:
             handle.update(data, metadata=metadata, raw=True)
+
+
+def _interactive_request() -> bool:
+    """Whether the cell running now came from a frontend a person uses: ipykernel notes
+    whether its request allows `input()`, which headless runners never do."""
+    from IPython import get_ipython
+
+    kernel = getattr(get_ipython(), "kernel", None)  # type: ignore[no-untyped-call]
+    return kernel is not None and bool(getattr(kernel, "_allow_stdin", True))
 
 
 def _nodes(workflow: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -2,7 +2,8 @@
 //
 // Python sends: `svg` (a new layout, only when the structure changed), `phases`
 // ({node id: phase}) and `notes` ({group id: counts}) on every update, `palette`
-// ({phase: {fill, text, glyph}}), `header` and `detail`. We send back `selected`.
+// ({phase: {fill, text, glyph}}), `header` and `detail`. We send back `selected`, and a
+// `rendered` message each time a view is drawn.
 // A phase-only change repaints nodes in place: no new SVG, no layout.
 // Text from the workflow is only ever set with textContent; the SVG comes from
 // Graphviz, which escapes the labels it draws.
@@ -78,10 +79,11 @@ function render({ model, el }) {
   zoom.title = "Natural size / fit to width";
   const message = element("div", "argo-message");
   const warnings = element("div", "argo-warnings");
+  const failure = element("div", "argo-failure");
   head.append(phase, title, progress, duration, zoom);
   const graph = element("div", "argo-graph argo-fit");
   const detail = element("div", "argo-detail");
-  el.append(head, message, warnings, graph, detail);
+  el.append(head, message, warnings, failure, graph, detail);
 
   let byId = new Map();
   let glyphs = new Set();
@@ -121,6 +123,11 @@ function render({ model, el }) {
     }
     const chosen = byId.get(model.get("selected"));
     if (chosen) chosen.classList.add("argo-selected");
+    for (const g of graph.querySelectorAll("g.node.argo-failed-first")) {
+      g.classList.remove("argo-failed-first");
+    }
+    const failed = byId.get(((model.get("header") || {}).failure || {}).id);
+    if (failed) failed.classList.add("argo-failed-first");
   }
 
   function drawSvg() {
@@ -155,7 +162,30 @@ function render({ model, el }) {
       ...(h.warnings || []).map((text) => element("div", "argo-warning", `⚠ ${text}`)),
     );
     warnings.hidden = !(h.warnings || []).length;
+    drawFailure(h.failure);
     tick();
+  }
+
+  // The first failed step, its message and log tail: shown without a click.
+  function drawFailure(f) {
+    failure.replaceChildren();
+    failure.hidden = !f;
+    if (!f) return;
+    const line = element("div", "argo-failure-line");
+    const name = element("a", "argo-failure-name", f.name);
+    name.href = "#";
+    name.title = "Show this step's details";
+    name.addEventListener("click", (event) => {
+      event.preventDefault();
+      model.set("selected", f.id);
+      model.save_changes();
+    });
+    line.append(badge(model, f.phase), name);
+    if (f.message) line.append(element("span", "", f.message));
+    if (f.failed > 1) line.append(element("span", "argo-muted", `(${f.failed} steps failed)`));
+    failure.append(line);
+    if (f.log) failure.append(element("pre", "argo-log", f.log));
+    mark();
   }
 
   function drawDetail() {
@@ -207,6 +237,8 @@ function render({ model, el }) {
   drawHeader();
   drawSvg();
   drawDetail();
+  // Tells the kernel a widget frontend draws views (else its final output is static).
+  model.send({ event: "rendered" });
   const timer = setInterval(tick, 1000);
   return () => clearInterval(timer);
 }
