@@ -597,3 +597,96 @@ def test_a_run_without_a_sandbox_says_so_in_the_cli_and_the_view(
         from jupyter_argo.render.summary import text_summary
 
         assert warned in text_summary(workflow)
+
+
+LINKS_WORKFLOW = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  generateName: links-
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      container:
+        image: alpine:3.23
+        command: [sh, -c]
+        args:
+          - |
+            ln -s {target} /tmp/out.txt
+            mkdir -p /tmp/dir /tmp/zipped
+            ln -s {target} /tmp/dir/file
+            ln -s {target} /tmp/zipped/file
+            ln -s {target} /tmp/packed
+      outputs:
+        parameters:
+          - name: p
+            valueFrom: {{path: /tmp/out.txt, default: nothing}}
+        artifacts:
+          - {{name: plain, path: /tmp/dir, archive: {{none: {{}}}}}}
+          - {{name: zipped, path: /tmp/zipped, archive: {{zip: {{}}}}}}
+          - {{name: packed, path: /tmp/packed, optional: true}}
+"""
+
+
+@pytest.mark.parametrize("mode", SANDBOXES)
+def test_links_a_step_leaves_are_read_as_the_container_saw_them(
+    mode: str, canaries: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The engine reads outputs outside the sandbox. A link the step made to a file it
+    # could not see (the user's home, /root, the host's /tmp) must lead nowhere there too,
+    # as it did in the container: no canary may reach a parameter or the repository.
+    monkeypatch.setenv("JUPYTER_ARGO_HOME", str(tmp_path / "home"))
+    engine = LocalBackend(isolation=mode)
+    content = next(iter(canaries.values())).read_text().strip()  # its name holds it too
+    for place, canary in canaries.items():
+        wf = run(engine, LINKS_WORKFLOW.format(target=canary))
+        (pod,) = [n for n in wf["status"]["nodes"].values() if n["type"] == "Pod"]
+        assert f'"{content}' not in json.dumps(wf["status"]), f"{mode} {place}"
+        assert {p["name"]: p["value"] for p in pod["outputs"]["parameters"]} == {"p": "nothing"}
+        stored = subprocess.run(
+            ["grep", "-rlax", content, str(tmp_path / "home")], capture_output=True, text=True
+        )
+        assert stored.stdout == "", f"{mode} {place}: the canary was stored: {stored.stdout}"
+        assert content not in _packed_texts(tmp_path / "home"), f"{mode} {place}"
+
+
+def _packed_texts(home: Path) -> str:
+    """Every regular file's text inside the zip and tgz archives stored under `home`."""
+    import tarfile
+    import zipfile
+
+    texts = []
+    for path in home.rglob("*"):
+        if path.is_file() and zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                texts += [
+                    archive.read(name).decode(errors="replace") for name in archive.namelist()
+                ]
+        elif path.is_file() and path.suffix == ".tgz":
+            with tarfile.open(path) as archive:
+                for member in archive.getmembers():
+                    extracted = archive.extractfile(member) if member.isfile() else None
+                    if extracted is not None:
+                        texts.append(extracted.read().decode(errors="replace"))
+    return "\n".join(texts)
+
+
+@pytest.mark.parametrize("mode", SANDBOXES)
+def test_links_inside_the_step_or_to_the_system_still_work(mode: str, tmp_path: Path) -> None:
+    # What the container saw through a link is what the outputs hold: its own /tmp file
+    # (absolute link), a system file it saw read-only, as Argo's executor reads them.
+    engine = LocalBackend(isolation=mode, home=tmp_path / "home")
+    own = LINKS_WORKFLOW.format(target="/tmp/real.txt").replace(
+        "ln -s /tmp/real.txt /tmp/out.txt",
+        "echo mine > /tmp/real.txt; ln -s /tmp/real.txt /tmp/out.txt",
+    )
+    wf = run(engine, own)
+    assert wf["status"]["phase"] == "Succeeded", wf["status"].get("message")
+    (pod,) = [n for n in wf["status"]["nodes"].values() if n["type"] == "Pod"]
+    assert pod["outputs"]["parameters"][0]["value"] == "mine"
+    stored = [p for p in (tmp_path / "home").rglob("file") if p.is_file()]
+    assert [p.read_text() for p in stored] == ["mine\n"]
+    wf = run(engine, LINKS_WORKFLOW.format(target="/etc/hostname"))
+    (pod,) = [n for n in wf["status"]["nodes"].values() if n["type"] == "Pod"]
+    assert pod["outputs"]["parameters"][0]["value"] == Path("/etc/hostname").read_text().strip()

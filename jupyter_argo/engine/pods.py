@@ -638,9 +638,9 @@ class PodHost:
             value_from = param.get("valueFrom") or {}
             out = dict(param)
             if "path" in value_from:
-                path = sandbox.host_path(str(value_from["path"]))
+                path = sandbox.in_view(str(value_from["path"]))
                 try:
-                    value: str | None = _read_parameter(path)
+                    value: str | None = None if path is None else _read_parameter(path)
                 except OSError:
                     value = None
                 if value is None:
@@ -690,7 +690,7 @@ class PodHost:
         for art in declared.get("artifacts") or []:
             if not art.get("path"):
                 continue
-            src = sandbox.host_path(str(art["path"]))
+            src = _output_in_view(sandbox, str(art["path"]), art.get("archive"))
             if not src.exists() and phase != "Succeeded":
                 continue
             result = await loop.run_in_executor(
@@ -1013,6 +1013,26 @@ def _read_result(path: Path) -> str:
         data = handle.read()
     text = data.decode("utf-8", "replace")
     return text[:-1] if text.endswith("\n") else text
+
+
+_LINKS_LOOKED_AT = 100_000  # entries of one output directory checked for links
+
+
+def _output_in_view(sandbox: Sandbox, path: str, archive: Any) -> Path:
+    """The output artifact at `path` as the container left it: links followed in its view
+    (a link to the host's secrets is not followed there; it leads nowhere and goes)."""
+    from jupyter_argo.artifacts._archive import strategy_of
+
+    src = sandbox.in_view(path)
+    if src is None:
+        src = sandbox.host_path(path)
+        if src.is_symlink():
+            src.unlink()
+        return src
+    with contextlib.suppress(ArgoError):  # a bad `archive` is save_output's to report
+        if src.is_dir() and strategy_of(archive).kind in ("none", "zip"):
+            sandbox.contain_links(path, _LINKS_LOOKED_AT)
+    return src
 
 
 def _read_parameter(path: Path) -> str | None:

@@ -105,6 +105,37 @@ class Sandbox:
         outputs there after exit. Paths the sandbox does not make private map to themselves."""
         return self._layout.host_path(container_path)
 
+    def in_view(self, container_path: str) -> Path | None:
+        """Where the container saw `container_path`, links followed in its view (None:
+        nothing there for it). Read outputs through this: see Layout.in_view."""
+        return self._layout.in_view(container_path)
+
+    def contain_links(self, container_path: str, limit: int) -> None:
+        """Make the links below the directory the step left at `container_path` lead where
+        they led for it, for readers that follow links (zip, unarchived uploads): a link
+        whose target the host sees differently becomes a copy of what the container saw,
+        or goes when it saw nothing. At most `limit` entries are looked at."""
+        found = self._layout.resolve_in_view(container_path)
+        if found is None or not self._layout.isolating:
+            return
+        top, host = found
+        seen = 0
+        for base, dirs, files in os.walk(host):
+            for name in [*dirs, *files]:
+                seen += 1
+                if seen > limit:
+                    return
+                entry = os.path.join(base, name)
+                if not os.path.islink(entry):
+                    continue
+                inside = posixpath.join(top, os.path.relpath(entry, host))
+                target = self._layout.in_view(inside)
+                if target is not None and os.path.realpath(target) == os.path.realpath(entry):
+                    continue
+                os.unlink(entry)
+                if target is not None and target.is_file():
+                    shutil.copyfile(target, entry)
+
     def cleanup(self, *, wait: bool = False, here: bool = False) -> None:
         """Kill what still runs and remove the node's private files.
 

@@ -63,6 +63,9 @@ class Confinement:
         return any(is_under(path, hidden) for hidden in self.hidden)
 
 
+_MAX_LINKS = 40  # Linux's own limit on links followed in one lookup
+
+
 def normalize(path: str) -> str:
     if not path.startswith("/"):
         raise UnsupportedError(f"container path {path!r} is not absolute")
@@ -145,6 +148,70 @@ class Layout:
                 candidate = os.path.realpath(candidate)
             current = candidate
         return current
+
+    def in_view(self, container_path: str) -> Path | None:
+        """Where the container found `container_path` on this machine, every symbolic link
+        on the way followed as the container saw it; None where its view held nothing
+        (a hidden place, a link leading nowhere or in circles).
+
+        What a step leaves behind is read by the engine, outside the sandbox: a link the
+        step made to `/root/.ssh/id_rsa` must read the container's (hidden, so nothing),
+        never the host's. Without a sandbox (remap, none) the host's view is the step's.
+        """
+        found = self.resolve_in_view(container_path)
+        return None if found is None else found[1]
+
+    def resolve_in_view(self, container_path: str) -> tuple[str, Path] | None:
+        """`in_view`, with the container path the links led to."""
+        if not self.isolating:
+            return normalize(container_path), self.host_path(container_path)
+        pending = normalize(container_path).split("/")[1:]
+        resolved = "/"
+        hops = 0
+        while pending:
+            name = pending.pop(0)
+            if name in ("", "."):
+                continue
+            if name == "..":
+                resolved = posixpath.dirname(resolved)
+                continue
+            candidate = posixpath.join(resolved, name)
+            seen = self._seen_at(candidate)
+            if seen is None:
+                return None
+            try:
+                info = os.lstat(seen)
+            except OSError:
+                return (candidate, seen) if not pending else None  # missing: the caller says so
+            if stat.S_ISLNK(info.st_mode):
+                hops += 1
+                if hops > _MAX_LINKS:
+                    return None
+                target = os.readlink(seen)
+                if target.startswith("/"):
+                    resolved = "/"
+                pending = target.split("/") + pending
+                continue
+            resolved = candidate
+        seen = self._seen_at(resolved)
+        return None if seen is None else (resolved, seen)
+
+    def _seen_at(self, container: str) -> Path | None:
+        """The host path the container sees at `container` (no link followed)."""
+        layer = self.layer_of(container)
+        confinement = self.confinement
+        if layer is not None:
+            private = self.host_path_in(layer, container)
+            if layer.kind != "overlay" or os.path.lexists(private):
+                return private
+        if container in confinement.masked:
+            return Path(confinement.empty_file)
+        kept = any(is_under(container, k) for k in confinement.kept)
+        if confinement.is_hidden(container) and not kept:
+            return None
+        if is_under(container, "/dev/shm") or is_under(container, "/proc"):
+            return None  # its own, gone with it
+        return Path(container)
 
     def host_path(self, container_path: str) -> Path:
         path = self.resolve(container_path)
