@@ -690,3 +690,93 @@ def test_links_inside_the_step_or_to_the_system_still_work(mode: str, tmp_path: 
     wf = run(engine, LINKS_WORKFLOW.format(target="/etc/hostname"))
     (pod,) = [n for n in wf["status"]["nodes"].values() if n["type"] == "Pod"]
     assert pod["outputs"]["parameters"][0]["value"] == Path("/etc/hostname").read_text().strip()
+
+
+ESCAPING_VOLUMES = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  generateName: volumes-
+spec:
+  entrypoint: main
+  volumeClaimTemplates:
+    - metadata: {{name: shared}}
+      spec: {{accessModes: [ReadWriteOnce], resources: {{requests: {{storage: 1Mi}}}}}}
+  volumes:
+{volumes}
+  templates:
+    - name: main
+      steps:
+        - - {{name: plant, template: plant}}
+        - - {{name: read, template: read}}
+    - name: plant
+      container:
+        image: alpine:3.23
+        command: [sh, -c, "ln -s /root /work/link; ln -s /root /work/link2"]
+        volumeMounts: [{{name: shared, mountPath: /work}}]
+    - name: read
+      container:
+        image: alpine:3.23
+        command: [sh, -c, "ls -a /mnt/x 2>&1; true"]
+        volumeMounts: [{mount}]
+"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    ("volumes", "mount", "message"),
+    [
+        (
+            "    - {name: work, emptyDir: {}}",
+            "{name: work, mountPath: /mnt/x, subPath: ../../../../../../../root}",
+            "must not contain '..'",
+        ),
+        (
+            "    - {name: work, emptyDir: {}}",
+            "{name: work, mountPath: /mnt/x, subPath: /root}",
+            "must be a relative path",
+        ),
+        (
+            "    - {name: claim, persistentVolumeClaim: {claimName: ../../../../../../../../root}}",
+            "{name: claim, mountPath: /mnt/x}",
+            "invalid name",
+        ),
+        (
+            "    - {name: work, emptyDir: {}}",
+            "{name: shared, mountPath: /mnt/x, subPath: link}",
+            "leads outside the volume",
+        ),
+    ],
+)
+def test_volumes_stay_inside_the_run(
+    mode: str, volumes: str, mount: str, message: str, tmp_path: Path
+) -> None:
+    # A pod's volume is the run's: a subPath, a claim name or a link an earlier step left
+    # in a shared claim never mounts the host's /root (as the kubelet refuses them).
+    engine = LocalBackend(isolation=mode, home=tmp_path / "home")
+    wf = run(engine, ESCAPING_VOLUMES.format(volumes=volumes, mount=mount))
+    (read,) = [n for n in wf["status"]["nodes"].values() if n["displayName"] == "read"]
+    assert read["phase"] == "Error", read
+    assert message in read["message"]
+    assert ".bashrc" not in json.dumps(wf["status"])
+    assert ".pyenv" not in json.dumps(wf["status"])
+
+
+def test_a_configmap_key_is_a_file_name_not_a_path(tmp_path: Path) -> None:
+    engine = LocalBackend(home=tmp_path / "home")
+    engine.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "cfg"},
+            "data": {"../../../../escape": "x"},
+        }
+    )
+    text = ESCAPING_VOLUMES.format(
+        volumes="    - {name: cfg, configMap: {name: cfg}}", mount="{name: cfg, mountPath: /mnt/x}"
+    )
+    wf = run(engine, text)
+    (read,) = [n for n in wf["status"]["nodes"].values() if n["displayName"] == "read"]
+    assert read["phase"] == "Error"
+    assert "ConfigMap cfg: key '../../../../escape'" in read["message"]
+    assert not list(tmp_path.rglob("escape"))

@@ -14,6 +14,7 @@ import datetime
 import functools
 import json
 import os
+import re
 import socket
 import time
 import urllib.error
@@ -532,17 +533,19 @@ class PodHost:
             name = str(mount.get("name"))
             path = str(mount.get("mountPath"))
             volume = volumes.get(name, {})
+            _check_name("volume", name, _DNS_LABEL)
             if name in claims or volume.get("persistentVolumeClaim"):
-                claim = (volume.get("persistentVolumeClaim") or {}).get("claimName", name)
-                host = self.run_dir / "volumes" / str(claim)
+                claim = str((volume.get("persistentVolumeClaim") or {}).get("claimName", name))
+                _check_name("persistentVolumeClaim", claim, _DNS_SUBDOMAIN)
+                host = self.run_dir / "volumes" / claim
             elif volume.get("configMap") or volume.get("secret"):
                 host = node_dir / "volumes" / name
                 self._materialize(volume, host)
             else:
                 host = node_dir / "volumes" / name
             host.mkdir(parents=True, exist_ok=True)
-            sub = mount.get("subPath")
-            mounts[path] = host / str(sub) if sub else host
+            sub = str(mount.get("subPath") or "")
+            mounts[path] = _sub_path(host, sub, name) if sub else host
         return mounts
 
     def _materialize(self, volume: Mapping[str, Any], host: Path) -> None:
@@ -550,10 +553,12 @@ class PodHost:
         if volume.get("configMap"):
             name = str(volume["configMap"].get("name"))
             for key, value in ((self.lookup("ConfigMap", name) or {}).get("data") or {}).items():
+                _check_name(f"ConfigMap {name}: key", key, _CONFIG_KEY)
                 (host / key).write_text(str(value))
         else:
             name = str(volume["secret"].get("secretName"))
             for key in secret_keys(self.lookup("Secret", name)):
+                _check_name(f"Secret {name}: key", key, _CONFIG_KEY)
                 value = self.secret_value(name, key)
                 if value is not None:
                     target = host / key
@@ -1013,6 +1018,35 @@ def _read_result(path: Path) -> str:
         data = handle.read()
     text = data.decode("utf-8", "replace")
     return text[:-1] if text.endswith("\n") else text
+
+
+# Kubernetes' own rules for the names that become directories here (apimachinery's
+# validation: IsDNS1123Label, IsDNS1123Subdomain, IsConfigMapKey): a name such as
+# "../../root" must never reach the file system.
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_CONFIG_KEY = re.compile(r"[-._a-zA-Z0-9]+")
+
+
+def _check_name(what: str, name: str, rule: re.Pattern[str]) -> None:
+    limit = 63 if rule is _DNS_LABEL else 253
+    if len(name) > limit or not rule.fullmatch(name) or name in (".", ".."):
+        raise UserError(f"{what} {name!r}: invalid name (Kubernetes allows {rule.pattern})")
+
+
+def _sub_path(volume: Path, sub: str, name: str) -> Path:
+    """`subPath` below the volume, as the kubelet allows it: relative, without `..`, and
+    not leaving the volume through a link an earlier step left there."""
+    if sub.startswith("/"):
+        raise UserError(f"volume {name}: subPath {sub!r}: must be a relative path")
+    if ".." in sub.split("/"):
+        raise UserError(f"volume {name}: subPath {sub!r}: must not contain '..'")
+    target = volume / sub
+    real, inside = os.path.realpath(target), os.path.realpath(volume)
+    if real != inside and not real.startswith(inside + os.sep):
+        raise UserError(f"volume {name}: subPath {sub!r} leads outside the volume")
+    target.mkdir(parents=True, exist_ok=True)
+    return target
 
 
 _LINKS_LOOKED_AT = 100_000  # entries of one output directory checked for links
