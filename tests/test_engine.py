@@ -653,7 +653,10 @@ def test_a_workflow_held_at_parallelism_0_still_ends_when_terminated(engine: Loc
     text = PARALLELISM_ZERO.replace("spec:\n", "spec:\n  parallelism: 0\n", 1)
     (doc,) = parse_text(text)
     name = engine.submit(doc.body)["metadata"]["name"]
-    assert engine.wait(name, timeout=1.5)["status"]["phase"] == "Running"
+    deadline = time.monotonic() + 10
+    while engine.get(name)["status"]["phase"] == "Pending" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert engine.wait(name, timeout=1)["status"]["phase"] == "Running"
     engine.terminate(name)
     started = time.monotonic()
     wf = engine.wait(name, timeout=10)

@@ -780,3 +780,51 @@ def test_a_configmap_key_is_a_file_name_not_a_path(tmp_path: Path) -> None:
     assert read["phase"] == "Error"
     assert "ConfigMap cfg: key '../../../../escape'" in read["message"]
     assert not list(tmp_path.rglob("escape"))
+
+
+def test_an_http_template_speaks_http_only(canaries: dict[str, Path], tmp_path: Path) -> None:
+    # The HTTP template runs in the engine, on this machine: Go's client (Argo's agent)
+    # speaks http(s) only, so file:// and a redirect to it must not read the host's files.
+    import http.server
+
+    canary = next(iter(canaries.values()))
+
+    class Redirect(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(302)
+            self.send_header("Location", f"file://{canary}")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        engine = LocalBackend(home=tmp_path / "home")
+        for url, said in (
+            (f"file://{canary}", 'unsupported protocol scheme "file"'),
+            (f"http://127.0.0.1:{server.server_address[1]}/", 'unsupported protocol scheme "file"'),
+        ):
+            wf = run(engine, HTTP_WORKFLOW.format(url=url))
+            (node,) = [n for n in wf["status"]["nodes"].values() if n["type"] == "HTTP"]
+            assert node["phase"] in ("Error", "Failed"), node
+            assert said in node["message"]
+            assert f'"{canary.read_text().strip()}' not in json.dumps(wf["status"])
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+HTTP_WORKFLOW = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  generateName: http-
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      http:
+        url: "{url}"
+"""

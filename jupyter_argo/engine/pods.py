@@ -18,6 +18,7 @@ import re
 import socket
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -824,16 +825,17 @@ class PodHost:
         body = http.get("body")
         data = str(body).encode() if body is not None else None
         timeout = float(http.get("timeoutSeconds") or 30)
+        url = str(http.get("url"))
+        scheme = urllib.parse.urlsplit(url).scheme.lower()
+        if scheme not in ("http", "https"):
+            # Go's http.Client speaks http(s) only (urllib would read file:// on this host).
+            raise UserError(f'http template: {url}: unsupported protocol scheme "{scheme}"')
         try:
-            # A URL urllib cannot even parse (no scheme: "{{...}}" left unsubstituted) is
-            # the node's failure, as Go's "unsupported protocol scheme" is Argo's.
+            # A URL urllib cannot even parse is the node's failure, as in Argo.
             request = urllib.request.Request(
-                str(http.get("url")),
-                data=data,
-                headers=headers,
-                method=str(http.get("method") or "GET"),
+                url, data=data, headers=headers, method=str(http.get("method") or "GET")
             )
-            with urllib.request.urlopen(request, timeout=timeout) as response:
+            with _http_opener().open(request, timeout=timeout) as response:
                 text = response.read(RESULT_LIMIT * 4).decode("utf-8", "replace")
                 return response.status, text, {k: [v] for k, v in response.headers.items()}
         except urllib.error.HTTPError as err:
@@ -846,6 +848,27 @@ class PodHost:
             raise UserError(
                 f"http template: {http.get('url')}: {getattr(err, 'reason', err)}"
             ) from None
+
+
+class _HTTPRedirectsOnly(urllib.request.HTTPRedirectHandler):
+    """Redirects to http(s) only, and refused as Go's client refuses them (an error, not
+    the 3xx response urllib would hand back for file://; never followed to ftp)."""
+
+    def http_error_302(
+        self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any
+    ) -> Any:
+        location = headers.get("location") or headers.get("uri") or ""
+        scheme = urllib.parse.urlsplit(urllib.parse.urljoin(req.full_url, location)).scheme
+        if scheme.lower() not in ("http", "https"):
+            raise urllib.error.URLError(f'redirected: unsupported protocol scheme "{scheme}"')
+        return super().http_error_302(req, fp, code, msg, headers)
+
+    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
+
+
+@functools.cache
+def _http_opener() -> urllib.request.OpenerDirector:
+    return urllib.request.build_opener(_HTTPRedirectsOnly)
 
 
 def _container_node(op: PodOperator, name: str, pod: dict[str, Any]) -> dict[str, Any]:
