@@ -4,10 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install lab test lint unit bench clean testbed notebooks container-engine fuzz
+.PHONY: help install lab test lint unit bench bench-peers clean testbed notebooks container-engine fuzz
 
 help:  ## show this help
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || (apt-get update && apt-get install -y python3-venv && $(PYTHON) -m venv $(VENV))
@@ -101,6 +101,13 @@ notebooks: install  ## run the tutorial notebooks under nbval (notebooks/conftes
 
 bench: install  ## speed and memory numbers (benchmarks/)
 	$(BIN)/python -m benchmarks
+
+# Not part of `make test`: the same five workflow shapes in jupyter-argo, KFP local, Metaflow
+# and dflow debug mode, in interleaved rounds (ROUNDS=3 takes about 10 minutes here). Each
+# peer gets a pinned venv under ~/.cache/jupyter-argo/peers (made once); the table and the
+# chart go to benchmarks/results/ (the README shows a committed copy, docs/peers.png).
+bench-peers: install  ## time jupyter-argo against KFP local, Metaflow, dflow (ROUNDS=3)
+	$(BIN)/python -m benchmarks.peers --rounds $${ROUNDS:-3}
 
 clean:  ## remove .venv, caches and the built JupyterLab extension
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
