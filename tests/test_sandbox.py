@@ -828,3 +828,49 @@ spec:
       http:
         url: "{url}"
 """
+
+
+GIT_WORKFLOW = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  generateName: git-
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      inputs:
+        artifacts:
+          - {{name: src, path: /src, git: {{repo: "{repo}"}}}}
+      container:
+        image: alpine:3.23
+        command: [sh, -c, "cat /src/VERSION"]
+"""
+
+
+@pytest.mark.parametrize("mode", SANDBOXES)
+def test_a_git_repository_in_the_users_home_is_not_cloned(mode: str, tmp_path: Path) -> None:
+    # The engine clones git sources outside the sandbox: a repository where steps cannot
+    # look (the home) is refused, by path and by file:// URL; one the user serves from
+    # elsewhere (a stand-in under /tmp, as the tutorials use) still works.
+    sys.path.insert(0, str(REPO / "tests"))
+    from servers import make_git_repo
+
+    engine = LocalBackend(isolation=mode, home=tmp_path / "home")
+    hidden = Path(tempfile.mkdtemp(prefix=".jupyter-argo-canary-", dir=Path.home()))
+    try:
+        private = make_git_repo(hidden)
+        for repo in (str(private.bare), private.url):
+            wf = run(engine, GIT_WORKFLOW.format(repo=repo))
+            assert wf["status"]["phase"] == "Error", wf["status"]
+            (pod,) = [n for n in wf["status"]["nodes"].values() if n["type"] == "Pod"]
+            assert "is in a place steps cannot see" in pod["message"]
+    finally:
+        shutil.rmtree(hidden, ignore_errors=True)
+    served = Path(tempfile.mkdtemp(prefix="jupyter-argo-git-", dir="/tmp"))
+    try:
+        wf = run(engine, GIT_WORKFLOW.format(repo=make_git_repo(served).url))
+        assert wf["status"]["phase"] == "Succeeded", wf["status"].get("message")
+        assert result(wf) == "3"
+    finally:
+        shutil.rmtree(served, ignore_errors=True)

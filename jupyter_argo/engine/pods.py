@@ -583,6 +583,7 @@ class PodHost:
                 raise UserError(
                     f"inputs.artifacts.{art['name']} has no source (from, s3, http, git, raw, ...)"
                 )
+            self._check_git_source(art)
             await asyncio.get_running_loop().run_in_executor(
                 _IO,
                 functools.partial(
@@ -594,6 +595,27 @@ class PodHost:
                     default=self._archive_repository(tmpl),
                     secrets=self.secret_value,
                 ),
+            )
+
+    def _check_git_source(self, art: Mapping[str, Any]) -> None:
+        """A git repository on this machine is cloned by the engine, outside the sandbox:
+        one in a place steps cannot see (the user's home, the checkout, the data
+        directory) is refused, as a pod could not clone it either."""
+        git = art.get("git")
+        repo = str(git.get("repo") or "") if isinstance(git, Mapping) else ""
+        if not repo.startswith(("file://", "/", ".")) or getattr(self.executor, "mode", "") not in (
+            "namespace",
+            "bwrap",
+        ):
+            return
+        path = urllib.parse.urlsplit(repo).path if repo.startswith("file://") else repo
+        confinement = self.executor.confinement  # type: ignore[union-attr]
+        real = os.path.realpath(urllib.parse.unquote(path))
+        home = os.path.realpath(os.path.expanduser("~"))  # hidden even where /tmp holds it
+        if confinement.is_hidden(real) or real == home or real.startswith(home + "/"):
+            raise UserError(
+                f"inputs.artifacts.{art.get('name')}: git repository {repo} is in a place steps"
+                " cannot see (your home, the checkout, the data directory): serve it by URL"
             )
 
     async def _collect(
