@@ -269,8 +269,10 @@ class ProcessExecutor:
                 self._warm = _WarmSandboxes(self._runtime_dir.root / "sandboxes", confinement)
             warm = self._warm.take()
             if warm is not None:
-                warm._add_paths(sandbox.declared_paths)
-                warm._add_paths(sandbox.output_paths, outputs=True)
+                if sandbox.declared_paths:
+                    warm._add_paths(sandbox.declared_paths)
+                if sandbox.output_paths:
+                    warm._add_paths(sandbox.output_paths, outputs=True)
                 return warm
         node_dir = Path(sandbox.node_dir)
         # The parent (a run's scratch directory) is resolved once, not once per node.
