@@ -167,8 +167,9 @@ def test_resubmit_and_retry_take_parameters_and_logs_filter(tmp_path: Path) -> N
     assert cli("logs", again).stdout.strip().endswith("hello again")
     assert cli("logs", again, "--grep", "nothing-like-this").stdout == ""
     assert cli("logs", again, "--grep", "hel+o", "--tail", "1").stdout.strip().endswith("again")
-    memo = cli("resubmit", first, "--memoized", check=False)
-    assert "not on the local backend" in memo.stderr
+    memo = cli("resubmit", first, "--memoized", check=False)  # it Succeeded: Argo refuses
+    assert memo.returncode == 1
+    assert "workflow must be Failed/Error to resubmit in memoized mode" in memo.stderr
     refused = cli("retry", first, "-p", "who=x", check=False)  # it Succeeded: nothing to retry
     assert refused.returncode == 1
     assert "only Failed or Error runs can be retried" in refused.stderr

@@ -97,3 +97,16 @@ def test_each_argo_controller_file_has_its_module() -> None:
         module = _ROOT / f"{stem}.py"
         docstring = ast.get_docstring(ast.parse(module.read_text(encoding="utf-8"))) or ""
         assert f"{stem}.go" in docstring, f"{module.name} does not name Argo's {stem}.go"
+
+
+def test_the_memoization_cache_is_argos_controller_cache() -> None:
+    """cache.py follows workflow/controller/cache/ and sits below the operator: it reaches
+    the store, nothing that runs a workflow."""
+    module = _ROOT / "cache.py"
+    docstring = ast.get_docstring(ast.parse(module.read_text(encoding="utf-8"))) or ""
+    assert "controller/cache" in docstring
+    for name in ("cache.go", "configmap_cache.go"):
+        assert name in docstring, f"cache.py does not name Argo's {name}"
+    graph = _graph()
+    assert graph[f"{_PACKAGE}.cache"] <= {f"{_PACKAGE}.store"}
+    assert f"{_PACKAGE}.cache" in graph[f"{_PACKAGE}.operator"]

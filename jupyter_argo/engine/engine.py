@@ -28,6 +28,7 @@ from typing import Any
 
 from jupyter_argo.backends._k8s.actions import override_parameters
 from jupyter_argo.backends.base import last_snapshot
+from jupyter_argo.engine.cache import CacheFactory
 from jupyter_argo.engine.operator import OperatorHost
 from jupyter_argo.engine.pods import PodHost
 from jupyter_argo.engine.repositories import StoreRepositories
@@ -222,11 +223,13 @@ class Engine:
         name: str | None = None,
         generate_name: str | None = None,
         detach: bool = False,
+        carried: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Start a Workflow; returns the Workflow object as created (status Pending).
 
         With `detach`, a background process of its own runs it, so it outlives this one
-        (`jupyter-argo submit` without `--wait`)."""
+        (`jupyter-argo submit` without `--wait`). `carried`: the finished nodes it starts
+        with (resubmit --memoized)."""
         if not isinstance(manifest, Mapping):
             raise UserError(
                 f"a Workflow is a mapping (a dict), not {type(manifest).__name__}: "
@@ -273,6 +276,8 @@ class Engine:
         labels["workflows.argoproj.io/completed"] = "false"
         labels["workflows.argoproj.io/phase"] = "Pending"
         workflow["status"] = {"phase": "Pending", "startedAt": meta["creationTimestamp"]}
+        if carried:
+            workflow["status"]["nodes"] = _copy_json(dict(carried))
         if notes:
             workflow["status"]["conditions"] = [
                 {"type": "SpecWarning", "status": "True", "message": notes}
@@ -460,7 +465,12 @@ class Engine:
             lookup=lookup,
             artifacts=repo,
         )
-        host = OperatorHost(lookup=lookup, pods=pods, changed=lambda nid: self._changed(run, nid))
+        host = OperatorHost(
+            lookup=lookup,
+            pods=pods,
+            changed=lambda nid: self._changed(run, nid),
+            caches=CacheFactory(self.store, meta["namespace"]),
+        )
         run.operator = WorkflowOperator(workflow, host)
         task = asyncio.ensure_future(self._drive(run))
         task.add_done_callback(lambda _: None)
@@ -1049,13 +1059,14 @@ class Engine:
         detach: bool = False,
     ) -> dict[str, Any]:
         """A new run of the same manifest, as `argo resubmit` does; `parameters`
-        override its arguments as `-p` does; `detach` as for `submit`."""
-        if memoized:
-            raise UnsupportedError(
-                "resubmit --memoized: not on the local backend (use the kubernetes backend)"
-            )
+        override its arguments as `-p` does; `detach` as for `submit`. With `memoized` (a
+        Failed or Error run) the new run keeps the old one's succeeded pods, renamed and
+        Skipped with "original pod: ID" as Argo's FormulateResubmitWorkflow makes them, and
+        runs the rest again."""
         ns = namespace or self.namespace
         workflow = self.store.get_workflow(name, ns)
+        if memoized:
+            return self._resubmit_memoized(workflow, ns, parameters, detach)
         meta = workflow["metadata"]
         fresh = {
             "apiVersion": "argoproj.io/v1alpha1",
@@ -1075,6 +1086,31 @@ class Engine:
         if parameters:
             override_parameters(fresh, parameters)
         return self.submit(fresh, namespace=ns, detach=detach)
+
+    def _resubmit_memoized(
+        self,
+        workflow: dict[str, Any],
+        namespace: str,
+        parameters: Mapping[str, str] | None,
+        detach: bool,
+    ) -> dict[str, Any]:
+        from jupyter_argo.backends._k8s.actions import formulate_resubmit
+
+        fresh = formulate_resubmit(workflow, memoized=True, parameters=parameters)
+        nodes = fresh.pop("status")["nodes"]
+        # Argo carries every old node (the rest as Pending) and its controller walks them
+        # again; this engine makes a node when it reaches it, so it keeps only what is
+        # finished (the Skipped ones), whose names and IDs are those Argo gives.
+        keep = {nid: n for nid, n in nodes.items() if n.get("phase") == "Skipped"}
+        for node in keep.values():
+            for key in ("children", "outboundNodes"):
+                kept = [c for c in node.get(key) or [] if c in keep]
+                if kept:
+                    node[key] = kept
+                else:
+                    node.pop(key, None)
+        name = str(fresh["metadata"].pop("name"))
+        return self.submit(fresh, namespace=namespace, name=name, detach=detach, carried=keep)
 
     def delete(self, name: str, namespace: str | None = None, *, force: bool = False) -> None:
         """Delete a run, its logs and its `OnWorkflowDeletion` artifacts. A failed artifact

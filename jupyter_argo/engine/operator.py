@@ -36,6 +36,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from jupyter_argo import expr
+from jupyter_argo.engine.cache import CacheError, memoization_status, parse_max_age
 from jupyter_argo.engine.templates import ResolvedTemplate, TemplateContext, template_type
 from jupyter_argo.engine.variables import (
     ABSENT,
@@ -58,6 +59,7 @@ from jupyter_argo.status import (
 )
 
 if TYPE_CHECKING:
+    from jupyter_argo.engine.cache import CacheFactory
     from jupyter_argo.engine.pods import PodHost
 
 __all__ = ["BoundaryContext", "Limiter", "OperatorCore", "OperatorHost", "TemplateCall"]
@@ -67,6 +69,16 @@ FAIL_FAST_MESSAGE = "template has failed or errored children and failFast enable
 # How deeply templates nest along one path of the run; each task inherits its parent's.
 _DEPTH: contextvars.ContextVar[int] = contextvars.ContextVar("jupyter_argo_depth", default=0)
 _POD_TYPES = ("container", "script", "containerSet", "resource", "data")
+# The nodes whose success Argo saves to their memoization cache (podReconciliation,
+# executeSteps, executeDAG, the HTTP taskset); a Retry or Suspend node is not saved.
+_SAVED_TYPES = ("Pod", "Steps", "DAG", "HTTP")
+_NODE_TYPES = {
+    "steps": "Steps",
+    "dag": "DAG",
+    "suspend": "Suspend",
+    "http": "HTTP",
+    "plugin": "Plugin",
+}
 
 
 @dataclass
@@ -77,6 +89,7 @@ class OperatorHost:
     pods: PodHost
     changed: Callable[[str], None]  # node ID that changed ("" for the workflow's own fields)
     max_depth: int = 100
+    caches: CacheFactory | None = None  # memoization caches (cache.py) of the namespace
 
 
 class _Shutdown(Exception):
@@ -526,6 +539,9 @@ class OperatorCore(abc.ABC):
             inputs = template.get("inputs")
             if inputs and (inputs.get("parameters") or inputs.get("artifacts")):
                 node["inputs"] = _status_inputs(inputs)
+            memoize = template.get("memoize")
+            if isinstance(memoize, Mapping):  # initializeExecutableNode: a miss until a hit
+                node["memoizationStatus"] = memoization_status(memoize, hit=False)
         self.nodes[nid] = node
         if node_type in ("Pod", "Container"):
             self._pods_total += 1
@@ -611,6 +627,8 @@ class OperatorCore(abc.ABC):
         if kind == "Retry":
             children = node.get("children") or []
             return [children[-1]] if children else []
+        if kind in ("Steps", "DAG") and (node.get("memoizationStatus") or {}).get("hit"):
+            return [nid]  # a cache hit has no children of its own
         out = []
         for outbound in node.get("outboundNodes") or []:
             out.extend(self.outbound_nodes(outbound))
@@ -665,11 +683,76 @@ class OperatorCore(abc.ABC):
             return self._error_node(name, context, holder, boundary_id, err, flag)
         try:
             call = TemplateCall(name, holder, resolved, processed, boundary_id, on_exit, flag)
+            if existing is None and isinstance(processed.get("memoize"), Mapping):
+                try:
+                    hit = self._check_cache(call)
+                except ArgoError as err:
+                    return self._error_node(name, context, holder, boundary_id, err, flag)
+                if hit is not None:
+                    return hit
             if retry is not None:
                 return await self._execute_with_retries(call)
             return await self._execute_kind(call)
         finally:
             _DEPTH.reset(token)
+
+    # ---- memoization (executeTemplate's cache check; the saves of podReconciliation,
+    # executeSteps and executeDAG) ---------------------------------------------------------
+
+    def _check_cache(self, call: TemplateCall) -> dict[str, Any] | None:
+        """The node of a cache hit, finished with the cached outputs; None on a miss (the
+        node then runs, its memoizationStatus saying hit: false)."""
+        memoize = call.tmpl["memoize"]
+        status = memoization_status(memoize, hit=False)
+        if self.host.caches is None or not status["cacheName"]:
+            raise CacheError("cache could not be found or created")
+        cache = self.host.caches.get(status["cacheName"])
+        # One short store transaction (about 0.1 ms), done right here as Argo's operator
+        # reads the ConfigMap in the middle of executeTemplate.
+        entry = cache.load(status["key"])
+        hit = entry is not None and entry.hit
+        outputs = entry.outputs if entry is not None else None
+        max_age = memoize.get("maxAge")
+        if max_age:
+            age = parse_max_age(str(max_age))
+            outputs, fresh = entry.outputs_within(age) if entry is not None else (None, False)
+            hit = hit and fresh
+        if not hit:
+            return None
+        node = self.init_node(
+            call.name,
+            _node_type(call.tmpl),
+            call.resolved.context,
+            call.holder,
+            call.boundary_id,
+            "Succeeded",
+            resolved=call.resolved,
+            flag=call.flag,
+            template=call.tmpl,
+        )
+        node["memoizationStatus"] = memoization_status(memoize, hit=True)
+        if outputs is not None:
+            node["outputs"] = copy.deepcopy(outputs)
+        self._changed(node["id"])
+        return node
+
+    def _save_to_cache(self, node: dict[str, Any]) -> None:
+        """A memoized node that succeeded: its outputs into its cache. A pod whose entry
+        cannot be saved ends Error with the reason; a steps, DAG or HTTP node stays
+        Succeeded, as in Argo (whose executeSteps, executeDAG and taskset only log it)."""
+        status = node["memoizationStatus"]
+        if status.get("hit") or self.host.caches is None:
+            return
+        cache = self.host.caches.get(str(status.get("cacheName") or ""))
+        # Argo's executeSteps saves the node as it was when the pass that completes it
+        # began, before its outputs were set (steps.go reads them from a copy taken at
+        # the top; executeDAG re-reads the node): a steps template's entry has no outputs.
+        outputs = None if node["type"] == "Steps" else node.get("outputs")
+        try:
+            cache.save(str(status.get("key") or ""), node["id"], outputs)
+        except ArgoError as err:
+            if node["type"] == "Pod":
+                self.mark(node, "Error", str(err))
 
     def _error_node(
         self,
@@ -688,6 +771,19 @@ class OperatorCore(abc.ABC):
         )
 
     async def _execute_kind(self, call: TemplateCall) -> dict[str, Any]:
+        existing = self.node_by_name(call.name)
+        if existing is not None and is_fulfilled(existing["phase"]):
+            return existing  # an attempt carried over (resubmit --memoized keeps its pods)
+        node = await self._execute_kind_once(call)
+        if (
+            node["phase"] == "Succeeded"
+            and node.get("memoizationStatus")
+            and node["type"] in _SAVED_TYPES
+        ):
+            self._save_to_cache(node)
+        return node
+
+    async def _execute_kind_once(self, call: TemplateCall) -> dict[str, Any]:
         kind = template_type(call.tmpl)
         if kind == "steps":
             return await self._execute_steps(call)
@@ -1045,6 +1141,14 @@ class OperatorCore(abc.ABC):
     def _kill_all_daemons(self) -> None:
         for boundary in list(self._daemons):
             self._kill_daemons(boundary)
+
+
+def _node_type(tmpl: dict[str, Any]) -> str:
+    """Argo's Template.GetNodeType."""
+    if tmpl.get("retryStrategy") is not None:
+        return "Retry"
+    kind = template_type(tmpl)
+    return "Pod" if kind in _POD_TYPES else _NODE_TYPES.get(kind, "")
 
 
 def _status_inputs(inputs: Mapping[str, Any]) -> dict[str, Any]:

@@ -135,8 +135,9 @@ class PodHost:
         self, op: PodOperator, message: str | None = None, *, grace: float = 2.0
     ) -> None:
         for nid, processes in list(self.running.items()):
-            if message:
-                self.shutdown_message[nid] = message
+            # A pod ended by the shutdown fails, whatever its process then exits with
+            # (a shell that waits returns 0 once its children are killed).
+            self.shutdown_message[nid] = message or f"Stopped with strategy '{op.shutdown}'"
             for process in processes:
                 process.terminate(grace=grace)
 

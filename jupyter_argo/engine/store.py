@@ -3,7 +3,8 @@
 Layout under the data directory (`JUPYTER_ARGO_HOME`, default the user's data dir):
 
     store.sqlite3                  objects (WorkflowTemplates, ConfigMaps, Secrets, ...) and
-                                   the index of workflows
+                                   the index of workflows; memoization caches are ConfigMaps
+                                   here, labelled as Argo labels them (engine/cache.py)
     runs/<uid>/workflow.json       each run's Workflow object, as last saved: the record the
                                    index is rebuilt from (`jupyter-argo doctor`)
     runs/<uid>/logs/<pod>/...      container logs
@@ -36,7 +37,7 @@ import sqlite3
 import stat
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -376,6 +377,34 @@ class Store:
                     (kind, namespace),
                 )
             return [dict(json.loads(r[0])) for r in rows.fetchall()]
+
+    def update_object(
+        self,
+        kind: str,
+        name: str,
+        namespace: str,
+        change: Callable[[dict[str, Any] | None], dict[str, Any] | None],
+    ) -> dict[str, Any] | None:
+        """Read, change and write one object in a single transaction, so that two
+        processes changing it at once each see the other's write (a Kubernetes update
+        with its resourceVersion checked). `change` gets the object (None when absent)
+        and returns what to store, or None to leave it as it was (then it must not have
+        changed it); what it raised propagates and nothing is written. Returns the
+        object as stored."""
+        ns = "" if kind == "ClusterWorkflowTemplate" else namespace
+        with self._db() as db:
+            row = db.execute(
+                "SELECT body FROM objects WHERE kind=? AND namespace=? AND name=?", (kind, ns, name)
+            ).fetchone()
+            current = None if row is None else dict(json.loads(row[0]))
+            updated = change(current)
+            if updated is None:
+                return current
+            db.execute(
+                "INSERT OR REPLACE INTO objects (kind, namespace, name, body) VALUES (?, ?, ?, ?)",
+                (kind, ns, name, json.dumps(updated, sort_keys=True)),
+            )
+        return updated
 
     def delete_object(self, kind: str, name: str, namespace: str = "default") -> bool:
         ns = "" if kind == "ClusterWorkflowTemplate" else namespace

@@ -841,7 +841,40 @@ class Linter:
                 f"templates.{name}.archiveLocation.git.repo is required",
             )
         self.metrics(path, template)
+        if isinstance(template.get("memoize"), dict):
+            self.memoize((*path, "memoize"), template["memoize"])
         self.expressions(path, template)
+
+    def memoize(self, path: ManifestPath, memoize: dict[str, Any]) -> None:
+        """What Argo's controller refuses when a memoized node starts (the node ends
+        Error), found here when the text is literal: a key its cache does not take, a
+        maxAge Go cannot parse, no ConfigMap to cache in."""
+        from jupyter_argo.engine.cache import key_problem, max_age_problem
+
+        key = memoize.get("key")
+        if not isinstance(key, str) or not key:
+            self.error(
+                (*path, "key"), "memoize.key is required", 'e.g. key: "{{inputs.parameters.x}}"'
+            )
+        elif "{{" not in key and key_problem(key):
+            self.error(
+                (*path, "key"),
+                key_problem(key),
+                "a memoization key is letters, digits and '-', starting with a letter or "
+                "digit, at most 253 characters",
+            )
+        max_age = memoize.get("maxAge")
+        if isinstance(max_age, str) and max_age and "{{" not in max_age:
+            problem = max_age_problem(max_age)
+            if problem:
+                self.error((*path, "maxAge"), problem, 'a Go duration such as "180s" or "24h"')
+        cache = as_map(as_map(memoize.get("cache")).get("configMap"))
+        if not as_str(cache.get("name")):
+            self.error(
+                (*path, "cache", "configMap", "name"),
+                "memoize.cache.configMap.name is required",
+                "the ConfigMap the cache is kept in",
+            )
 
     def duration(self, path: ManifestPath, value: Any) -> None:
         """A duration Argo reads with ParseStringToDuration: whole seconds or a Go duration."""
