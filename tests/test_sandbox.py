@@ -874,3 +874,16 @@ def test_a_git_repository_in_the_users_home_is_not_cloned(mode: str, tmp_path: P
         assert result(wf) == "3"
     finally:
         shutil.rmtree(served, ignore_errors=True)
+
+
+@pytest.mark.parametrize("mode", SANDBOXES)
+def test_a_step_sees_a_pods_devices_only(mode: str) -> None:
+    # A pod's /dev holds null, zero, full, random, urandom, tty (and fd links, pts, shm):
+    # none of the host's disks, consoles or kernel log.
+    seen = _probe(
+        LocalBackend(isolation=mode),
+        "ls /dev; echo x > /dev/null && echo wrote; head -c 3 /dev/urandom | wc -c",
+    ).split()
+    host_only = {"vda", "sda", "nvme0n1", "kmsg", "console", "tty1", "vcs", "mem", "kvm", "loop0"}
+    assert not host_only & set(seen), seen
+    assert {"null", "zero", "random", "urandom", "wrote", "3"} <= set(seen)

@@ -70,7 +70,8 @@ class BwrapPlan:
             args += _mirror("/", layout.root, hosts, "--ro-bind")
         else:
             args += ["--ro-bind", "/", "/"]
-        args += ["--dev-bind", "/dev", "/dev", "--proc", "/proc", "--tmpfs", "/dev/shm"]
+        # bwrap's --dev is a pod's /dev: null, zero, full, random, urandom, tty, pts, shm.
+        args += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/dev/shm"]
         for hidden in confinement.hidden:
             if os.path.isdir(hidden):
                 args += ["--tmpfs", hidden]

@@ -41,6 +41,39 @@ log = logging.getLogger(__name__)
 _ANY = os.O_PATH | os.O_CLOEXEC
 
 
+# What a container runtime puts in a pod's /dev (runc's default devices), and no more:
+# no disks, consoles, kernel log or virtual terminals of the host.
+_DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+_DEV_LINKS = (
+    ("fd", "/proc/self/fd"),
+    ("stdin", "/proc/self/fd/0"),
+    ("stdout", "/proc/self/fd/1"),
+    ("stderr", "/proc/self/fd/2"),
+)
+
+
+def _own_dev() -> None:
+    """A pod's /dev over the host's: a tmpfs with the usual devices bound in (read-only
+    mounts: a device is still read and written, its node cannot change), then sealed."""
+    nodes = {}
+    for name in _DEVICES:
+        with contextlib.suppress(OSError):
+            nodes[name] = os.open(f"/dev/{name}", _ANY)
+    try:
+        _linux.tmpfs("/dev", 0o755)
+        for name, fd in nodes.items():
+            os.close(os.open(f"/dev/{name}", os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o666))
+            _linux.bind(_linux.fd_path(fd), f"/dev/{name}")
+    finally:
+        for fd in nodes.values():
+            os.close(fd)
+    for name, target in _DEV_LINKS:
+        os.symlink(target, f"/dev/{name}")
+    for name in ("shm", "pts"):
+        os.mkdir(f"/dev/{name}", 0o755)
+    _linux.set_read_only("/dev")
+
+
 class MountNamespace:
     """The live mount namespace of one sandbox.
 
@@ -166,6 +199,8 @@ class MountNamespace:
         empty_file = os.open(confinement.empty_file, _ANY) if confinement.masked else -1
         _linux.set_read_only("/", recursive=True)
         _linux.set_read_only(_linux.fd_path(self._base_fd), read_only=False)
+        if os.path.isdir("/dev"):
+            _own_dev()
         if os.path.isdir("/dev/shm"):
             _linux.tmpfs("/dev/shm", 0o1777)
         for hidden in confinement.hidden:
