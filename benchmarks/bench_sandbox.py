@@ -16,9 +16,10 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
-from benchmarks._result import Result
+from benchmarks._result import Result, use_test_helpers
 from jupyter_argo.executors._bwrap import available as bwrap_available
 from jupyter_argo.executors._executor import _namespace_available
 
@@ -53,11 +54,20 @@ def _tree_before() -> Path | None:
 
 
 class _Worker:
-    def __init__(self, tree: Path, mode: str, declared: list[str]) -> None:
+    def __init__(self, tree: Path, mode: str, declared: list[str], *, nobody: Path | None) -> None:
         env = {**os.environ, "PYTHONPATH": str(tree)}
         script = Path(__file__).with_name("_sandbox_worker.py")
+        argv = [sys.executable, str(script), mode, *declared]
+        if nobody is not None:  # an ordinary user's steps, as auto gives them bwrap
+            from ordinary_user import as_nobody
+
+            home = nobody / "home"
+            env = {"HOME": str(home), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(tree)}
+            reach = [sys.prefix, sys.base_prefix, str(REPO), str(tree)]
+            stage = Path(tempfile.mkdtemp(prefix="stage-", dir=nobody))
+            argv = as_nobody(argv, reach=reach, stage=stage, env=env)
         self.process = subprocess.Popen(
-            [sys.executable, str(script), mode, *declared],
+            argv,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -95,37 +105,53 @@ def run() -> list[Result]:
         )
         print(f"skip sandbox price: {why}")
         return []
-    results = []
-    # A node declaring an output under /tmp (the common case), and one declaring nothing.
-    cases = [(mode, ["/tmp/out.txt"]) for mode in modes] + [("namespace", [])] * (
-        "namespace" in modes
+    # A node declaring an output under /tmp (the common case), and one declaring nothing;
+    # bwrap as the ordinary user it is for (auto gives root the namespace mode).
+    cases = [(mode, ["/tmp/out.txt"]) for mode in modes]
+    cases += [("namespace", [])] * ("namespace" in modes)
+    use_test_helpers()
+    from ordinary_user import NOBODY, missing_tools
+
+    ordinary = missing_tools() is None
+    place = Path(tempfile.mkdtemp(prefix="bench-sandbox-"))
+    place.chmod(0o755)
+    (place / "home").mkdir()
+    if ordinary:
+        os.chown(place / "home", NOBODY, NOBODY)
+    try:
+        nobody = place if ordinary else None
+        return [
+            _measure(mode, declared, before, nobody if mode == "bwrap" else None)
+            for mode, declared in cases
+        ]
+    finally:
+        shutil.rmtree(place, ignore_errors=True)
+
+
+def _measure(mode: str, declared: list[str], before: Path, nobody: Path | None) -> Result:
+    workers = {
+        side: _Worker(tree, mode, declared, nobody=nobody)
+        for side, tree in (("before", before), ("now", REPO))
+    }
+    extras: dict[str, list[float]] = {side: [] for side in workers}
+    try:
+        for side in workers:
+            workers[side].batch(PER_BATCH)  # warm up
+        for index in range(BATCHES):
+            order = list(workers) if index % 2 == 0 else list(reversed(workers))
+            for side in order:
+                extras[side] += workers[side].batch(PER_BATCH)
+    finally:
+        for worker in workers.values():
+            worker.close()
+    now, then = statistics.median(extras["now"]), statistics.median(extras["before"])
+    who = " as nobody" if nobody is not None else ""
+    return Result(
+        f"sandbox {mode}{who}: step overhead now / before the sandbox,"
+        f" {'declaring /tmp/out.txt' if declared else 'declaring nothing'}",
+        now / then,
+        "x",
+        TARGET,
+        detail=f"{then:.2f} -> {now:.2f} ms above a bare spawn, medians of"
+        f" {BATCHES * PER_BATCH} paired steps each",
     )
-    for mode, declared in cases:
-        workers = {
-            side: _Worker(tree, mode, declared)
-            for side, tree in (("before", before), ("now", REPO))
-        }
-        extras: dict[str, list[float]] = {side: [] for side in workers}
-        try:
-            for side in workers:
-                workers[side].batch(PER_BATCH)  # warm up
-            for index in range(BATCHES):
-                order = list(workers) if index % 2 == 0 else list(reversed(workers))
-                for side in order:
-                    extras[side] += workers[side].batch(PER_BATCH)
-        finally:
-            for worker in workers.values():
-                worker.close()
-        now, then = statistics.median(extras["now"]), statistics.median(extras["before"])
-        results.append(
-            Result(
-                f"sandbox {mode}: step overhead now / before the sandbox,"
-                f" {'declaring /tmp/out.txt' if declared else 'declaring nothing'}",
-                now / then,
-                "x",
-                TARGET,
-                detail=f"{then:.2f} -> {now:.2f} ms above a bare spawn, medians of"
-                f" {BATCHES * PER_BATCH} paired steps each",
-            )
-        )
-    return results

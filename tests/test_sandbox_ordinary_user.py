@@ -11,58 +11,32 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import pytest
+from ordinary_user import NOBODY, as_nobody, missing_tools
 
 from jupyter_argo.executors._bwrap import available as bwrap_available
 
-NOBODY = 65534
 REPO = Path(__file__).resolve().parents[1]
 
 
 def _skip_reason() -> str | None:
     if os.geteuid() != 0:
         return "already an ordinary user: test_sandbox.py itself runs as one"
-    for tool in ("unshare", "setpriv", "mount"):
-        if shutil.which(tool) is None:
-            return f"no {tool} (util-linux)"
+    missing = missing_tools()
+    if missing:
+        return missing
     if not bwrap_available():
         return "no bubblewrap (`make install` installs it as root)"
     return None
 
 
-def _reachable_as_nobody(paths: list[str]) -> str:
-    """Shell lines (run as root in a private mount namespace) that let `nobody` reach `paths`.
-
-    A directory on the way that `nobody` may not enter (/root is 0700) is covered by an
-    empty tmpfs, and the paths are bound back at their own places through it; the host
-    keeps its modes.
-    """
-    lines = []
-    blocked: list[str] = []
-    for index, path in enumerate(paths):
-        lines.append(f'mkdir "$STAGE/{index}" && mount --bind "{path}" "$STAGE/{index}"')
-        parts = Path(path).parts
-        for depth in range(2, len(parts) + 1):
-            ancestor = str(Path(*parts[:depth]))
-            if not os.stat(ancestor).st_mode & 0o001:
-                if not any(Path(ancestor).is_relative_to(other) for other in blocked):
-                    blocked.append(ancestor)
-                break
-    lines += [f'mount -t tmpfs -o mode=755 tmpfs "{ancestor}"' for ancestor in blocked]
-    for index, path in sorted(enumerate(paths), key=lambda pair: len(pair[1])):
-        lines.append(f'mkdir -p "{path}" && mount --bind "$STAGE/{index}" "{path}"')
-    return " && ".join(lines)
-
-
 @pytest.mark.skipif(_skip_reason() is not None, reason=_skip_reason() or "")
 def test_the_sandbox_suite_holds_for_an_ordinary_user() -> None:
-    needed = sorted({sys.prefix, sys.base_prefix, str(REPO)}, key=len)
     with tempfile.TemporaryDirectory(prefix="ja-ordinary-") as top:
         place = Path(top)
         place.chmod(0o755)
@@ -70,17 +44,18 @@ def test_the_sandbox_suite_holds_for_an_ordinary_user() -> None:
         home = place / "home"
         home.mkdir()
         os.chown(home, NOBODY, NOBODY)
-        script = (
-            f'STAGE="{place}/stage" && {_reachable_as_nobody(needed)}'
-            f" && exec setpriv --reuid={NOBODY} --regid={NOBODY} --clear-groups"
-            " --inh-caps=-all --bounding-set=-all --"
-            f' env -i HOME="{home}" PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8'
-            f' PYTHONDONTWRITEBYTECODE=1 PYTHONPATH="{REPO}"'
-            f' "{sys.executable}" -m pytest -p no:cacheprovider -v'
-            f' --basetemp="{home}/pytest" "{REPO}/tests/test_sandbox.py"'
-        )
+        env = {
+            "HOME": str(home),
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONPATH": str(REPO),
+        }
+        argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-v"]
+        argv += [f"--basetemp={home}/pytest", f"{REPO}/tests/test_sandbox.py"]
+        reach = [sys.prefix, sys.base_prefix, str(REPO)]
         done = subprocess.run(
-            ["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
+            as_nobody(argv, reach=reach, stage=place / "stage", env=env),
             capture_output=True,
             text=True,
             timeout=600,
