@@ -300,3 +300,288 @@ def test_a_failed_run_is_shown_up_front_and_the_saved_notebook_keeps_the_graph(
     assert "crunch" in drawn
     assert "phase-Failed" in drawn
     assert "model not found" not in page.locator(".jp-Notebook").inner_text()
+
+
+# Readable at any size: a 200-item loop folds, its failed item is findable, zoom and pan.
+BAD_ITEM = 117
+FAN_OUT_CELL = f"""%%argo --no-raise
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {{generateName: wide-}}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - name: work
+        template: work
+        arguments: {{parameters: [{{name: i, value: "{{{{item}}}}"}}]}}
+        withSequence: {{count: "200"}}
+  - name: work
+    inputs: {{parameters: [{{name: i}}]}}
+    container:
+      image: alpine
+      command:
+      - sh
+      - -c
+      - >-
+        test {{{{inputs.parameters.i}}}} -ne {BAD_ITEM} ||
+        {{ echo "item {BAD_ITEM} is bad"; exit 2; }}
+"""
+
+
+def _view_box(page: Any) -> list[float]:
+    raw = page.evaluate(
+        "() => document.querySelector('.argo-view svg.argo-svg').getAttribute('viewBox')"
+    )
+    return [float(v) for v in str(raw).split()]
+
+
+def _shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+@pytest.mark.slow
+def test_a_wide_loop_folds_with_counts_its_failure_is_findable_and_the_view_zooms_and_pans(
+    lab: Lab, page: Any
+) -> None:
+    write_notebook(lab.root / "wide.ipynb", ["%load_ext jupyter_argo", FAN_OUT_CELL])
+    open_notebook(page, lab, "wide.ipynb")
+    command(page, "notebook:run-all-cells")
+    view = page.locator(".argo-view")
+    page.wait_for_function(
+        "() => document.querySelector('.argo-view .argo-header .argo-badge')"
+        "?.textContent.includes('Failed')",
+        timeout=GRAPH_TIMEOUT_MS,
+    )
+    bad = f"work({BAD_ITEM}:{BAD_ITEM})"
+
+    # Folded: the first and last items, and one group for the 198 between, with counts.
+    group = view.locator("g.node.Group")
+    assert group.count() == 1
+    assert "198 more" in (group.text_content() or "")
+    assert "1 failed" in (group.text_content() or "")
+    items = page.evaluate(
+        "() => [...document.querySelectorAll('.argo-view g.node.Pod')]"
+        ".map(g => [...g.querySelectorAll('text')].map(t => t.textContent).join(' '))"
+    )
+    assert len(items) == 2, items
+    row = view.locator(".argo-groups .argo-group").first
+    counts = {
+        c.get_attribute("data-phase"): c.inner_text() for c in row.locator(".argo-count").all()
+    }
+    assert counts == {"Succeeded": "✓ 197 Succeeded", "Failed": "✗ 1 Failed"}, counts
+    # The phase filter counts every item, folded or not.
+    chips = {
+        c.get_attribute("data-phase"): c.inner_text() for c in view.locator(".argo-chip").all()
+    }
+    assert chips["Failed"].endswith(" 1")
+    assert chips["Succeeded"].endswith(" 199")
+    _shot(page, "wide-loop-folded")
+
+    # The group's failed list names the failed item; a click shows its details.
+    failed = row.locator(".argo-items-Failed a")
+    assert failed.all_inner_texts() == [bad]
+    failed.click()
+    detail = view.locator(".argo-detail")
+    detail.get_by_text(f"item {BAD_ITEM} is bad").first.wait_for(timeout=GRAPH_TIMEOUT_MS)
+    assert bad in detail.locator(".argo-detail-head").inner_text()
+    assert "exit code 2" in detail.inner_text()
+    assert view.locator("g.node.Group.argo-selected").count() == 1  # where it is folded
+
+    # Search by name finds it too, folded.
+    search = view.locator(".argo-search")
+    search.fill(str(BAD_ITEM))
+    results = view.locator(".argo-results a")
+    results.first.wait_for()
+    assert results.all_inner_texts() == [f"{bad} (folded in work)"]
+    assert "0 drawn, 1 folded" in view.locator(".argo-found").inner_text()
+    assert view.locator("g.node.Group.argo-match").count() == 1
+    _shot(page, "wide-loop-search")
+    search.fill("")
+    # The filter: only failed nodes stand out; the group holds one, so it stays.
+    view.locator('.argo-chip[data-phase="Failed"]').click()
+    # The first and last items succeeded: dimmed; the failed Steps node and the group stay.
+    assert view.locator("g.node.Pod.argo-dim").count() == 2
+    assert view.locator("g.node.argo-dim").count() == 2
+    assert view.locator("g.node.Group.argo-dim").count() == 0
+    _shot(page, "wide-loop-filter-failed")
+    view.locator('.argo-chip[data-phase="Failed"]').click()
+    assert view.locator("g.node.argo-dim").count() == 0
+
+    # Zoom with the buttons and with Ctrl + wheel, pan by dragging: the visible area moves.
+    before = _view_box(page)
+    view.locator(".argo-zoom-in").click()
+    zoomed = _view_box(page)
+    assert zoomed[2] == pytest.approx(before[2] / 1.25, rel=0.01)
+    box = view.locator(".argo-graph").bounding_box()
+    centre = (box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.move(*centre)
+    page.keyboard.down("Control")
+    page.mouse.wheel(0, -200)
+    page.keyboard.up("Control")
+    page.wait_for_function(
+        "(w) => +document.querySelector('.argo-view svg.argo-svg').getAttribute('viewBox')"
+        ".split(' ')[2] < w",
+        arg=zoomed[2] * 0.9,
+    )
+    wheeled = _view_box(page)
+    page.mouse.move(*centre)
+    page.mouse.down()
+    page.mouse.move(centre[0] - 120, centre[1] - 40, steps=6)
+    page.mouse.up()
+    panned = _view_box(page)
+    assert panned[2:] == wheeled[2:]
+    scale = box["width"] / wheeled[2]
+    assert panned[0] - wheeled[0] == pytest.approx(120 / scale, rel=0.05)
+    assert panned[1] - wheeled[1] == pytest.approx(40 / scale, rel=0.05)
+    assert view.locator(".argo-detail").is_visible()  # a drag is not a click
+    _shot(page, "wide-loop-zoomed-panned")
+    view.locator(".argo-fit").click()
+    assert _view_box(page)[2] >= before[2] * 0.99
+
+    # Unfold from the group (a click), fold again from the panel: the same view each way.
+    view.locator(".argo-close").click()
+    group.click()
+    page.wait_for_function(
+        "() => document.querySelectorAll('.argo-view g.node.Pod').length === 200",
+        timeout=GRAPH_TIMEOUT_MS,
+    )
+    assert view.locator("g.node.Group").count() == 0
+    unfolded = view.locator(".argo-groups .argo-unfolded")
+    assert "200 items unfolded" in unfolded.inner_text()
+    # The failed item is drawn now, and the search finds it in the graph.
+    search.fill(bad)
+    view.locator(".argo-results a").first.wait_for()
+    assert "1 drawn, 0 folded" in view.locator(".argo-found").inner_text()
+    search.press("Enter")
+    match = view.locator("g.node.argo-match")
+    assert match.count() == 1
+    assert "117" in (match.text_content() or "")
+    _shot(page, "wide-loop-unfolded")
+    search.fill("")
+    unfolded.locator(".argo-fold").click()
+    page.wait_for_function(
+        "() => document.querySelectorAll('.argo-view g.node.Group').length === 1",
+        timeout=GRAPH_TIMEOUT_MS,
+    )
+    assert view.locator("g.node.Pod").count() == 2
+    assert view.locator("g.argo-fold-mark").count() == 0
+    # Both ways again, on the graph itself: click the group, then the fold mark beside the
+    # fan-out's parent.
+    group.click()
+    mark = view.locator("g.argo-fold-mark")
+    mark.wait_for(timeout=GRAPH_TIMEOUT_MS)
+    assert "fold 200" in (mark.text_content() or "")
+    search.fill("[0]")  # the step group the items hang from, by its name
+    search.press("Enter")
+    _shot(page, "wide-loop-unfolded-fold-mark")
+    search.fill("")
+    mark.click()
+    page.wait_for_function(
+        "() => document.querySelectorAll('.argo-view g.node.Group').length === 1",
+        timeout=GRAPH_TIMEOUT_MS,
+    )
+    assert view.locator("g.node.Pod").count() == 2
+
+
+DAG_CELL = """from jupyter_argo import WorkflowView
+from jupyter_argo.render._samples import dag_workflow
+view = WorkflowView(dag_workflow(1000))
+view"""
+# The same run later: its last task failed. A phase-only update, as a watch delivers it.
+DAG_UPDATE_CELL = """import copy
+later = copy.deepcopy(view.workflow)
+last = next(n for n in later["status"]["nodes"].values() if n["displayName"] == "t999")
+last["phase"] = "Failed"
+view.update(later)
+view.layouts"""
+
+
+@pytest.mark.slow
+def test_a_thousand_task_dag_is_drawn_in_full_and_navigable(lab: Lab, page: Any) -> None:
+    write_notebook(lab.root / "big.ipynb", [DAG_CELL, DAG_UPDATE_CELL])
+    open_notebook(page, lab, "big.ipynb")
+    cell(page, 0).click()
+    command(page, "notebook:run-cell")
+    view = page.locator(".argo-view")
+    view.locator("g.node").first.wait_for(timeout=GRAPH_TIMEOUT_MS)
+    assert view.locator("g.node.Pod").count() == 1000
+    assert view.locator("g.node.Group").count() == 0
+    # Fit: all of it in the viewport, no minimap; zoomed in: the minimap shows where.
+    minimap = view.locator(".argo-minimap")
+    assert not minimap.is_visible()
+    _shot(page, "dag-1000-fit")
+    search = view.locator(".argo-search")
+    search.fill("t999")
+    search.press("Enter")
+    target = view.locator("g.node.argo-match")
+    assert target.count() == 1
+    # Centred on it, at a readable size.
+    graph_box = view.locator(".argo-graph").bounding_box()
+    node_box = target.bounding_box()
+    assert abs(node_box["x"] + node_box["width"] / 2 - graph_box["x"] - graph_box["width"] / 2) < 2
+    assert (
+        abs(node_box["y"] + node_box["height"] / 2 - graph_box["y"] - graph_box["height"] / 2) < 2
+    )
+    assert node_box["height"] >= 15
+    assert minimap.is_visible()
+    view.locator(".argo-detail").get_by_text("t999").first.wait_for(timeout=GRAPH_TIMEOUT_MS)
+    assert "phase-Succeeded" in (target.get_attribute("class") or "")
+    _shot(page, "dag-1000-found")
+
+    # The keyboard, on the focused graph: + zooms in, an arrow pans, 0 fits.
+    before = _view_box(page)
+    view.locator(".argo-graph").focus()
+    page.keyboard.press("+")
+    zoomed = _view_box(page)
+    assert zoomed[2] == pytest.approx(before[2] / 1.25, rel=0.01)
+    page.keyboard.press("ArrowLeft")
+    moved = _view_box(page)
+    assert moved[0] == pytest.approx(zoomed[0] - zoomed[2] / 4, rel=0.01)
+    assert moved[1:] == zoomed[1:]
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("-")
+    assert _view_box(page) == pytest.approx(before, abs=0.05)
+
+    # A phase-only update from the kernel repaints the node where the user is looking.
+    where = _view_box(page)
+    node_id = target.get_attribute("id")
+    cell(page, 1).click()
+    command(page, "notebook:run-cell")
+    page.wait_for_function(
+        "(id) => document.getElementById(id)?.getAttribute('class').includes('phase-Failed')",
+        arg=node_id,
+        timeout=GRAPH_TIMEOUT_MS,
+    )
+    assert _view_box(page) == where
+    assert view.locator("g.node.argo-match").count() == 1
+    result = cell(page, 1).locator(".jp-OutputArea-executeResult .jp-OutputArea-output")
+    assert result.inner_text().strip() == "1"  # layouts: still the first one
+    _shot(page, "dag-1000-updated")
+
+
+BAD_INPUT_CELL = """from jupyter_argo import WorkflowView
+from jupyter_argo.render._samples import fan_out_workflow
+broken = fan_out_workflow(3)
+broken["status"]["nodes"][broken["metadata"]["name"]]["children"].append("gone-404")
+display(WorkflowView({"metadata": {"name": "fresh-x1"}}), WorkflowView(broken))"""
+
+
+@pytest.mark.slow
+def test_bad_input_shows_what_it_can_and_says_what_it_cannot(lab: Lab, page: Any) -> None:
+    write_notebook(lab.root / "bad.ipynb", [BAD_INPUT_CELL])
+    open_notebook(page, lab, "bad.ipynb")
+    command(page, "notebook:run-all-cells")
+    views = page.locator(".argo-view")
+    views.nth(1).locator("g.node").first.wait_for(timeout=GRAPH_TIMEOUT_MS)
+    fresh, broken = views.nth(0), views.nth(1)
+    assert "no status yet" in fresh.locator(".argo-problems").inner_text()
+    assert fresh.locator(".argo-graph g.node").count() == 1  # the placeholder, named
+    said = broken.locator(".argo-problems").inner_text()
+    assert "1 child missing from status.nodes" in said
+    assert "gone-404" in said
+    assert broken.locator("g.node.Pod").count() == 4  # the rest: 3 items, summarise
+    assert "Traceback" not in page.locator(".jp-Notebook").inner_text()
+    _shot(page, "bad-input")

@@ -411,3 +411,134 @@ def test_lazy_public_api() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+# Readable at any size: which fan-outs fold by default, what a group carries, bad input.
+
+
+def test_a_loop_wider_than_ten_folds_by_default() -> None:
+    # The Argo UI folds a node's children past a handful into first, "N hidden", last.
+    for width, folded in ((10, False), (11, True), (30, True), (200, True)):
+        workflow = fan_out_workflow(width)
+        graph = build_graph(workflow)
+        groups = [b for b in graph.boxes.values() if b.kind == "Group"]
+        assert bool(groups) is folded, width
+        if folded:
+            items = fan_out_members(workflow)
+            assert list(groups[0].members) == [n["id"] for n in items[1:-1]]
+            assert items[0]["id"] in graph.boxes
+            assert items[-1]["id"] in graph.boxes
+            # Steps, [0], first item, group, last item, [1], summarise.
+            assert len(graph.boxes) == 7
+            assert graph.total == len(nodes_of(workflow))
+
+
+def test_a_thousand_task_dag_is_drawn_in_full() -> None:
+    # A DAG's root tasks and their dependents are separate tasks, not a loop: all drawn.
+    workflow = dag_workflow(1000)
+    graph = build_graph(workflow)
+    assert set(graph.boxes) == set(nodes_of(workflow))
+    assert not any(b.kind == "Group" for b in graph.boxes.values())
+    edges = {(e.tail, e.head) for e in graph.edges}
+    for node_id, node in nodes_of(workflow).items():
+        for child in node.get("children") or ():
+            assert (node_id, child) in edges
+
+
+def test_a_group_carries_counts_by_phase_and_its_failed_and_running_items() -> None:
+    workflow = fan_out_workflow(200, failed=3, running=20)
+    items = fan_out_members(workflow)
+    graph = build_graph(workflow)
+    ((group_id, group),) = graph.groups().items()
+    hidden = items[1:-1]
+    expected = {p: sum(n["phase"] == p for n in hidden) for p in ("Failed", "Running", "Succeeded")}
+    assert group["counts"] == {p: n for p, n in expected.items() if n}
+    assert group["members"] == group["nodes"] == len(hidden) == 198
+    assert group["name"] == "work"
+    assert group["failed"] == [
+        [n["id"], n["displayName"]] for n in hidden if n["phase"] == "Failed"
+    ]
+    running = [[n["id"], n["displayName"]] for n in hidden if n["phase"] == "Running"]
+    assert group["running"] == running
+    assert graph.boxes[group_id].phase == "Running"
+    # Every folded node can be found by name.
+    assert graph.index() == {group_id: [[n["id"], n["displayName"]] for n in hidden]}
+
+
+def test_a_group_counts_the_work_of_folded_subtrees() -> None:
+    # Items that are Steps of their own: the group counts their pods, lists the failed pod.
+    workflow = fan_out_workflow(15)
+    nodes = nodes_of(workflow)
+    items = fan_out_members(workflow)
+    target = items[5]
+    pod = dict(target, id=f"{target['id']}-pod", name=f"{target['name']}.inner", phase="Failed")
+    pod["displayName"] = "inner"
+    pod["children"] = []
+    nodes[pod["id"]] = pod
+    target.update(type="Steps", phase="Failed", children=[pod["id"]])
+    graph = build_graph(workflow)
+    ((group_id, group),) = graph.groups().items()
+    assert group["failed"] == [[pod["id"], "inner"]]
+    assert group["nodes"] == group["members"] + 1
+    assert pod["id"] in {n for n, _ in graph.index()[group_id]}
+
+
+def test_unfolding_and_folding_again() -> None:
+    workflow = fan_out_workflow(200)
+    parent = next(n["id"] for n in nodes_of(workflow).values() if n["type"] == "StepGroup")
+    folded = build_graph(workflow)
+    unfolded = build_graph(workflow, expand={parent})
+    assert not any(b.kind == "Group" for b in unfolded.boxes.values())
+    assert set(unfolded.boxes) == set(nodes_of(workflow))
+    assert unfolded.expandable == {parent: 200}
+    assert folded.expandable == {}
+    assert build_graph(workflow, expand=()).shape_key == folded.shape_key
+
+
+def test_dag_task_loops_fold_under_their_task_group() -> None:
+    workflow = load("dag-running")
+    nodes = nodes_of(workflow)
+    group = next(n for n in nodes.values() if n["type"] == "TaskGroup")
+    first = nodes[group["children"][0]]
+    for index in range(len(group["children"]), 25):
+        item = copy.deepcopy(first)
+        item["id"] = f"{first['id']}x{index}"
+        item["name"] = re.sub(r"\(\d+:[^)]*\)$", f"({index}:{index})", first["name"])
+        item["displayName"] = re.sub(r"\(\d+:[^)]*\)$", f"({index}:{index})", first["displayName"])
+        nodes[item["id"]] = item
+        group["children"].append(item["id"])
+    graph = build_graph(workflow)
+    (box,) = [b for b in graph.boxes.values() if b.kind == "Group"]
+    assert box.id == f"{group['id']}/more"
+    assert len(box.members) == 23
+
+
+@pytest.mark.parametrize(
+    ("workflow", "said"),
+    [
+        ({"metadata": {"name": "fresh-x1"}, "spec": {}}, "no status yet"),
+        ({"metadata": {"name": "odd"}, "status": "Running"}, "status is not a mapping"),
+        ({"metadata": {"name": "odd"}, "status": {"nodes": [1, 2]}}, "status.nodes is not"),
+        (["not", "a", "workflow"], "not a Workflow object (a list)"),
+    ],
+)
+def test_bad_input_draws_a_placeholder_and_says_why(workflow: Any, said: str) -> None:
+    graph = build_graph(workflow)
+    assert len(graph.boxes) == 1
+    assert any(said in problem for problem in graph.problems), graph.problems
+    render_svg(workflow)  # no traceback
+
+
+def test_children_missing_from_the_status_are_left_out_and_named() -> None:
+    workflow = fan_out_workflow(3)
+    nodes = nodes_of(workflow)
+    steps = next(n for n in nodes.values() if n["type"] == "Steps")
+    steps["children"].append("ghost-123")
+    nodes["junk"] = "not a node"
+    graph = build_graph(workflow)
+    assert set(graph.boxes) == set(nodes) - {"junk"}
+    assert graph.problems == (
+        "1 unreadable entry in status.nodes (e.g. 'junk'): not drawn",
+        f"1 child missing from status.nodes (e.g. {steps['displayName']} -> ghost-123): not drawn",
+    )
+    assert "ghost-123" not in render_svg(workflow)

@@ -340,3 +340,109 @@ def test_coalescer_close_without_flush_and_errors() -> None:
     assert 1 not in seen
     assert not coalescer.push(2)
     assert not coalescer.running
+
+
+def test_a_group_folds_and_unfolds_both_ways_and_stays_so_across_updates() -> None:
+    running = fan_out_workflow(200, failed=3, running=20)
+    view = WorkflowView(running)
+    (group_id,) = view.groups
+    parent = view.groups[group_id]["parent"]
+    assert view.expanded == []
+    # A click on the group unfolds it, as in the Argo UI.
+    view.selected = group_id
+    assert view.expanded == [parent]
+    assert view.layouts == 2
+    assert view.groups == {}
+    assert view.index == {}
+    assert view.header["foldable"] == {parent: {"items": 200, "name": "work"}}
+    # Still unfolded after a phase-only update: no new layout.
+    view.update(finish(running))
+    assert view.layouts == 2
+    assert group_id not in view.phases
+    # The browser's fold button sets `expanded`: folded again, and it stays folded.
+    view.expanded = []
+    assert view.layouts == 3
+    assert group_id in view.phases
+    assert view.header["foldable"] == {}
+    view.update(finish(running))
+    assert view.layouts == 3
+    # And from Python.
+    view.expand([parent])
+    assert view.expanded == [parent]
+    view.fold([parent])
+    assert view.expanded == []
+    assert group_id in view.phases
+
+
+def test_groups_carry_counts_failed_and_running_items_and_the_index_every_name() -> None:
+    running = fan_out_workflow(200, failed=3, running=20)
+    view = WorkflowView(running)
+    ((group_id, group),) = view.groups.items()
+    items = [n for n in nodes_of(running).values() if n["type"] == "Pod"][1:-1]
+    assert group["counts"] == {"Failed": 2, "Running": 20, "Succeeded": 176}
+    assert [name for _, name in group["failed"]] == ["work(1:item-1)", "work(2:item-2)"]
+    assert len(group["running"]) == 20
+    assert [name for _, name in view.index[group_id]] == [n["displayName"] for n in items]
+    index = view.index
+    # Counts follow phases without a new layout, and the index (structure) is not resent.
+    view.update(finish(running))
+    assert view.layouts == 1
+    assert view.index is index
+    assert view.groups[group_id]["counts"] == {"Failed": 2, "Succeeded": 196}
+    assert view.groups[group_id]["running"] == []
+    # A folded item can be selected: its details, as for a drawn node.
+    failed_id = group["failed"][0][0]
+    view.selected = failed_id
+    assert view.detail["id"] == failed_id
+    assert view.detail["phase"] == "Failed"
+
+
+def test_legend_travels_apart_from_the_graph() -> None:
+    view = WorkflowView(load("dag-running"))
+
+    def ids(svg: str) -> set[str]:
+        return {g.attrib.get("id", "") for g in ET.fromstring(svg).iter(f"{SVG}g")}
+
+    assert "legend-Pod" in ids(view.legend)
+    assert not any(i.startswith("legend-") for i in ids(view.svg))
+    # The static copy still has both.
+    static = view.static_svg()
+    assert "legend-Pod" in ids(static)
+    assert set(nodes_of(load("dag-running"))) <= set(node_fills(static))
+
+
+@pytest.mark.parametrize(
+    ("workflow", "said"),
+    [
+        ({"metadata": {"name": "fresh-x1"}, "spec": {}}, "no status yet"),
+        ({"metadata": {"name": "odd"}, "status": "Running"}, "status is not a mapping"),
+        ({"metadata": "odd", "status": {"phase": "Running", "nodes": 3}}, "status.nodes is not"),
+    ],
+)
+def test_bad_input_shows_what_it_can_and_says_what_it_cannot(
+    workflow: dict[str, Any], said: str
+) -> None:
+    view = WorkflowView(workflow)
+    assert any(said in problem for problem in view.header["problems"]), view.header
+    assert view.svg
+    assert said in view.text()
+    data, _ = view._repr_mimebundle_()
+    assert data["image/svg+xml"]
+    view.selected = "anything"
+    assert view.detail == {}
+
+
+def test_children_missing_from_the_status_are_named_and_the_rest_drawn() -> None:
+    workflow = load("dag-running")
+    nodes = nodes_of(workflow)
+    dag = next(n for n in nodes.values() if n["type"] == "DAG")
+    dag["children"] = [*dag["children"], "gone-404"]
+    view = WorkflowView(workflow)
+    (problem,) = view.header["problems"]
+    assert "gone-404" in problem
+    assert "missing" in problem
+    assert set(nodes) <= set(view.phases)
+    fixed = copy.deepcopy(workflow)
+    nodes_of(fixed)[dag["id"]]["children"].remove("gone-404")
+    view.update(fixed)
+    assert view.header["problems"] == []

@@ -9,12 +9,20 @@ edges run from a node to its children, StepGroup and TaskGroup nodes are junctio
 and the workflow's own exit handler, which is nobody's child, hangs off the outbound
 nodes of the root.
 
-Large workflows fold like the Argo UI's collapsed nodes: a fan-out keeps its first and
-last child and folds the rest, with everything only they lead to, into one group node
-per parent ("120 more" / "37 running, 3 failed"). Past a budget of drawn nodes, further
+Fan-outs fold like the Argo UI's collapsed nodes (`pushChildren`, which folds any node
+with more than 3 children): here a fan-out is a node with more than `Collapse.fanout`
+children that are parallel work of one kind (the children of a StepGroup, a TaskGroup or
+a Retry node, or loop items `name(i:item)`), so a DAG's independent tasks are all drawn.
+A fan-out keeps its first and last child and folds the rest, with everything only they
+lead to, into one group node per parent ("120 more" / "37 running, 3 failed") that
+carries its counts by phase and its failed and running work. `expand` unfolds a parent's
+fan-out; leaving it out folds it again. Past a budget of drawn nodes (2,000), further
 children fold into their parent's group too, so the drawing stays bounded however big
 the run. Which nodes fold depends only on the structure, never on phases, so a
 phase-only change never changes the layout.
+
+`sanitise` reads what it can of a malformed Workflow object and says what it could not
+(no status, unreadable nodes, children missing from `status.nodes`).
 """
 
 from __future__ import annotations
@@ -23,11 +31,12 @@ import re
 from collections import Counter, deque
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from jupyter_argo.render.style import SHAPES
 
-__all__ = ["Box", "Collapse", "Edge", "Graph", "build_graph"]
+__all__ = ["Box", "Collapse", "Edge", "Graph", "build_graph", "sanitise"]
 
 _LINE_WIDTH = 28
 _ATTEMPT = re.compile(r"^(.*)\((\d+)\)$")
@@ -46,6 +55,9 @@ class Box:
     cluster: str = ""  # the Retry node whose attempts this box belongs to
     note: str = ""  # a group's live counts, e.g. "37 running, 3 failed"
     members: tuple[str, ...] = ()  # a group's folded children
+    counts: tuple[tuple[str, int], ...] = ()  # a group's work by phase
+    failed: tuple[str, ...] = ()  # a group's failed or errored work, in order
+    running: tuple[str, ...] = ()  # a group's running work, in order
 
 
 @dataclass(frozen=True)
@@ -59,9 +71,9 @@ class Edge:
 class Collapse:
     """When to fold. `above`: fold only runs with more nodes than this."""
 
-    above: int = 300
+    above: int = 0
     fanout: int = 10  # fold fan-outs wider than this to first, group, last
-    budget: int = 250  # draw at most about this many nodes; fold the rest
+    budget: int = 2000  # draw at most about this many nodes; fold the rest
     expanded: int = 500  # an expanded fan-out still folds past this width
 
 
@@ -77,6 +89,11 @@ class Graph:
     boxes: dict[str, Box]
     edges: list[Edge]
     total: int  # nodes in the status, drawn or folded
+    folded: dict[str, tuple[str, ...]] = field(default_factory=dict)  # group: every node in it
+    names: dict[str, str] = field(default_factory=dict)  # any node: its display name
+    expandable: dict[str, int] = field(default_factory=dict)  # unfolded fan-out: its width
+    fans: dict[str, str] = field(default_factory=dict)  # a folded or unfolded fan-out: a name
+    problems: tuple[str, ...] = ()  # what could not be drawn, in words
     _key: tuple[object, ...] | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -93,6 +110,36 @@ class Graph:
     def notes(self) -> dict[str, str]:
         return {b.id: b.note for b in self.boxes.values() if b.kind == "Group"}
 
+    def groups(self, *, listed: int = 100) -> dict[str, dict[str, Any]]:
+        """Each group's live state: counts by phase, its first `listed` failed and running
+        items as [ID, name], how many nodes it folds and whose fan-out it is."""
+        out: dict[str, dict[str, Any]] = {}
+        for box in self.boxes.values():
+            if box.kind != "Group":
+                continue
+            parent = box.id.removesuffix(_GROUP_SUFFIX)
+            out[box.id] = {
+                "name": self.fans.get(parent, ""),
+                "parent": parent,
+                "members": len(box.members),
+                "nodes": len(self.folded.get(box.id, ())),
+                "counts": dict(box.counts),
+                "failed": [[n, self.names.get(n, n)] for n in box.failed[:listed]],
+                "running": [[n, self.names.get(n, n)] for n in box.running[:listed]],
+            }
+        return out
+
+    def drawn_names(self) -> dict[str, str]:
+        """The display name of each drawn node (not groups): what search matches."""
+        return {b: self.names[b] for b in self.boxes if b in self.names}
+
+    def index(self) -> dict[str, list[list[str]]]:
+        """What each group folds, as [ID, name] pairs: to search folded nodes by name."""
+        return {
+            gid: [[n, self.names.get(n, n)] for n in members]
+            for gid, members in self.folded.items()
+        }
+
     def kinds(self) -> tuple[str, ...]:
         """The node types drawn, in a fixed order (for the legend)."""
         present = {b.kind for b in self.boxes.values()}
@@ -104,23 +151,99 @@ def build_graph(
     *,
     expand: Collection[str] = (),
     collapse: Collapse = FOLD,
+    sanitised: tuple[str, ...] | None = None,
 ) -> Graph:
-    """The graph of one Workflow object. `expand`: IDs of nodes whose fan-out to unfold."""
-    metadata = workflow.get("metadata") or {}
-    status = workflow.get("status") or {}
+    """The graph of one Workflow object. `expand`: IDs of nodes whose fan-out to unfold.
+
+    `sanitised`: the problems `sanitise` found, when `workflow` is its output already.
+    """
+    if sanitised is None:
+        workflow, problems = sanitise(workflow)
+    else:
+        problems = sanitised
+    metadata = workflow["metadata"]
+    status = workflow["status"]
     name = str(metadata.get("name") or "")
-    raw = status.get("nodes") or {}
-    nodes: dict[str, Mapping[str, Any]] = {
-        k: v for k, v in raw.items() if isinstance(k, str) and isinstance(v, Mapping)
-    }
+    nodes: dict[str, Mapping[str, Any]] = status["nodes"]
     if not nodes:
-        return _placeholder(name or "workflow", str(status.get("phase") or ""))
-    return _Builder(name, nodes, set(expand), collapse).build()
+        return _placeholder(name or "workflow", str(status.get("phase") or ""), problems)
+    graph = _Builder(name, nodes, set(expand), collapse).build()
+    graph.problems = problems
+    return graph
 
 
-def _placeholder(name: str, phase: str) -> Graph:
+def _placeholder(name: str, phase: str, problems: tuple[str, ...]) -> Graph:
     box = Box(id=name, kind="Steps", lines=(_shorten(name),), phase=phase)
-    return Graph(name=name, boxes={box.id: box}, edges=[], total=0)
+    return Graph(name=name, boxes={box.id: box}, edges=[], total=0, problems=problems)
+
+
+def sanitise(workflow: object) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """`workflow` with a readable `metadata`, `status` and `status.nodes` (each node a mapping,
+    its `children` a list of IDs in `status.nodes`), and what had to be left out, in words.
+
+    A workflow the controller has not picked up yet has no status: that is said too.
+    """
+    problems: list[str] = []
+    if not isinstance(workflow, Mapping):
+        kind = type(workflow).__name__
+        return _EMPTY | {"status": {"nodes": {}}}, (f"not a Workflow object (a {kind})",)
+    metadata = workflow.get("metadata")
+    if not isinstance(metadata, Mapping):
+        if metadata is not None:
+            problems.append("metadata is not a mapping: no name")
+        metadata = {}
+    status = workflow.get("status")
+    if status is None:
+        problems.append("no status yet (no controller has picked it up): nothing to draw")
+        status = {}
+    elif not isinstance(status, Mapping):
+        problems.append(f"status is not a mapping (a {type(status).__name__}): nothing to draw")
+        status = {}
+    raw = status.get("nodes")
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        problems.append(f"status.nodes is not a mapping (a {type(raw).__name__}): not drawn")
+        raw = {}
+    nodes: dict[str, Mapping[str, Any]] = {}
+    unreadable: list[str] = []
+    for nid, node in raw.items():
+        if (type(node) is dict or isinstance(node, Mapping)) and isinstance(nid, str):
+            nodes[nid] = node
+            continue
+        unreadable.append(str(nid))
+    if unreadable:
+        problems.append(
+            f"{_count(len(unreadable), 'unreadable entry', 'unreadable entries')} in "
+            f"status.nodes (e.g. {unreadable[0]!r}): not drawn"
+        )
+    missing: list[tuple[str, str]] = []
+    for nid, node in nodes.items():
+        children = node.get("children")
+        if children is None:
+            continue
+        if type(children) is list and all(type(c) is str and c in nodes for c in children):
+            continue  # the usual case: nothing to change
+        listed = children if isinstance(children, list | tuple) else []
+        kept = [c for c in listed if isinstance(c, str) and c in nodes]
+        missing += [(nid, str(c)) for c in listed if not (isinstance(c, str) and c in nodes)]
+        nodes[nid] = dict(node, children=kept)
+    if missing:
+        parent, child = missing[0]
+        name = str(nodes[parent].get("displayName") or nodes[parent].get("name") or parent)
+        problems.append(
+            f"{_count(len(missing), 'child', 'children')} missing from status.nodes "
+            f"(e.g. {name} -> {child}): not drawn"
+        )
+    clean = dict(workflow, metadata=dict(metadata), status=dict(status, nodes=nodes))
+    return clean, tuple(problems)
+
+
+_EMPTY: dict[str, Any] = {"metadata": {}}
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n:,} {one if n == 1 else many}"
 
 
 class _Builder:
@@ -139,6 +262,7 @@ class _Builder:
             nid: [c for c in (node.get("children") or ()) if c in nodes]
             for nid, node in nodes.items()
         }
+        self._hooks: dict[str, bool] = {}
         self.exit_id = next(
             (nid for nid, n in nodes.items() if n.get("name") == f"{name}.onExit"), None
         )
@@ -149,7 +273,35 @@ class _Builder:
         order = _unfold_singles(order, owner, groups)
         edges = self._edges(order, owner)
         boxes = self._boxes(order, groups, owner)
-        return Graph(name=self.name, boxes=boxes, edges=edges, total=len(self.nodes))
+        owned: dict[str, list[str]] = {}
+        for nid, group in owner.items():
+            owned.setdefault(group, []).append(nid)
+        names = {nid: _name(self.nodes[nid], nid) for nid in (*owner, *order) if nid in self.nodes}
+        expandable = {
+            nid: len(self.kids[nid])
+            for nid in self.expand
+            if nid in boxes and self._fans_out(nid, self.kids[nid], self.collapse.fanout)
+        }
+        parents = [*expandable, *(g.removesuffix(_GROUP_SUFFIX) for g in groups)]
+        fans = {p: self._fan_name(p) for p in parents if p in self.nodes}
+        return Graph(
+            name=self.name,
+            boxes=boxes,
+            edges=edges,
+            total=len(self.nodes),
+            folded={gid: tuple(owned[gid]) for gid in groups},
+            names=names,
+            expandable=expandable,
+            fans=fans,
+        )
+
+    def _fan_name(self, parent: str) -> str:
+        """What a fan-out is called: its loop's step or task name, else its parent's."""
+        for child in self.kids[parent][:1]:
+            name = _name(self.nodes[child], child)
+            item = _LOOP_ITEM.match(name)
+            return item.group(1) if item else name
+        return _name(self.nodes[parent], parent)
 
     def _roots(self) -> list[str]:
         parented: set[str] = set()
@@ -208,10 +360,20 @@ class _Builder:
 
     def _split(self, nid: str, children: list[str]) -> tuple[list[str], list[str]]:
         width = self.collapse.expanded if nid in self.expand else self.collapse.fanout
-        if len(children) <= width:
+        if not self._fans_out(nid, children, width):
             return children, []
         head = width - 1 if nid in self.expand else 1
         return children[:head] + children[-1:], children[head:-1]
+
+    def _fans_out(self, nid: str, children: list[str], width: int) -> bool:
+        """More than `width` children doing parallel work of one kind: a group's (StepGroup,
+        TaskGroup), a Retry node's attempts, or mostly loop items."""
+        if len(children) <= width:
+            return False
+        if self.nodes[nid].get("type") in _FAN_TYPES:
+            return True
+        items = sum(1 for c in children if _LOOP_ITEM.match(_name(self.nodes[c], c)))
+        return 2 * items >= len(children)
 
     def _fold(
         self, order: list[str], folded: dict[str, list[str]]
@@ -248,7 +410,8 @@ class _Builder:
                 head = drawn_as(child)
                 if tail is None or head is None or head == tail:
                     continue
-                edges.setdefault((tail, head), _is_hook(self.nodes[child]))
+                if (tail, head) not in edges:
+                    edges[tail, head] = self._hook(child)
         if self.exit_id is not None and self.exit_id in drawn:
             tails = [drawn_as(leaf) for leaf in self._outbound_leaves(self.name)]
             if not tails and self.name in drawn:
@@ -306,16 +469,21 @@ class _Builder:
         shape = SHAPES.get(kind)
         lines = _label(node, nid, attempt) if shape is None or shape.labelled else ()
         return Box(
-            id=nid, kind=kind, lines=lines, phase=phase, hooked=_is_hook(node), cluster=cluster
+            id=nid, kind=kind, lines=lines, phase=phase, hooked=self._hook(nid), cluster=cluster
         )
+
+    def _hook(self, nid: str) -> bool:
+        hooked = self._hooks.get(nid)
+        if hooked is None:
+            hooked = self._hooks[nid] = _is_hook(self.nodes[nid])
+        return hooked
 
     def _group(self, gid: str, members: list[str], owned: list[str], cluster: str) -> Box:
         # Counts are of the work folded away: pods and the like, however deep; the
         # folded children themselves while they have none yet.
-        work = [self.nodes[n] for n in owned if self.nodes[n].get("type") in _WORK_TYPES]
-        counts = Counter(
-            str(n.get("phase") or "") for n in work or (self.nodes[m] for m in members)
-        )
+        work = [n for n in owned if self.nodes[n].get("type") in _WORK_TYPES] or members
+        phases = [str(self.nodes[n].get("phase") or "") for n in work]
+        counts = Counter(phases)
         more = f"{len(members):,} more"
         if len(owned) > len(members):  # whole subtrees folded: say how big
             more += f" ({len(owned):,} nodes)"
@@ -327,6 +495,9 @@ class _Builder:
             cluster=cluster,
             note=group_note(counts),
             members=tuple(members),
+            counts=tuple(sorted(counts.items())),
+            failed=tuple(n for n, p in zip(work, phases, strict=True) if p in ("Failed", "Error")),
+            running=tuple(n for n, p in zip(work, phases, strict=True) if p == "Running"),
         )
 
 
@@ -342,10 +513,16 @@ def _unfold_singles(
 
 
 _WORK_TYPES = ("Pod", "Container", "HTTP", "Plugin", "Suspend", "Skipped")
+_FAN_TYPES = ("StepGroup", "TaskGroup", "Retry")
+_GROUP_SUFFIX = "/more"
 
 
 def _group_id(parent: str) -> str:
-    return f"{parent}/more"
+    return f"{parent}{_GROUP_SUFFIX}"
+
+
+def _name(node: Mapping[str, Any], nid: str) -> str:
+    return str(node.get("displayName") or node.get("name") or nid)
 
 
 def _is_hook(node: Mapping[str, Any]) -> bool:
@@ -355,7 +532,11 @@ def _is_hook(node: Mapping[str, Any]) -> bool:
 
 
 def _label(node: Mapping[str, Any], nid: str, attempt: bool) -> tuple[str, ...]:
-    text = str(node.get("displayName") or node.get("name") or nid)
+    return _label_of(_name(node, nid), attempt)
+
+
+@lru_cache(maxsize=1 << 16)  # the same names come back with every update of a run
+def _label_of(text: str, attempt: bool) -> tuple[str, ...]:
     extra: list[str] = []
     if attempt and (match := _ATTEMPT.match(text)):
         text = match.group(1)

@@ -16,11 +16,11 @@ from typing import Any
 
 from jupyter_argo.render.dot import legend_dot, to_dot
 from jupyter_argo.render.engine import layout
-from jupyter_argo.render.graph import FOLD, Collapse, Graph, build_graph
+from jupyter_argo.render.graph import FOLD, Collapse, Graph, build_graph, sanitise
 from jupyter_argo.render.style import DARK_TEXT, FONT, PALETTE, phase_style
 from jupyter_argo.render.summary import summarise
 
-__all__ = ["draw", "recolour", "render_svg", "stack"]
+__all__ = ["draw", "draw_parts", "recolour", "render_svg", "stack"]
 
 _ROOT = re.compile(r"<svg\b[^>]*>")
 _VIEWBOX = re.compile(r'viewBox="([^"]*)"')
@@ -48,15 +48,21 @@ def render_svg(
     below, and fan-outs of large runs fold into group nodes. `title` adds the workflow's
     name, phase, progress and duration above the graph.
     """
-    graph = build_graph(workflow, expand=expand, collapse=collapse)
+    clean, _ = sanitise(workflow)
+    graph = build_graph(clean, expand=expand, collapse=collapse)
     drawing = draw(graph)
-    return with_title(drawing, workflow) if title else drawing
+    return with_title(drawing, clean) if title else drawing
 
 
 def draw(graph: Graph) -> str:
     """Lay out `graph` (one Graphviz run) and put the legend under it."""
+    return stack(list(draw_parts(graph)))
+
+
+def draw_parts(graph: Graph) -> tuple[str, str]:
+    """The laid-out graph and its legend, as two Graphviz SVG documents (one layout run)."""
     hooked = any(box.hooked for box in graph.boxes.values())
-    return stack([layout(to_dot(graph)), _legend(graph.kinds(), hooked)])
+    return layout(to_dot(graph)), _legend(graph.kinds(), hooked)
 
 
 @lru_cache(maxsize=64)

@@ -10,7 +10,17 @@ Design. One anywidget (JupyterLab, Notebook 7, VS Code, Colab): a small ES modul
   its message and the last lines of its log (fetched once), so the browser shows them
   without a click (and marks that node); the `text/plain` copy ends with the same.
 - A click in the browser sets `selected`; Python answers with `detail` (inputs, outputs,
-  message, log tail from `logs`). Clicking a group node unfolds it.
+  message, log tail from `logs`); any node in the status can be selected, folded or not.
+- Readable at any size: zoom, pan, fit, the minimap, search by name and the phase filter
+  all run in the browser on the SVG (its viewBox), with no round-trip. Fan-outs fold into
+  group nodes (`render/graph.py`); `groups` carries each group's counts by phase and its
+  failed and running items, `index` the name of every folded node and `names` that of
+  every drawn one (for search; both sent only with a new layout). `expanded` lists the
+  nodes whose fan-out is unfolded, and either side may change it: clicking a group node
+  unfolds it, the fold button of an unfolded fan-out (or `fold`) folds it again; the set
+  outlives updates.
+- Bad input (no status, nodes pointing at missing children, ...) shows what can be shown;
+  `header["problems"]` says in words what could not be.
 - `update(workflow)` applies one snapshot now; `follow(stream)` applies a watch stream
   from background threads, coalesced to about 10 updates a second (`coalesce.py`). Both
   only set trait values, never `with output:` from a thread.
@@ -41,7 +51,7 @@ from typing import Any, ClassVar
 import anywidget
 import traitlets
 
-from jupyter_argo.render.graph import FOLD, Collapse, Graph, build_graph
+from jupyter_argo.render.graph import FOLD, Collapse, Graph, build_graph, sanitise
 from jupyter_argo.render.style import PALETTE, phase_style
 from jupyter_argo.render.summary import (
     first_failure,
@@ -51,7 +61,7 @@ from jupyter_argo.render.summary import (
     summarise,
     text_summary,
 )
-from jupyter_argo.render.svg import draw, recolour, with_title
+from jupyter_argo.render.svg import draw_parts, recolour, stack, with_title
 from jupyter_argo.widgets.coalesce import Follower
 
 __all__ = ["STATIC_KEY", "WIDGET_VIEW", "WorkflowView"]
@@ -73,9 +83,17 @@ class WorkflowView(anywidget.AnyWidget):  # type: ignore[misc]
     _esm = _STATIC / "view.js"
     _css = _STATIC / "view.css"
 
-    svg = traitlets.Unicode("").tag(sync=True)
+    svg = traitlets.Unicode("").tag(sync=True)  # the graph, laid out
+    legend = traitlets.Unicode("").tag(sync=True)
     phases = traitlets.Dict().tag(sync=True)
     notes = traitlets.Dict().tag(sync=True)
+    groups = traitlets.Dict().tag(sync=True)
+    index = traitlets.Dict().tag(sync=True)
+    names = traitlets.Dict().tag(sync=True)
+    expanded = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    # Names this widget across the views the frontend makes of it (a re-published display
+    # renders a new one): the browser keeps zoom, pan, search and filter under it.
+    _memory_key = traitlets.Unicode("").tag(sync=True)
     palette = traitlets.Dict().tag(sync=True)
     header = traitlets.Dict().tag(sync=True)
     selected = traitlets.Unicode("").tag(sync=True)
@@ -97,8 +115,9 @@ class WorkflowView(anywidget.AnyWidget):  # type: ignore[misc]
         self._collapse = collapse
         self._expanded: set[str] = set()
         self._workflow: Mapping[str, Any] = {}
+        self._clean: Mapping[str, Any] = {}  # the same, as `sanitise` reads it
         self._graph: Graph | None = None
-        self._drawing = ""  # the laid-out SVG, in the colours of its layout
+        self._drawing = ("", "")  # the laid-out graph and legend, in the colours of the layout
         self._log_mark: tuple[str, str, float] = ("", "", 0.0)  # node, phase, when fetched
         self._failure_log: tuple[str, str] = ("", "")  # the first failed node, its log tail
         self._handles: list[Any] = []  # IPython DisplayHandles showing this view
@@ -106,8 +125,10 @@ class WorkflowView(anywidget.AnyWidget):  # type: ignore[misc]
         self._published_live = False  # whether the final display kept the widget
         self.layouts = 0  # Graphviz runs so far
         self.observe(self._on_selected, names="selected")
+        self.observe(self._on_expanded, names="expanded")
         self.on_msg(self._on_message)
         with self.hold_sync():  # the first state in one message
+            self._memory_key = str(self.model_id)
             self.palette = {
                 phase: {"fill": s.fill, "text": s.text, "glyph": s.glyph}
                 for phase, s in PALETTE.items()
@@ -148,18 +169,46 @@ class WorkflowView(anywidget.AnyWidget):  # type: ignore[misc]
             self._expanded.update(node_ids)
             self._show(self._workflow)
 
+    def fold(self, node_ids: Collection[str]) -> None:
+        """Fold the fan-outs of these nodes again (as their fold button does)."""
+        with self._lock:
+            self._expanded.difference_update(node_ids)
+            self._show(self._workflow)
+
+    def _on_expanded(self, change: Mapping[str, Any]) -> None:
+        wanted = {str(n) for n in change["new"]}
+        with self._lock:
+            if wanted != self._expanded:
+                self._expanded = wanted
+                self._show(self._workflow)
+
     def _show(self, workflow: Mapping[str, Any]) -> None:
-        graph = build_graph(workflow, expand=self._expanded, collapse=self._collapse)
+        clean, problems = sanitise(workflow)
+        graph = build_graph(
+            clean, expand=self._expanded, collapse=self._collapse, sanitised=problems
+        )
         fresh = self._graph is None or graph.shape_key != self._graph.shape_key
-        drawing = draw(graph) if fresh else self._drawing
-        self._workflow, self._graph, self._drawing = workflow, graph, drawing
+        drawing = draw_parts(graph) if fresh else self._drawing
+        self._workflow, self._clean, self._graph, self._drawing = workflow, clean, graph, drawing
         with self.hold_sync():
             if fresh:
                 self.layouts += 1
-                self.svg = drawing
+                self.svg = stack([drawing[0]])
+                self.legend = stack([drawing[1]])
+                self.index = graph.index()
+                self.names = graph.drawn_names()
+            if sorted(self._expanded) != self.expanded:
+                self.expanded = sorted(self._expanded)
             self.phases = graph.phases()
             self.notes = graph.notes()
-            self.header = self._with_failure(_header(workflow), workflow)
+            self.groups = graph.groups()
+            header = self._with_failure(_header(clean), clean)
+            header["problems"] = list(problems)
+            header["foldable"] = {
+                parent: {"items": items, "name": graph.fans.get(parent, "")}
+                for parent, items in graph.expandable.items()
+            }
+            self.header = header
             if self.selected:
                 self._refresh_detail()
 
@@ -204,7 +253,7 @@ class WorkflowView(anywidget.AnyWidget):  # type: ignore[misc]
 
     def _refresh_detail(self) -> None:
         node_id = self.selected
-        node = _nodes(self._workflow).get(node_id)
+        node = _nodes(self._clean).get(node_id)
         if not node_id or not isinstance(node, Mapping):
             self.detail = {}
             return
@@ -232,14 +281,17 @@ class WorkflowView(anywidget.AnyWidget):  # type: ignore[misc]
     def static_svg(self) -> str:
         """The graph as it looks now, titled: for nbconvert, GitHub and other static views."""
         with self._lock:
-            graph, drawing, workflow = self._graph, self._drawing, self._workflow
+            graph, drawing, workflow = self._graph, self._drawing, self._clean
         if graph is None:
             return ""
-        return with_title(recolour(drawing, graph.phases(), graph.notes()), workflow)
+        painted = recolour(drawing[0], graph.phases(), graph.notes())
+        return with_title(stack([painted, drawing[1]]), workflow)
 
     def text(self) -> str:
         """The view as a few lines of text: the summary, then the first failed step's log."""
-        text = text_summary(self._workflow)
+        text = text_summary(self._clean)
+        for problem in self.header.get("problems") or ():
+            text += f"\n  ⚠ {problem}"
         failure = self.header.get("failure") or {}
         if failure.get("log"):
             lines = str(failure["log"]).splitlines()

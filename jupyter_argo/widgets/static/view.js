@@ -1,12 +1,35 @@
 // The browser half of jupyter_argo.widgets.WorkflowView (an anywidget ES module).
 //
-// Python sends: `svg` (a new layout, only when the structure changed), `phases`
-// ({node id: phase}) and `notes` ({group id: counts}) on every update, `palette`
-// ({phase: {fill, text, glyph}}), `header` and `detail`. We send back `selected`, and a
-// `rendered` message each time a view is drawn.
-// A phase-only change repaints nodes in place: no new SVG, no layout.
+// Python sends: `svg` (a new layout, only when the structure changed) with its `legend`,
+// `index` ({group id: [[node id, name], ...]}, the nodes each group folds) and `names`
+// ({node id: display name} of the drawn ones); on every update `phases` ({node id:
+// phase}), `notes` ({group id: counts}), `groups` ({group id: {name, parent, members,
+// nodes, counts, failed, running}}), `header` (with `problems` and `foldable`, the
+// unfolded fan-outs) and `detail`; `palette` ({phase: {fill, text, glyph}}) and
+// `_memory_key` once. We send back `selected`, `expanded` (the nodes whose fan-out is
+// unfolded) and a `rendered` message each time a view is drawn.
+// A phase-only change repaints nodes in place: no new SVG, no layout. Zoom, pan, fit, the
+// minimap, search and the phase filter work on the SVG's viewBox and classes, here in the
+// browser, with no round-trip to the kernel.
 // Text from the workflow is only ever set with textContent; the SVG comes from
 // Graphviz, which escapes the labels it draws.
+
+const PX_PER_PT = 4 / 3; // 1:1 draws one SVG point as 4/3 CSS pixels
+const MIN_SCALE = 0.02;
+const MAX_SCALE = 8;
+const STEP = 1.25; // one zoom button press
+const CULL = 200; // nodes from which labels out of sight are not drawn
+const FAR = 0.5; // px per SVG unit below which labels (10 pt: under 5 px) are hidden
+const LISTED = 8; // failed or running items listed per group before "and N more"
+const RESULTS = 50; // search results listed
+// Node types that are work (what progress and a group's counts count).
+const WORK = new Set(["Pod", "Container", "HTTP", "Plugin", "Suspend", "Skipped"]);
+// The Argo UI's filter lists these phases (NODE_PHASE, and Suspended for suspend nodes).
+const PHASES = ["Pending", "Running", "Suspended", "Succeeded", "Failed", "Error", "Skipped", "Omitted"];
+
+// What the user did to each widget's graph (zoom, pan, search, filter), by `_memory_key`:
+// a display re-published when a run ends renders a new view, which picks up from here.
+const memory = new Map();
 
 function formatDuration(seconds) {
   const total = Math.max(0, Math.floor(seconds));
@@ -24,6 +47,13 @@ function element(tag, className, text) {
   const node = document.createElement(tag);
   if (className) node.className = className;
   if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function button(className, text, title) {
+  const node = element("button", className, text);
+  node.type = "button";
+  if (title) node.title = title;
   return node;
 }
 
@@ -75,18 +105,322 @@ function render({ model, el }) {
   const phase = element("span");
   const progress = element("span", "argo-progress");
   const duration = element("span", "argo-duration");
-  const zoom = element("button", "argo-zoom", "1:1");
-  zoom.title = "Natural size / fit to width";
   const message = element("div", "argo-message");
   const warnings = element("div", "argo-warnings");
+  const problems = element("div", "argo-problems");
   const failure = element("div", "argo-failure");
-  head.append(phase, title, progress, duration, zoom);
-  const graph = element("div", "argo-graph argo-fit");
-  const detail = element("div", "argo-detail");
-  el.append(head, message, warnings, failure, graph, detail);
+  head.append(phase, title, progress, duration);
 
-  let byId = new Map();
+  // Toolbar: search, phase filter, zoom.
+  const tools = element("div", "argo-tools");
+  const search = element("input", "argo-search");
+  search.type = "search";
+  search.placeholder = "Search nodes";
+  search.setAttribute("aria-label", "Search nodes by name");
+  const found = element("span", "argo-found argo-muted");
+  const filters = element("span", "argo-filters");
+  const zoomOut = button("argo-zoom-out", "−", "Zoom out (or Ctrl + wheel, pinch)");
+  const zoomLevel = element("span", "argo-zoom-level argo-muted");
+  const zoomIn = button("argo-zoom-in", "+", "Zoom in (or Ctrl + wheel, pinch)");
+  const fit = button("argo-fit", "fit", "Fit the whole graph");
+  const natural = button("argo-natural", "1:1", "Natural size");
+  const zooms = element("span", "argo-zooms");
+  zooms.append(zoomOut, zoomLevel, zoomIn, fit, natural);
+  tools.append(search, found, filters, zooms);
+  const results = element("div", "argo-results");
+  results.hidden = true;
+  const groupsPanel = element("div", "argo-groups");
+
+  const viewport = element("div", "argo-graph");
+  viewport.tabIndex = 0;
+  const minimap = element("canvas", "argo-minimap");
+  minimap.title = "Overview: click or drag to move";
+  const hint = element("div", "argo-hint", "Ctrl + wheel or pinch to zoom · drag to pan");
+  hint.hidden = true;
+  viewport.append(minimap, hint);
+  const legend = element("div", "argo-legend");
+  const detail = element("div", "argo-detail");
+  el.append(head, message, warnings, problems, failure, tools, results, groupsPanel);
+  el.append(viewport, legend, detail);
+
+  let svg = null; // the graph's <svg>
+  let byId = new Map(); // node id -> its <g>
+  let bounds = new Map(); // node id -> [x, y, w, h] in SVG units
+  let ownerOf = new Map(); // folded node id -> its group id
+  let width = 1; // the graph's size in SVG units
+  let height = 1;
+  const key = model.get("_memory_key") || "";
+  const kept = memory.get(key);
+  let view = kept ? { ...kept.view } : null; // {scale (px per unit), x, y: top left unit}
+  let fitted = kept ? kept.fitted : true; // follow the graph's size until the user zooms or pans
+  let restored = Boolean(kept);
   let glyphs = new Set();
+  const wanted = new Set(kept ? kept.wanted : []); // phases the filter keeps; empty keeps all
+  if (kept) search.value = kept.query;
+
+  function remember() {
+    if (key && view) memory.set(key, { view: { ...view }, fitted, query: search.value, wanted: [...wanted] });
+  }
+  let matches = []; // search results: [{id, name, group}]
+  let current = -1;
+
+  // Zoom and pan ----------------------------------------------------------------------
+
+  function box() {
+    return { w: viewport.clientWidth || 600, h: viewport.clientHeight || 300 };
+  }
+
+  function fitScale() {
+    const { w, h } = box();
+    return Math.min(PX_PER_PT, (w - 8) / width, (h - 8) / height);
+  }
+
+  function apply() {
+    if (!svg || !view) return;
+    const { w, h } = box();
+    const x = view.x, y = view.y, vw = w / view.scale, vh = h / view.scale;
+    svg.setAttribute("viewBox", `${x.toFixed(2)} ${y.toFixed(2)} ${vw.toFixed(2)} ${vh.toFixed(2)}`);
+    // Labels under 5 px cannot be read, and drawing text is most of a frame's work.
+    viewport.classList.toggle("argo-far", view.scale < FAR);
+    cull(x, y, vw, vh);
+    remember();
+    zoomLevel.textContent = `${Math.round((view.scale / PX_PER_PT) * 100)}%`;
+    drawMinimap();
+  }
+
+  function cull(x, y, vw, vh) {
+    // Labels of nodes out of sight are not drawn: with hundreds of nodes, text is the cost.
+    if (bounds.size < CULL) return;
+    for (const [id, b] of bounds) {
+      const out = b[0] > x + vw || b[0] + b[2] < x || b[1] > y + vh || b[1] + b[3] < y;
+      const g = byId.get(id);
+      if (g && g.classList.contains("argo-out") !== out) g.classList.toggle("argo-out", out);
+    }
+  }
+
+  function clamp() {
+    // Keep some of the graph in sight: the viewport's centre stays over the graph.
+    const { w, h } = box();
+    const cx = Math.min(Math.max(view.x + w / view.scale / 2, 0), width);
+    const cy = Math.min(Math.max(view.y + h / view.scale / 2, 0), height);
+    view.x = cx - w / view.scale / 2;
+    view.y = cy - h / view.scale / 2;
+  }
+
+  function zoomTo(scale, px, py) {
+    // Zoom about the viewport point (px, py), in CSS pixels from its top left.
+    const { w, h } = box();
+    if (px === undefined) [px, py] = [w / 2, h / 2];
+    const next = Math.min(MAX_SCALE, Math.max(MIN_SCALE, scale));
+    const ux = view.x + px / view.scale, uy = view.y + py / view.scale;
+    view = { scale: next, x: ux - px / next, y: uy - py / next };
+    fitted = false;
+    clamp();
+    apply();
+  }
+
+  function fitAll() {
+    const { w, h } = box();
+    const scale = fitScale();
+    view = { scale, x: (width - w / scale) / 2, y: (height - h / scale) / 2 };
+    fitted = true;
+    apply();
+  }
+
+  function centreOn(id) {
+    const b = bounds.get(id);
+    if (!b || !view) return;
+    const { w, h } = box();
+    if (view.scale < 0.5) view.scale = Math.min(PX_PER_PT, Math.max(view.scale, 0.75));
+    view.x = b[0] + b[2] / 2 - w / view.scale / 2;
+    view.y = b[1] + b[3] / 2 - h / view.scale / 2;
+    fitted = false;
+    apply();
+  }
+
+  function sizeViewport() {
+    // As tall as the graph at fit-to-width, within [200 px, 70% of the window].
+    const w = viewport.clientWidth || 600;
+    const scale = Math.min(PX_PER_PT, (w - 8) / width);
+    const most = Math.max(240, Math.min(720, window.innerHeight * 0.7));
+    viewport.style.height = `${Math.round(Math.min(most, Math.max(200, height * scale + 8)))}px`;
+  }
+
+  viewport.addEventListener(
+    "wheel",
+    (event) => {
+      if (!view) return;
+      if (!(event.ctrlKey || event.metaKey)) {
+        hint.hidden = false;
+        clearTimeout(hint.timer);
+        hint.timer = setTimeout(() => (hint.hidden = true), 1200);
+        return; // the page scrolls
+      }
+      event.preventDefault();
+      const dy = event.deltaY * (event.deltaMode === 1 ? 16 : 1);
+      const rect = viewport.getBoundingClientRect();
+      const factor = Math.exp(-Math.max(-300, Math.min(300, dy)) * 0.0025);
+      zoomTo(view.scale * factor, event.clientX - rect.left, event.clientY - rect.top);
+    },
+    { passive: false },
+  );
+
+  const pointers = new Map();
+  let drag = null; // {x, y, viewX, viewY, moved}
+  let pinch = null; // {distance, scale}
+  let suppressClick = false;
+
+  viewport.addEventListener("pointerdown", (event) => {
+    if (!view || event.target === minimap || event.button !== 0) return;
+    suppressClick = false; // a drag that ended outside left no click to swallow
+    pointers.set(event.pointerId, [event.clientX, event.clientY]);
+    if (pointers.size === 2) {
+      const [a, b] = [...pointers.values()];
+      pinch = { distance: Math.hypot(a[0] - b[0], a[1] - b[1]), scale: view.scale };
+      drag = null;
+    } else {
+      drag = { x: event.clientX, y: event.clientY, viewX: view.x, viewY: view.y, moved: false };
+    }
+  });
+  viewport.addEventListener("pointermove", (event) => {
+    if (!pointers.has(event.pointerId)) return;
+    pointers.set(event.pointerId, [event.clientX, event.clientY]);
+    if (pinch && pointers.size === 2) {
+      const [a, b] = [...pointers.values()];
+      const rect = viewport.getBoundingClientRect();
+      const ratio = Math.hypot(a[0] - b[0], a[1] - b[1]) / (pinch.distance || 1);
+      zoomTo(pinch.scale * ratio, (a[0] + b[0]) / 2 - rect.left, (a[1] + b[1]) / 2 - rect.top);
+      return;
+    }
+    if (!drag) return;
+    const dx = event.clientX - drag.x, dy = event.clientY - drag.y;
+    if (!drag.moved && Math.hypot(dx, dy) < 4) return;
+    if (!drag.moved) {
+      drag.moved = true;
+      viewport.setPointerCapture(event.pointerId);
+      viewport.classList.add("argo-panning");
+    }
+    view.x = drag.viewX - dx / view.scale;
+    view.y = drag.viewY - dy / view.scale;
+    fitted = false;
+    clamp();
+    apply();
+  });
+  function release(event) {
+    pointers.delete(event.pointerId);
+    if (pointers.size < 2) pinch = null;
+    if (drag && drag.moved) suppressClick = true;
+    drag = null;
+    viewport.classList.remove("argo-panning");
+  }
+  viewport.addEventListener("pointerup", release);
+  viewport.addEventListener("pointercancel", release);
+
+  viewport.addEventListener("click", (event) => {
+    if (suppressClick) {
+      suppressClick = false;
+      return;
+    }
+    const g = event.target.closest && event.target.closest("g.node");
+    if (!g || !byId.has(g.id)) return;
+    select(model.get("selected") === g.id ? "" : g.id);
+  });
+
+  viewport.addEventListener("keydown", (event) => {
+    if (!view || event.ctrlKey || event.metaKey || event.altKey) return;
+    const { w, h } = box();
+    const pan = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] }[event.key];
+    if (pan) {
+      view.x += (pan[0] * w) / 4 / view.scale;
+      view.y += (pan[1] * h) / 4 / view.scale;
+      fitted = false;
+      clamp();
+      apply();
+    } else if (event.key === "+" || event.key === "=") zoomTo(view.scale * STEP);
+    else if (event.key === "-") zoomTo(view.scale / STEP);
+    else if (event.key === "0") fitAll();
+    else return;
+    event.preventDefault();
+    event.stopPropagation(); // not a notebook shortcut
+  });
+  zoomIn.addEventListener("click", () => view && zoomTo(view.scale * STEP));
+  zoomOut.addEventListener("click", () => view && zoomTo(view.scale / STEP));
+  fit.addEventListener("click", () => view && fitAll());
+  natural.addEventListener("click", () => view && zoomTo(PX_PER_PT));
+  let lastWidth = 0;
+  new ResizeObserver(() => {
+    // After this frame: resizing the observed element from its own callback would loop.
+    requestAnimationFrame(() => {
+      if (!view) return;
+      if (viewport.clientWidth !== lastWidth) {
+        lastWidth = viewport.clientWidth;
+        sizeViewport();
+      }
+      if (!bounds.size) {
+        measure();
+        drawFoldMarks();
+      }
+      if (fitted) fitAll();
+      else apply();
+    });
+  }).observe(viewport);
+
+  // The minimap: every node as a dot in its phase's colour, and the visible area.
+  function minimapShape() {
+    const most = 180;
+    const ratio = Math.min(most / width, 120 / height);
+    return { w: Math.max(40, width * ratio), h: Math.max(24, height * ratio), ratio };
+  }
+
+  function drawMinimap() {
+    const { w, h } = box();
+    const whole = view && width * view.scale <= w + 1 && height * view.scale <= h + 1;
+    minimap.hidden = !view || whole || bounds.size === 0;
+    if (minimap.hidden) return;
+    const shape = minimapShape();
+    const dpr = window.devicePixelRatio || 1;
+    if (minimap.width !== Math.round(shape.w * dpr)) minimap.width = Math.round(shape.w * dpr);
+    if (minimap.height !== Math.round(shape.h * dpr)) minimap.height = Math.round(shape.h * dpr);
+    minimap.style.width = `${shape.w}px`;
+    minimap.style.height = `${shape.h}px`;
+    const ctx = minimap.getContext("2d");
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, shape.w, shape.h);
+    ctx.fillStyle = "rgba(255, 255, 255, 0.92)";
+    ctx.fillRect(0, 0, shape.w, shape.h);
+    const phases = model.get("phases") || {};
+    for (const [id, b] of bounds) {
+      ctx.fillStyle = styleFor(model, phases[id]).fill;
+      ctx.globalAlpha = byId.get(id)?.classList.contains("argo-dim") ? 0.25 : 1;
+      ctx.fillRect(b[0] * shape.ratio, b[1] * shape.ratio, Math.max(1.5, b[2] * shape.ratio), Math.max(1.5, b[3] * shape.ratio));
+    }
+    ctx.globalAlpha = 1;
+    ctx.strokeStyle = "#1e2a33";
+    ctx.lineWidth = 1.5;
+    ctx.strokeRect(view.x * shape.ratio, view.y * shape.ratio, (w / view.scale) * shape.ratio, (h / view.scale) * shape.ratio);
+  }
+
+  function minimapMove(event) {
+    const shape = minimapShape();
+    const rect = minimap.getBoundingClientRect();
+    const { w, h } = box();
+    view.x = (event.clientX - rect.left) / shape.ratio - w / view.scale / 2;
+    view.y = (event.clientY - rect.top) / shape.ratio - h / view.scale / 2;
+    fitted = false;
+    clamp();
+    apply();
+  }
+  minimap.addEventListener("pointerdown", (event) => {
+    event.stopPropagation();
+    minimap.setPointerCapture(event.pointerId);
+    minimapMove(event);
+  });
+  minimap.addEventListener("pointermove", (event) => {
+    if (minimap.hasPointerCapture(event.pointerId)) minimapMove(event);
+  });
+  minimap.addEventListener("click", (event) => event.stopPropagation());
+
+  // Drawing ---------------------------------------------------------------------------
 
   function paint() {
     const phases = model.get("phases") || {};
@@ -105,6 +439,14 @@ function render({ model, el }) {
       for (const shape of g.querySelectorAll("path, polygon, ellipse, polyline")) {
         if (shape.getAttribute("fill") !== "none") shape.setAttribute("fill", style.fill);
       }
+      // The hover text: Graphviz's <title> holds the DOT name (n17); say what it is instead.
+      const tip = g.querySelector("title");
+      if (tip) {
+        const group = (model.get("groups") || {})[id];
+        tip.textContent = group
+          ? `${group.name || "group"}: ${group.members} folded · ${note || ""} (click to unfold)`
+          : `${nodeName(id) || id} · ${nodePhase || "not started"}`;
+      }
       g.querySelectorAll("text").forEach((text, index) => {
         text.setAttribute("fill", style.text);
         const content = text.textContent || "";
@@ -115,31 +457,373 @@ function render({ model, el }) {
         }
       });
     }
+    filter();
   }
 
   function mark() {
-    for (const g of graph.querySelectorAll("g.node.argo-selected")) {
+    for (const g of viewport.querySelectorAll("g.node.argo-selected")) {
       g.classList.remove("argo-selected");
     }
-    const chosen = byId.get(model.get("selected"));
+    const selected = model.get("selected");
+    const chosen = byId.get(selected) || byId.get(ownerOf.get(selected));
     if (chosen) chosen.classList.add("argo-selected");
-    for (const g of graph.querySelectorAll("g.node.argo-failed-first")) {
+    for (const g of viewport.querySelectorAll("g.node.argo-failed-first")) {
       g.classList.remove("argo-failed-first");
     }
-    const failed = byId.get(((model.get("header") || {}).failure || {}).id);
+    const failedId = ((model.get("header") || {}).failure || {}).id;
+    const failed = byId.get(failedId) || byId.get(ownerOf.get(failedId));
     if (failed) failed.classList.add("argo-failed-first");
   }
 
+  function measure() {
+    // Each node's box in SVG units, for the minimap and for centring on a node.
+    bounds = new Map();
+    const ctm = svg.getScreenCTM();
+    if (!ctm) return;
+    const inverse = ctm.inverse();
+    const point = svg.createSVGPoint();
+    for (const [id, g] of byId) {
+      const r = g.getBoundingClientRect();
+      if (!r.width && !r.height) continue;
+      point.x = r.left;
+      point.y = r.top;
+      const a = point.matrixTransform(inverse);
+      point.x = r.right;
+      point.y = r.bottom;
+      const b = point.matrixTransform(inverse);
+      bounds.set(id, [a.x, a.y, b.x - a.x, b.y - a.y]);
+    }
+  }
+
+  function anchor() {
+    // The node nearest the middle of the view, and where it is from the middle: a new
+    // layout puts that node (or, for an unfolded group, its parent) back in the same place.
+    if (!view) return null;
+    const { w, h } = box();
+    const cx = view.x + w / view.scale / 2, cy = view.y + h / view.scale / 2;
+    let best = null;
+    let distance = Infinity;
+    for (const [id, b] of bounds) {
+      const d = Math.hypot(b[0] + b[2] / 2 - cx, b[1] + b[3] / 2 - cy);
+      if (d < distance) [best, distance] = [id, d];
+    }
+    if (best === null) return { id: "", cx, cy, dx: 0, dy: 0 };
+    const b = bounds.get(best);
+    return { id: best, cx, cy, dx: b[0] + b[2] / 2 - cx, dy: b[1] + b[3] / 2 - cy };
+  }
+
   function drawSvg() {
-    graph.innerHTML = model.get("svg") || "";
+    const old = anchor();
+    for (const child of [...viewport.children]) {
+      if (child !== minimap && child !== hint) child.remove();
+    }
+    const holder = document.createElement("div");
+    holder.innerHTML = model.get("svg") || "";
+    svg = holder.querySelector("svg");
     byId = new Map();
+    if (!svg) {
+      view = null;
+      return;
+    }
+    const numbers = (svg.getAttribute("viewBox") || "").split(/[\s,]+/).map(Number);
+    width = numbers.length === 4 && numbers[2] > 0 ? numbers[2] : 100;
+    height = numbers.length === 4 && numbers[3] > 0 ? numbers[3] : 100;
+    svg.removeAttribute("width");
+    svg.removeAttribute("height");
+    svg.setAttribute("preserveAspectRatio", "xMinYMin meet");
+    svg.classList.add("argo-svg");
+    viewport.prepend(svg);
     const phases = model.get("phases") || {};
-    for (const g of graph.querySelectorAll("g.node")) {
+    for (const g of svg.querySelectorAll("g.node")) {
       if (g.id in phases && !byId.has(g.id)) byId.set(g.id, g);
     }
+    sizeViewport();
+    if (!view || fitted) {
+      fitAll();
+    } else if (restored) {
+      apply(); // as the user left it in the view this one replaces
+    } else {
+      // A new layout keeps the zoom and, where it can, the node that was in the middle.
+      const { w, h } = box();
+      view.x = old.cx - w / view.scale / 2;
+      view.y = old.cy - h / view.scale / 2;
+      apply();
+      measure();
+      const b = bounds.get(old.id) || bounds.get(old.id.replace(/\/more$/, ""));
+      if (b) {
+        view.x = b[0] + b[2] / 2 - old.dx - w / view.scale / 2;
+        view.y = b[1] + b[3] / 2 - old.dy - h / view.scale / 2;
+      }
+      clamp();
+      apply();
+    }
+    measure();
     paint();
     mark();
+    drawMinimap();
+    drawFoldMarks();
   }
+
+  // On the graph, next to each unfolded fan-out's parent: a button that folds it again.
+  function drawFoldMarks() {
+    if (!svg) return;
+    for (const old of svg.querySelectorAll("g.argo-fold-mark")) old.remove();
+    const foldable = (model.get("header") || {}).foldable || {};
+    const ns = "http://www.w3.org/2000/svg";
+    for (const [parent, fan] of Object.entries(foldable)) {
+      const b = bounds.get(parent);
+      if (!b) continue;
+      const mark = document.createElementNS(ns, "g");
+      mark.setAttribute("class", "argo-fold-mark");
+      mark.dataset.id = parent;
+      const label = `⊟ fold ${fan.items}`;
+      const w = 7 + label.length * 5.2, h = 13;
+      const x = b[0] + b[2] + 4, y = b[1] + b[3] / 2 - h / 2;
+      const rect = document.createElementNS(ns, "rect");
+      for (const [k, v] of Object.entries({ x, y, width: w, height: h, rx: 3 })) rect.setAttribute(k, v);
+      const text = document.createElementNS(ns, "text");
+      for (const [k, v] of Object.entries({ x: x + 4, y: y + h - 3.5 })) text.setAttribute(k, v);
+      text.textContent = label;
+      const tip = document.createElementNS(ns, "title");
+      tip.textContent = `Fold the ${fan.items} items of ${fan.name || "this fan-out"} again`;
+      mark.append(tip, rect, text);
+      mark.addEventListener("click", (event) => {
+        event.stopPropagation();
+        setExpanded((model.get("expanded") || []).filter((n) => n !== parent));
+      });
+      svg.append(mark);
+    }
+  }
+
+  function drawLegend() {
+    legend.innerHTML = model.get("legend") || "";
+  }
+
+  function drawIndex() {
+    ownerOf = new Map();
+    for (const [group, members] of Object.entries(model.get("index") || {})) {
+      for (const [id] of members) ownerOf.set(id, group);
+    }
+    mark();
+    runSearch();
+  }
+
+  // Search and filter, as the Argo UI's graph panel: a node matching the search shows
+  // whatever the filter says; otherwise it shows only if its phase is checked.
+
+  function nodeName(id) {
+    const name = (model.get("names") || {})[id];
+    if (name !== undefined) return name;
+    const g = byId.get(id);
+    return g ? [...g.querySelectorAll("text")].map((t) => t.textContent || "").join(" ").slice(2) : "";
+  }
+
+  function keeps(id) {
+    if (!wanted.size) return true;
+    const group = (model.get("groups") || {})[id];
+    if (group) return Object.keys(group.counts || {}).some((p) => wanted.has(p));
+    return wanted.has((model.get("phases") || {})[id] || "");
+  }
+
+  function filter() {
+    const query = search.value.trim().toLowerCase();
+    const hits = new Set(matches.map((m) => m.group || m.id));
+    for (const [id, g] of byId) {
+      const hit = query && hits.has(id);
+      g.classList.toggle("argo-match", Boolean(hit));
+      g.classList.toggle("argo-dim", !hit && (Boolean(query) || !keeps(id)));
+    }
+    drawFilters();
+    drawGroups();
+    if (view) drawMinimap();
+    remember();
+  }
+
+  function runSearch() {
+    const query = search.value.trim().toLowerCase();
+    matches = [];
+    current = -1;
+    if (query) {
+      for (const id of byId.keys()) {
+        if ((model.get("groups") || {})[id]) continue;
+        const name = nodeName(id);
+        if (name.toLowerCase().includes(query) || id.toLowerCase() === query) {
+          matches.push({ id, name, group: "" });
+        }
+      }
+      for (const [group, members] of Object.entries(model.get("index") || {})) {
+        for (const [id, name] of members) {
+          if (name.toLowerCase().includes(query) || id.toLowerCase() === query) {
+            matches.push({ id, name, group });
+          }
+        }
+      }
+    }
+    const folded = matches.filter((m) => m.group).length;
+    found.textContent = query
+      ? `${matches.length - folded} drawn, ${folded} folded` : "";
+    results.replaceChildren();
+    results.hidden = !query || !matches.length;
+    for (const match of matches.slice(0, RESULTS)) {
+      const link = element("a", "argo-result", match.name);
+      link.href = "#";
+      link.dataset.id = match.id;
+      if (match.group) {
+        const group = (model.get("groups") || {})[match.group] || {};
+        link.append(element("span", "argo-muted", ` (folded in ${group.name || "a group"})`));
+      }
+      link.addEventListener("click", (event) => {
+        event.preventDefault();
+        go(matches.indexOf(match));
+      });
+      results.append(link);
+    }
+    if (matches.length > RESULTS) {
+      results.append(element("span", "argo-muted", `and ${matches.length - RESULTS} more`));
+    }
+    filter();
+  }
+
+  function go(index) {
+    if (!matches.length) return;
+    current = ((index % matches.length) + matches.length) % matches.length;
+    const match = matches[current];
+    select(match.id);
+    centreOn(match.group || match.id);
+  }
+
+  function select(id) {
+    model.set("selected", id);
+    model.save_changes();
+  }
+
+  search.addEventListener("input", runSearch);
+  search.addEventListener("keydown", (event) => {
+    event.stopPropagation(); // keys typed here are not notebook shortcuts
+    if (event.key === "Enter") go(current + (event.shiftKey ? -1 : 1));
+    if (event.key === "Escape") {
+      search.value = "";
+      runSearch();
+    }
+  });
+
+  function drawFilters() {
+    // One chip per phase present, with how much work (pods and the like, as groups count
+    // them) is in it, drawn or folded.
+    const counts = {};
+    const groups = model.get("groups") || {};
+    for (const [id, p] of Object.entries(model.get("phases") || {})) {
+      const g = byId.get(id);
+      if (!g || ![...g.classList].some((c) => WORK.has(c))) continue;
+      counts[p] = (counts[p] || 0) + 1;
+    }
+    for (const group of Object.values(groups)) {
+      for (const [p, n] of Object.entries(group.counts || {})) counts[p] = (counts[p] || 0) + n;
+    }
+    const key = JSON.stringify([counts, [...wanted]]);
+    if (filters.dataset.key === key) return;
+    filters.dataset.key = key;
+    filters.replaceChildren();
+    for (const p of PHASES) {
+      if (!counts[p] && !wanted.has(p)) continue;
+      const style = styleFor(model, p);
+      const chip = button("argo-chip", `${style.glyph} ${p} ${counts[p] || 0}`, `Show only ${p} nodes (toggle)`);
+      chip.dataset.phase = p;
+      chip.classList.toggle("argo-on", wanted.has(p));
+      if (wanted.has(p)) {
+        chip.style.background = style.fill;
+        chip.style.color = style.text;
+      }
+      chip.addEventListener("click", () => {
+        if (wanted.has(p)) wanted.delete(p);
+        else wanted.add(p);
+        filter();
+      });
+      filters.append(chip);
+    }
+  }
+
+  // Folded fan-outs: counts by phase, failed and running items, unfold; unfolded ones: fold.
+
+  function setExpanded(ids) {
+    model.set("expanded", [...new Set(ids)].sort());
+    model.save_changes();
+  }
+
+  function itemLinks(label, items, total, phaseName) {
+    const line = element("div", `argo-items argo-items-${phaseName}`);
+    line.append(badge(model, phaseName), element("span", "argo-muted", ` ${label}: `));
+    items.slice(0, LISTED).forEach(([id, name], index) => {
+      if (index) line.append(", ");
+      const link = element("a", "argo-item", name);
+      link.href = "#";
+      link.dataset.id = id;
+      link.addEventListener("click", (event) => {
+        event.preventDefault();
+        select(id);
+      });
+      line.append(link);
+    });
+    if (total > LISTED) line.append(element("span", "argo-muted", ` and ${total - LISTED} more`));
+    return line;
+  }
+
+  function drawGroups() {
+    const groups = model.get("groups") || {};
+    const foldable = (model.get("header") || {}).foldable || {};
+    const key = JSON.stringify([groups, foldable, [...wanted]]);
+    if (groupsPanel.dataset.key === key) return;
+    groupsPanel.dataset.key = key;
+    groupsPanel.replaceChildren();
+    for (const [gid, group] of Object.entries(groups)) {
+      const row = element("div", "argo-group");
+      row.dataset.id = gid;
+      const line = element("div", "argo-group-line");
+      const name = element("a", "argo-group-name", `${group.name || "group"}`);
+      name.href = "#";
+      name.title = "Show this group in the graph";
+      name.addEventListener("click", (event) => {
+        event.preventDefault();
+        centreOn(gid);
+      });
+      line.append(name, element("span", "argo-muted", `${group.members} folded`));
+      for (const p of PHASES) {
+        const n = (group.counts || {})[p];
+        if (!n) continue;
+        const chip = badge(model, p);
+        chip.textContent = `${styleFor(model, p).glyph} ${n} ${p}`;
+        chip.classList.add("argo-count");
+        chip.dataset.phase = p;
+        line.append(chip);
+      }
+      const open = button("argo-unfold", "unfold", "Draw every item of this fan-out");
+      open.addEventListener("click", () => setExpanded([...(model.get("expanded") || []), group.parent]));
+      line.append(open);
+      row.append(line);
+      const counts = group.counts || {};
+      const failedTotal = (counts.Failed || 0) + (counts.Error || 0);
+      const show = (p) => !wanted.size || wanted.has(p);
+      if (failedTotal && (show("Failed") || show("Error"))) {
+        row.append(itemLinks("failed", group.failed || [], failedTotal, "Failed"));
+      }
+      if (counts.Running && show("Running")) {
+        row.append(itemLinks("running", group.running || [], counts.Running, "Running"));
+      }
+      groupsPanel.append(row);
+    }
+    for (const [parent, fan] of Object.entries(foldable)) {
+      const row = element("div", "argo-group argo-unfolded");
+      row.dataset.id = parent;
+      const close = button("argo-fold", "fold", "Fold this fan-out again");
+      close.addEventListener("click", () => setExpanded((model.get("expanded") || []).filter((n) => n !== parent)));
+      row.append(element("strong", "", fan.name || "fan-out"));
+      row.append(element("span", "argo-muted", ` ${fan.items} items unfolded `), close);
+      groupsPanel.append(row);
+    }
+    groupsPanel.hidden = !groupsPanel.childElementCount;
+  }
+
+  // Header, failure, detail ------------------------------------------------------------
 
   function tick() {
     const h = model.get("header") || {};
@@ -162,7 +846,13 @@ function render({ model, el }) {
       ...(h.warnings || []).map((text) => element("div", "argo-warning", `⚠ ${text}`)),
     );
     warnings.hidden = !(h.warnings || []).length;
+    problems.replaceChildren(
+      ...(h.problems || []).map((text) => element("div", "argo-problem", `⚠ ${text}`)),
+    );
+    problems.hidden = !(h.problems || []).length;
     drawFailure(h.failure);
+    drawGroups();
+    drawFoldMarks();
     tick();
   }
 
@@ -177,8 +867,7 @@ function render({ model, el }) {
     name.title = "Show this step's details";
     name.addEventListener("click", (event) => {
       event.preventDefault();
-      model.set("selected", f.id);
-      model.save_changes();
+      select(f.id);
     });
     line.append(badge(model, f.phase), name);
     if (f.message) line.append(element("span", "", f.message));
@@ -194,14 +883,11 @@ function render({ model, el }) {
     detail.hidden = !d.id;
     if (!d.id) return;
     const top = element("div", "argo-detail-head");
-    const close = element("button", "argo-close", "×");
-    close.title = "Close";
-    close.addEventListener("click", () => {
-      model.set("selected", "");
-      model.save_changes();
-    });
+    const close = button("argo-close", "×", "Close");
+    close.addEventListener("click", () => select(""));
     top.append(badge(model, d.phase), element("strong", "", d.displayName || d.name));
     const facts = [d.type, d.template && `template ${d.template}`, d.duration].filter(Boolean);
+    if (ownerOf.has(d.id)) facts.push("folded");
     top.append(element("span", "argo-muted", facts.join(" · ")), close);
     detail.append(top);
     if (d.message) detail.append(element("div", "argo-message", d.message));
@@ -216,30 +902,35 @@ function render({ model, el }) {
     }
   }
 
-  graph.addEventListener("click", (event) => {
-    const g = event.target.closest && event.target.closest("g.node");
-    if (!g || !byId.has(g.id)) return;
-    model.set("selected", model.get("selected") === g.id ? "" : g.id);
-    model.save_changes();
-  });
-  zoom.addEventListener("click", () => {
-    const fit = graph.classList.toggle("argo-fit");
-    zoom.textContent = fit ? "1:1" : "fit";
-  });
-
   model.on("change:svg", drawSvg);
+  model.on("change:legend", drawLegend);
+  model.on("change:index", drawIndex);
+  model.on("change:names", runSearch);
   model.on("change:phases", paint);
   model.on("change:notes", paint);
+  model.on("change:groups", filter);
   model.on("change:palette", paint);
   model.on("change:selected", mark);
   model.on("change:header", drawHeader);
   model.on("change:detail", drawDetail);
   drawHeader();
+  drawLegend();
   drawSvg();
+  drawIndex();
   drawDetail();
   // Tells the kernel a widget frontend draws views (else its final output is static).
   model.send({ event: "rendered" });
   const timer = setInterval(tick, 1000);
+  // Drawn before it was in the page (sizes were 0): measure again once it is.
+  requestAnimationFrame(() => {
+    restored = false;
+    if (!svg) return;
+    sizeViewport();
+    if (fitted) fitAll();
+    measure();
+    drawMinimap();
+    drawFoldMarks();
+  });
   return () => clearInterval(timer);
 }
 
