@@ -58,7 +58,7 @@ from typing import IO, cast
 
 from jupyter_argo.errors import BackendError, ConfigError, UnsupportedError
 from jupyter_argo.executors._executor import ContainerSpec, SandboxSpec, _discard, _stdin_fd
-from jupyter_argo.executors._layout import is_under, normalize
+from jupyter_argo.executors._layout import contain_links, follow_in_view, is_under, normalize
 from jupyter_argo.executors._process import OutputFile, Process, Tree
 
 __all__ = ["ENGINES", "ContainerExecutor", "ContainerSandbox"]
@@ -116,6 +116,22 @@ class ContainerSandbox:
                 rest = path[len(target) :].lstrip("/")
                 return source / rest if rest else source
         return self.base / "fs" / path.lstrip("/")
+
+    def in_view(self, container_path: str) -> Path | None:
+        """Where the container saw `container_path`, links followed in its view: only
+        its mounts (declared paths, volumes) are on this machine; the image's files are
+        not the engine's to read."""
+        found = follow_in_view(container_path, self._seen_at)
+        return None if found is None else found[1]
+
+    def contain_links(self, container_path: str, limit: int) -> None:
+        contain_links(container_path, limit, lambda p: follow_in_view(p, self._seen_at))
+
+    def _seen_at(self, path: str) -> Path | bool:
+        mounted = [*self.declared, *(target for target, _ in self.volumes)]
+        if any(is_under(path, target) for target in mounted):
+            return self.host_path(path)
+        return any(is_under(target, path) for target in mounted)  # the image's, above one
 
     def in_volume(self, path: str) -> bool:
         return any(is_under(path, target) for target, _ in self.volumes)

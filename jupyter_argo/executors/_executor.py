@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from jupyter_argo.errors import BackendError, ConfigError, UnsupportedError
 from jupyter_argo.executors import _bwrap, _linux, _watchdog
 from jupyter_argo.executors._images import ImageMap, ImageRule, split_image
-from jupyter_argo.executors._layout import TMP, Confinement, Layout, is_under
+from jupyter_argo.executors._layout import TMP, Confinement, Layout, contain_links, is_under
 from jupyter_argo.executors._process import (
     TOKEN_PREFIX,
     TREE_ENV,
@@ -111,30 +111,9 @@ class Sandbox:
         return self._layout.in_view(container_path)
 
     def contain_links(self, container_path: str, limit: int) -> None:
-        """Make the links below the directory the step left at `container_path` lead where
-        they led for it, for readers that follow links (zip, unarchived uploads): a link
-        whose target the host sees differently becomes a copy of what the container saw,
-        or goes when it saw nothing. At most `limit` entries are looked at."""
-        found = self._layout.resolve_in_view(container_path)
-        if found is None or not self._layout.isolating:
-            return
-        top, host = found
-        seen = 0
-        for base, dirs, files in os.walk(host):
-            for name in [*dirs, *files]:
-                seen += 1
-                if seen > limit:
-                    return
-                entry = os.path.join(base, name)
-                if not os.path.islink(entry):
-                    continue
-                inside = posixpath.join(top, os.path.relpath(entry, host))
-                target = self._layout.in_view(inside)
-                if target is not None and os.path.realpath(target) == os.path.realpath(entry):
-                    continue
-                os.unlink(entry)
-                if target is not None and target.is_file():
-                    shutil.copyfile(target, entry)
+        """See _layout.contain_links (nothing to do without a sandbox)."""
+        if self._layout.isolating:
+            contain_links(container_path, limit, self._layout.resolve_in_view)
 
     def cleanup(self, *, wait: bool = False, here: bool = False) -> None:
         """Kill what still runs and remove the node's private files.

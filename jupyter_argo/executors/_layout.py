@@ -19,8 +19,9 @@ from __future__ import annotations
 import os
 import posixpath
 import re
+import shutil
 import stat
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +65,79 @@ class Confinement:
 
 
 _MAX_LINKS = 40  # Linux's own limit on links followed in one lookup
+
+# What a container sees at a path, for `follow_in_view`: the host path holding it, None
+# for nothing the engine may read, True for a directory only the container has (an
+# image's, above a mount: gone through, never read).
+SeenAt = Callable[[str], "Path | bool | None"]
+
+
+def follow_in_view(container_path: str, seen_at: SeenAt) -> tuple[str, Path] | None:
+    """`container_path` resolved as the container saw it: each symbolic link on the way
+    followed in its view (`seen_at`), never on the host's. The container path reached
+    and the host path holding it, or None where the view held nothing readable."""
+    pending = normalize(container_path).split("/")[1:]
+    resolved = "/"
+    hops = 0
+    while pending:
+        name = pending.pop(0)
+        if name in ("", "."):
+            continue
+        if name == "..":
+            resolved = posixpath.dirname(resolved)
+            continue
+        candidate = posixpath.join(resolved, name)
+        seen = seen_at(candidate)
+        if seen is None or seen is False:
+            return None
+        if seen is True:
+            resolved = candidate
+            continue
+        try:
+            info = os.lstat(seen)
+        except OSError:
+            return (candidate, seen) if not pending else None  # missing: the caller says so
+        if stat.S_ISLNK(info.st_mode):
+            hops += 1
+            if hops > _MAX_LINKS:
+                return None
+            target = os.readlink(seen)
+            if target.startswith("/"):
+                resolved = "/"
+            pending = target.split("/") + pending
+            continue
+        resolved = candidate
+    seen = seen_at(resolved)
+    return (resolved, seen) if isinstance(seen, Path) else None
+
+
+def contain_links(
+    container_path: str, limit: int, resolve: Callable[[str], tuple[str, Path] | None]
+) -> None:
+    """Make the links below the directory a step left at `container_path` lead where they
+    led for it, for readers that follow links (zip, unarchived uploads): a link whose
+    target the host sees differently becomes a copy of what the container saw there, or
+    goes when it saw nothing. At most `limit` entries are looked at."""
+    found = resolve(container_path)
+    if found is None:
+        return
+    top, host = found
+    seen = 0
+    for base, dirs, files in os.walk(host):
+        for name in [*dirs, *files]:
+            seen += 1
+            if seen > limit:
+                return
+            entry = os.path.join(base, name)
+            if not os.path.islink(entry):
+                continue
+            inside = resolve(posixpath.join(top, os.path.relpath(entry, host)))
+            target = None if inside is None else inside[1]
+            if target is not None and os.path.realpath(target) == os.path.realpath(entry):
+                continue
+            os.unlink(entry)
+            if target is not None and target.is_file():
+                shutil.copyfile(target, entry)
 
 
 def normalize(path: str) -> str:
@@ -165,36 +239,7 @@ class Layout:
         """`in_view`, with the container path the links led to."""
         if not self.isolating:
             return normalize(container_path), self.host_path(container_path)
-        pending = normalize(container_path).split("/")[1:]
-        resolved = "/"
-        hops = 0
-        while pending:
-            name = pending.pop(0)
-            if name in ("", "."):
-                continue
-            if name == "..":
-                resolved = posixpath.dirname(resolved)
-                continue
-            candidate = posixpath.join(resolved, name)
-            seen = self._seen_at(candidate)
-            if seen is None:
-                return None
-            try:
-                info = os.lstat(seen)
-            except OSError:
-                return (candidate, seen) if not pending else None  # missing: the caller says so
-            if stat.S_ISLNK(info.st_mode):
-                hops += 1
-                if hops > _MAX_LINKS:
-                    return None
-                target = os.readlink(seen)
-                if target.startswith("/"):
-                    resolved = "/"
-                pending = target.split("/") + pending
-                continue
-            resolved = candidate
-        seen = self._seen_at(resolved)
-        return None if seen is None else (resolved, seen)
+        return follow_in_view(container_path, self._seen_at)
 
     def _seen_at(self, container: str) -> Path | None:
         """The host path the container sees at `container` (no link followed)."""
