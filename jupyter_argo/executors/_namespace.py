@@ -53,8 +53,8 @@ _DEV_LINKS = (
 
 
 def _own_dev() -> None:
-    """A pod's /dev over the host's: a tmpfs with the usual devices bound in (read-only
-    mounts: a device is still read and written, its node cannot change), then sealed."""
+    """A pod's /dev over the host's: a private tmpfs (writable, as a container runtime's)
+    with the usual devices bound in."""
     nodes = {}
     for name in _DEVICES:
         with contextlib.suppress(OSError):
@@ -71,7 +71,6 @@ def _own_dev() -> None:
         os.symlink(target, f"/dev/{name}")
     for name in ("shm", "pts"):
         os.mkdir(f"/dev/{name}", 0o755)
-    _linux.set_read_only("/dev")
 
 
 class MountNamespace:
