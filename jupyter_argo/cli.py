@@ -153,11 +153,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(go_booleans(sys.argv[1:] if argv is None else argv))
     try:
         code: int = args.func(args)
+        sys.stdout.flush()  # here, so a reader gone is seen here, not at exit
     except ArgoError as err:
         print(f"jupyter-argo: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError as err:
+        from jupyter_argo.cli_runs import closed_pipe
+
+        return closed_pipe(err)
     return code
 
 

@@ -98,9 +98,10 @@ def _place(fetched: Path, target: Path) -> None:
 
 def cmd_cp(args: argparse.Namespace) -> int:
     from jupyter_argo.backends.local import LocalBackend
+    from jupyter_argo.cli_runs import resolve_name
 
     backend = LocalBackend(namespace=args.namespace)
-    workflow = backend.get(args.name)
+    workflow = backend.get(resolve_name(backend, args.name, args.namespace))
     name = str(workflow["metadata"]["name"])
     namespace = str(workflow["metadata"].get("namespace") or args.namespace)
     found = search_artifacts(
