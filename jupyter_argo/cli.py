@@ -7,10 +7,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from jupyter_argo._collector import collector_off
 from jupyter_argo._version import __version__
-from jupyter_argo.cli_cp import register as register_cp_command
-from jupyter_argo.cli_runs import add_backend_flags, backend_for, go_booleans
-from jupyter_argo.cli_runs import register as register_run_commands
 from jupyter_argo.errors import ArgoError, Location, ParseError, UserError
 
 __all__ = ["main"]
@@ -64,6 +62,8 @@ def _lint(args: argparse.Namespace) -> int:
     # WorkflowTemplates resolve references, and an Argo Server lints each manifest too.
     backend = None
     if not args.offline and (args.backend or args.argo_server):
+        from jupyter_argo.cli_runs import backend_for
+
         backend = backend_for(args)
     store = getattr(backend, "template_store", None)
     templates = store(args.namespace) if callable(store) else None
@@ -105,52 +105,78 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The `jupyter-argo` parser; with `command`, one that knows that subcommand only (what
+    `main` parses a command line with: building all twenty costs more than the rest of a
+    short command's start), or the whole parser if there is no such subcommand."""
+    from jupyter_argo.cli_cp import register as register_cp_command
+    from jupyter_argo.cli_runs import add_backend_flags
+    from jupyter_argo.cli_runs import register as register_run_commands
+
     parser = argparse.ArgumentParser(prog="jupyter-argo", description=__doc__)
     parser.add_argument("--version", action="version", version=f"jupyter-argo {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    lint = commands.add_parser(
-        "lint",
-        help="check manifests as strictly as `argo lint --strict`",
-        description="Check Argo manifests: files, or directories searched for *.yaml, *.yml "
-        "and *.json. Exits 0 when there are no errors, 1 otherwise.",
-    )
-    lint.add_argument("paths", nargs="+", metavar="PATH")
-    lint.add_argument(
-        "--strict",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="unknown fields are errors (default); --no-strict makes them warnings",
-    )
-    lint.add_argument(
-        "--offline",
-        action="store_true",
-        help="as `argo lint --offline`: with a --backend, lint here only",
-    )
-    add_backend_flags(lint)
-    lint.add_argument(
-        "-v", "--verbose", action="store_true", help="also show notes (e.g. skipped objects)"
-    )
-    lint.set_defaults(func=_lint)
-    doctor = commands.add_parser(
-        "doctor",
-        help="check the local store and rebuild its index from the runs on disk",
-        description="Check the local engine's store (JUPYTER_ARGO_HOME). A damaged "
-        "store.sqlite3 is moved aside (the applied objects it still holds are copied out) "
-        "and the index of runs rebuilt from each run's workflow.json; a sound store gets "
-        "back any run it lacks. Exits 0 when the store was sound, 1 when it was mended.",
-    )
-    doctor.add_argument(
-        "--home", help="the data directory (default: $JUPYTER_ARGO_HOME, else the user's)"
-    )
-    doctor.set_defaults(func=_doctor)
-    register_run_commands(commands)
-    register_cp_command(commands)
+    built: list[str] = []
+
+    def wanted(name: str) -> bool:
+        if command is not None and name != command:
+            return False
+        built.append(name)
+        return True
+
+    if wanted("lint"):
+        lint = commands.add_parser(
+            "lint",
+            help="check manifests as strictly as `argo lint --strict`",
+            description="Check Argo manifests: files, or directories searched for *.yaml, "
+            "*.yml and *.json. Exits 0 when there are no errors, 1 otherwise.",
+        )
+        lint.add_argument("paths", nargs="+", metavar="PATH")
+        lint.add_argument(
+            "--strict",
+            action=argparse.BooleanOptionalAction,
+            default=True,
+            help="unknown fields are errors (default); --no-strict makes them warnings",
+        )
+        lint.add_argument(
+            "--offline",
+            action="store_true",
+            help="as `argo lint --offline`: with a --backend, lint here only",
+        )
+        add_backend_flags(lint)
+        lint.add_argument(
+            "-v", "--verbose", action="store_true", help="also show notes (e.g. skipped objects)"
+        )
+        lint.set_defaults(func=_lint)
+    if wanted("doctor"):
+        doctor = commands.add_parser(
+            "doctor",
+            help="check the local store and rebuild its index from the runs on disk",
+            description="Check the local engine's store (JUPYTER_ARGO_HOME). A damaged "
+            "store.sqlite3 is moved aside (the applied objects it still holds are copied out) "
+            "and the index of runs rebuilt from each run's workflow.json; a sound store gets "
+            "back any run it lacks. Exits 0 when the store was sound, 1 when it was mended.",
+        )
+        doctor.add_argument(
+            "--home", help="the data directory (default: $JUPYTER_ARGO_HOME, else the user's)"
+        )
+        doctor.set_defaults(func=_doctor)
+    register_run_commands(commands, wanted)
+    register_cp_command(commands, wanted)
+    if command is not None and not built:
+        return build_parser()  # no such subcommand: the whole parser says so, listing all
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(go_booleans(sys.argv[1:] if argv is None else argv))
+    with collector_off():  # parsing imports the command's modules (see _collector)
+        from jupyter_argo.cli_runs import go_booleans
+
+        words = go_booleans(sys.argv[1:] if argv is None else argv)
+        # The subcommand is the first word that is no option (the parser has none that
+        # takes a value).
+        command = next((word for word in words if not word.startswith("-")), None)
+        args = build_parser(command).parse_args(words)
     try:
         code: int = args.func(args)
         sys.stdout.flush()  # here, so a reader gone is seen here, not at exit

@@ -18,7 +18,7 @@ import os
 import posixpath
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -144,8 +144,10 @@ def cmd_cp(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(commands: Any) -> None:
-    """Adds `cp` to the `jupyter-argo` parser."""
+def register(commands: Any, wanted: Callable[[str], bool] = lambda name: True) -> None:
+    """Adds `cp` to the `jupyter-argo` parser (if `wanted`)."""
+    if not wanted("cp"):
+        return
     parser: argparse.ArgumentParser = commands.add_parser(
         "cp",
         help="copy a workflow's output artifacts to a local directory (like `argo cp`)",

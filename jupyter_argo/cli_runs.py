@@ -11,12 +11,13 @@ import re
 import signal
 import sys
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from jupyter_argo._collector import collect_from_here, collector_off
 from jupyter_argo.backends import BACKENDS
 from jupyter_argo.errors import UserError
 
@@ -218,6 +219,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
 # ---- submit / run ---------------------------------------------------------------------------
 
 
+@collector_off()
 def cmd_run(args: argparse.Namespace) -> int:
     if args.source and args.file:
         raise UserError("cannot combine --from with file arguments")
@@ -528,6 +530,7 @@ def _follow(backend: Any, created: Mapping[str, Any], args: argparse.Namespace) 
             _watch(backend, name)
         return 0
     final = created
+    collect_from_here()
     if args.output not in ("json", "yaml", "name") and hasattr(backend, "notify"):
         # A notice (e.g. no controller) on its own line, not after the progress line.
         backend.notify = lambda line: sys.stderr.write(f"\n{line}\n")
@@ -1250,8 +1253,9 @@ def add_backend_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def register(commands: Any) -> None:
-    """Adds the run and control subcommands to the `jupyter-argo` parser."""
+def register(commands: Any, wanted: Callable[[str], bool] = lambda name: True) -> None:
+    """Adds the run and control subcommands to the `jupyter-argo` parser: those `wanted`
+    (by name), so that a command line builds only the parser it uses."""
 
     def add(name: str, help_text: str, func: Any) -> argparse.ArgumentParser:
         parser: argparse.ArgumentParser = commands.add_parser(name, help=help_text)
@@ -1259,12 +1263,17 @@ def register(commands: Any) -> None:
         parser.set_defaults(func=func)
         return parser
 
-    apply = add(
-        "apply", "store WorkflowTemplates, ClusterWorkflowTemplates, ConfigMaps, Secrets", cmd_apply
-    )
-    apply.add_argument("paths", nargs="+", metavar="PATH")
+    if wanted("apply"):
+        apply = add(
+            "apply",
+            "store WorkflowTemplates, ClusterWorkflowTemplates, ConfigMaps, Secrets",
+            cmd_apply,
+        )
+        apply.add_argument("paths", nargs="+", metavar="PATH")
 
     for verb, waits in (("run", True), ("submit", False)):
+        if not wanted(verb):
+            continue
         run = add(
             verb,
             "submit a Workflow and wait for it (like `argo submit --wait`)"
@@ -1315,54 +1324,68 @@ def register(commands: Any) -> None:
             help="as --dry-run, the backend checking and completing it (with -o)",
         )
 
-    listing = add("list", "list workflows", cmd_list)
-    listing.add_argument("-o", "--output", choices=("name", "json", "yaml", "wide"))
-    listing.add_argument(
-        "--status",
-        action="append",
-        default=[],
-        metavar="PHASE[,PHASE]",
-        help="only these phases: Pending, Running, Succeeded, Failed, Error",
-    )
-    listing.add_argument("--prefix", default="", help="only names starting with this")
-    listing.add_argument(
-        "--since", metavar="DURATION", help="only workflows created since (10m, 3h, 1d)"
-    )
-    listing.add_argument(
-        "--older", metavar="DURATION", help="only workflows finished before (10m, 3h, 1d)"
-    )
-    listing.add_argument("--running", action="store_true", help="only unfinished workflows")
-    listing.add_argument("--completed", action="store_true", help="only finished workflows")
-    listing.add_argument("--resubmitted", action="store_true", help="only resubmitted workflows")
-    listing.add_argument("--no-headers", action="store_true", help="no header line")
-    listing.add_argument(
-        "-l",
-        "--selector",
-        metavar="SELECTOR",
-        help="only workflows whose labels match (key=value, key!=value, key in (a,b), !key)",
-    )
+    if wanted("list"):
+        listing = add("list", "list workflows", cmd_list)
+        listing.add_argument("-o", "--output", choices=("name", "json", "yaml", "wide"))
+        listing.add_argument(
+            "--status",
+            action="append",
+            default=[],
+            metavar="PHASE[,PHASE]",
+            help="only these phases: Pending, Running, Succeeded, Failed, Error",
+        )
+        listing.add_argument("--prefix", default="", help="only names starting with this")
+        listing.add_argument(
+            "--since", metavar="DURATION", help="only workflows created since (10m, 3h, 1d)"
+        )
+        listing.add_argument(
+            "--older", metavar="DURATION", help="only workflows finished before (10m, 3h, 1d)"
+        )
+        listing.add_argument("--running", action="store_true", help="only unfinished workflows")
+        listing.add_argument("--completed", action="store_true", help="only finished workflows")
+        listing.add_argument(
+            "--resubmitted", action="store_true", help="only resubmitted workflows"
+        )
+        listing.add_argument("--no-headers", action="store_true", help="no header line")
+        listing.add_argument(
+            "-l",
+            "--selector",
+            metavar="SELECTOR",
+            help="only workflows whose labels match (key=value, key!=value, key in (a,b), !key)",
+        )
 
-    get = add("get", "show a workflow (@latest: the latest created)", cmd_get)
-    get.add_argument("names", nargs="+", metavar="NAME")
-    get.add_argument("-o", "--output", choices=("name", "json", "yaml", "short", "wide"))
+    if wanted("get"):
+        get = add("get", "show a workflow (@latest: the latest created)", cmd_get)
+        get.add_argument("names", nargs="+", metavar="NAME")
+        get.add_argument("-o", "--output", choices=("name", "json", "yaml", "short", "wide"))
 
-    logs = add("logs", "print a workflow's logs (@latest: the latest created)", cmd_logs)
-    logs.add_argument("name")
-    logs.add_argument("node", nargs="?")
-    logs.add_argument("-f", "--follow", action="store_true")
-    logs.add_argument("-c", "--container", default="main", help="main (default), init, wait, ...")
-    logs.add_argument("--timestamps", action="store_true", help="show each line's time")
-    logs.add_argument(
-        "--since", metavar="DURATION", help="only lines newer than this Go duration (5s, 2m)"
-    )
-    logs.add_argument("--since-time", metavar="TIME", help="only lines after this RFC 3339 time")
-    logs.add_argument("--tail", type=int, metavar="N", help="the last N lines of each container")
-    logs.add_argument("--grep", metavar="REGEX", help="only lines matching this")
+    if wanted("logs"):
+        logs = add("logs", "print a workflow's logs (@latest: the latest created)", cmd_logs)
+        logs.add_argument("name")
+        logs.add_argument("node", nargs="?")
+        logs.add_argument("-f", "--follow", action="store_true")
+        logs.add_argument(
+            "-c", "--container", default="main", help="main (default), init, wait, ..."
+        )
+        logs.add_argument("--timestamps", action="store_true", help="show each line's time")
+        logs.add_argument(
+            "--since", metavar="DURATION", help="only lines newer than this Go duration (5s, 2m)"
+        )
+        logs.add_argument(
+            "--since-time", metavar="TIME", help="only lines after this RFC 3339 time"
+        )
+        logs.add_argument(
+            "--tail", type=int, metavar="N", help="the last N lines of each container"
+        )
+        logs.add_argument("--grep", metavar="REGEX", help="only lines matching this")
 
-    waiter = add("wait", "wait for a workflow to finish", cmd_wait)
-    waiter.add_argument("name")
+    if wanted("wait"):
+        waiter = add("wait", "wait for a workflow to finish", cmd_wait)
+        waiter.add_argument("name")
 
     for verb in ("stop", "terminate", "suspend", "resume", "retry", "resubmit"):
+        if not wanted(verb):
+            continue
         parser = add(verb, f"{verb} a workflow", _action(verb))
         parser.add_argument("name")
         if verb in ("retry", "resubmit"):
@@ -1384,14 +1407,20 @@ def register(commands: Any) -> None:
                 "--memoized", action="store_true", help="re-use the succeeded steps and outputs"
             )
 
-    node = add("node", "set the phase, message or outputs of suspend nodes", cmd_node)
-    node.add_argument("action", choices=("set",))
-    node.add_argument("name")
-    node.add_argument("--node-field-selector", default="", metavar="SELECTOR")
-    node.add_argument("--phase", help="Succeeded, Failed or Error")
-    node.add_argument("-m", "--message")
-    node.add_argument("-p", "--output-parameter", action="append", default=[], metavar="NAME=VALUE")
+    if wanted("node"):
+        node = add("node", "set the phase, message or outputs of suspend nodes", cmd_node)
+        node.add_argument("action", choices=("set",))
+        node.add_argument("name")
+        node.add_argument("--node-field-selector", default="", metavar="SELECTOR")
+        node.add_argument("--phase", help="Succeeded, Failed or Error")
+        node.add_argument("-m", "--message")
+        node.add_argument(
+            "-p", "--output-parameter", action="append", default=[], metavar="NAME=VALUE"
+        )
 
-    delete = add("delete", "delete workflows (and their artifacts as artifactGC says)", cmd_delete)
-    delete.add_argument("names", nargs="+", metavar="NAME")
-    delete.add_argument("--force", action="store_true")
+    if wanted("delete"):
+        delete = add(
+            "delete", "delete workflows (and their artifacts as artifactGC says)", cmd_delete
+        )
+        delete.add_argument("names", nargs="+", metavar="NAME")
+        delete.add_argument("--force", action="store_true")

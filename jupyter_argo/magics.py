@@ -41,7 +41,6 @@ from jupyter_argo.errors import (
     WorkflowFailed,
 )
 from jupyter_argo.library import TemplateLibrary, template_type
-from jupyter_argo.render.summary import first_failure, log_tail
 from jupyter_argo.run import Run, Text, terminate, to_yaml
 
 __all__ = ["ArgoMagics", "RunInterrupted"]
@@ -991,6 +990,9 @@ _FAILURE_CHARS = 600
 def workflow_failed(run: Run, *, others: int = 0) -> WorkflowFailed:
     """The one-line error of a run that ended Failed or Error: its phase, the first step
     that failed (else the workflow's message), that step's message and last log lines."""
+    # The render package (graphviz, the SVG writer) loads with a run, not at %load_ext.
+    from jupyter_argo.render.summary import first_failure, log_tail
+
     workflow = run.workflow
     status = workflow.get("status") or {}
     text = f"{run.name} {_phase(workflow)}"

@@ -17,25 +17,29 @@ holding a location.
 
 from __future__ import annotations
 
-from jupyter_argo.artifacts._passing import load_input, save_output
-from jupyter_argo.artifacts._repository import (
-    DEFAULT_KEY_FORMAT,
-    Repository,
-    RepositoryConfig,
-    default_repository,
-    embedded_repository,
-    location_key,
-    open_repository,
-)
-from jupyter_argo.artifacts._resolve import (
-    RepositorySource,
-    artifact_repository,
-    fetch_artifact,
-    repository_of_ref,
-    resolve_ref,
-    workflow_repository,
-)
-from jupyter_argo.artifacts._secrets import SecretLookup
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jupyter_argo.artifacts._passing import load_input, save_output
+    from jupyter_argo.artifacts._repository import (
+        DEFAULT_KEY_FORMAT,
+        Repository,
+        RepositoryConfig,
+        default_repository,
+        embedded_repository,
+        location_key,
+        open_repository,
+    )
+    from jupyter_argo.artifacts._resolve import (
+        RepositorySource,
+        artifact_repository,
+        fetch_artifact,
+        repository_of_ref,
+        resolve_ref,
+        workflow_repository,
+    )
+    from jupyter_argo.artifacts._secrets import SecretLookup
 
 __all__ = [
     "DEFAULT_KEY_FORMAT",
@@ -55,3 +59,37 @@ __all__ = [
     "save_output",
     "workflow_repository",
 ]
+
+# Each name loads its module on first use (PEP 562): a run without artifacts resolves
+# its repository but never loads the archive formats (tarfile, zipfile, gzip).
+_HOMES = {
+    "load_input": "_passing",
+    "save_output": "_passing",
+    "DEFAULT_KEY_FORMAT": "_repository",
+    "Repository": "_repository",
+    "RepositoryConfig": "_repository",
+    "default_repository": "_repository",
+    "embedded_repository": "_repository",
+    "location_key": "_repository",
+    "open_repository": "_repository",
+    "RepositorySource": "_resolve",
+    "artifact_repository": "_resolve",
+    "fetch_artifact": "_resolve",
+    "repository_of_ref": "_resolve",
+    "resolve_ref": "_resolve",
+    "workflow_repository": "_resolve",
+    "SecretLookup": "_secrets",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value  # found once: later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

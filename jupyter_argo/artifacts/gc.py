@@ -26,7 +26,6 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from jupyter_argo.artifacts._passing import _check_key
 from jupyter_argo.artifacts._repository import RepositoryConfig, _open_repository, location_key
 from jupyter_argo.artifacts._repository import location_type as _location_type
 from jupyter_argo.artifacts._resolve import template_archive
@@ -141,6 +140,8 @@ def _delete(artifact: Mapping[str, Any], default: RepositoryConfig, secrets: Sec
     found = _location_type(artifact)
     if found is None:
         return  # nothing was stored
+    from jupyter_argo.artifacts._passing import _check_key  # archives load with a deletion
+
     key = _check_key(found[0], location_key(artifact))
     _open_repository(artifact, secrets, default).delete(key)
 

@@ -17,9 +17,6 @@ import os
 import re
 import socket
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -609,6 +606,8 @@ class PodHost:
             "bwrap",
         ):
             return
+        import urllib.parse
+
         path = urllib.parse.urlsplit(repo).path if repo.startswith("file://") else repo
         confinement = self.executor.confinement  # type: ignore[union-attr]
         real = os.path.realpath(urllib.parse.unquote(path))
@@ -836,6 +835,10 @@ class PodHost:
             )
 
     def _http_request(self, http: Mapping[str, Any]) -> tuple[int, str, dict[str, list[str]]]:
+        import urllib.error  # with the first http template: not on every start
+        import urllib.parse
+        import urllib.request
+
         headers: dict[str, str] = {}
         for header in http.get("headers") or []:
             if "value" in header:
@@ -873,25 +876,29 @@ class PodHost:
             ) from None
 
 
-class _HTTPRedirectsOnly(urllib.request.HTTPRedirectHandler):
-    """Redirects to http(s) only, and refused as Go's client refuses them (an error, not
-    the 3xx response urllib would hand back for file://; never followed to ftp)."""
-
-    def http_error_302(
-        self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any
-    ) -> Any:
-        location = headers.get("location") or headers.get("uri") or ""
-        scheme = urllib.parse.urlsplit(urllib.parse.urljoin(req.full_url, location)).scheme
-        if scheme.lower() not in ("http", "https"):
-            raise urllib.error.URLError(f'redirected: unsupported protocol scheme "{scheme}"')
-        return super().http_error_302(req, fp, code, msg, headers)
-
-    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
-
-
 @functools.cache
-def _http_opener() -> urllib.request.OpenerDirector:
-    return urllib.request.build_opener(_HTTPRedirectsOnly)
+def _http_opener() -> Any:
+    """An opener following redirects to http(s) only, and refusing the rest as Go's
+    client refuses them (an error, not the 3xx response urllib would hand back for
+    file://; never followed to ftp). Built with the first http template."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    class RedirectsOnly(urllib.request.HTTPRedirectHandler):
+        def http_error_302(
+            self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any
+        ) -> Any:
+            location = headers.get("location") or headers.get("uri") or ""
+            target = urllib.parse.urljoin(req.full_url, location)
+            scheme = urllib.parse.urlsplit(target).scheme
+            if scheme.lower() not in ("http", "https"):
+                raise urllib.error.URLError(f'redirected: unsupported protocol scheme "{scheme}"')
+            return super().http_error_302(req, fp, code, msg, headers)
+
+        http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
+
+    return urllib.request.build_opener(RedirectsOnly)
 
 
 def _container_node(op: PodOperator, name: str, pod: dict[str, Any]) -> dict[str, Any]:

@@ -233,7 +233,9 @@ def global_variables(workflow: Mapping[str, Any]) -> dict[str, Any]:
         "workflow.creationTimestamp.RFC3339": created,
     }
     if created:
-        moment = datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ")
+        # As strptime(created, "%Y-%m-%dT%H:%M:%SZ"), whose first call costs 1.5 ms of
+        # imports and regular expressions.
+        moment = datetime.fromisoformat(created.removesuffix("Z"))
         out["workflow.creationTimestamp.s"] = str(int(moment.timestamp()))
         out.update(_strftime_all(moment))
     if spec.get("priority") is not None:

@@ -11,17 +11,21 @@ in its real image, with the same paths, parameters and artifacts.
 
 from __future__ import annotations
 
-from jupyter_argo.executors._container import ContainerExecutor
-from jupyter_argo.executors._executor import (
-    ContainerSpec,
-    ProcessExecutor,
-    Sandbox,
-    SandboxSpec,
-    remove_later,
-)
-from jupyter_argo.executors._images import ImageMap, ImageRule
-from jupyter_argo.executors._linux import dedicate_thread
-from jupyter_argo.executors._process import Process
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jupyter_argo.executors._container import ContainerExecutor
+    from jupyter_argo.executors._executor import (
+        ContainerSpec,
+        ProcessExecutor,
+        Sandbox,
+        SandboxSpec,
+        remove_later,
+    )
+    from jupyter_argo.executors._images import ImageMap, ImageRule
+    from jupyter_argo.executors._linux import dedicate_thread
+    from jupyter_argo.executors._process import Process
 
 __all__ = [
     "ContainerExecutor",
@@ -35,3 +39,31 @@ __all__ = [
     "dedicate_thread",
     "remove_later",
 ]
+
+# Each name loads its module on first use (PEP 562): running steps as processes never
+# loads the docker/podman executor.
+_HOMES = {
+    "ContainerExecutor": "_container",
+    "ContainerSpec": "_executor",
+    "ProcessExecutor": "_executor",
+    "Sandbox": "_executor",
+    "SandboxSpec": "_executor",
+    "remove_later": "_executor",
+    "ImageMap": "_images",
+    "ImageRule": "_images",
+    "dedicate_thread": "_linux",
+    "Process": "_process",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value  # found once: later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

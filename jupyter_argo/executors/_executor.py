@@ -384,7 +384,8 @@ _WARM_AGE = 5.0  # seconds, as for blank namespaces (host mounts made since may 
 class _WarmSandboxes:
     """Plain namespace sandboxes (only /tmp private, the most common node), made ahead by
     the namespace worker while the engine waits on processes: directories, namespace and
-    /tmp mount are off the path from one step to the next."""
+    /tmp mount are off the path from one step to the next. Made from the second one
+    taken on: a one-step run builds its sandbox on its way and none besides."""
 
     def __init__(self, root: Path, confinement: Confinement) -> None:
         root.mkdir(exist_ok=True)
@@ -394,8 +395,10 @@ class _WarmSandboxes:
         self._numbers = itertools.count()
         self._lock = threading.Lock()
         self._coming = 0
+        self._taken = 0
 
     def take(self) -> Sandbox | None:
+        self._taken += 1
         while True:
             try:
                 made, sandbox = self._ready.popleft()
@@ -406,6 +409,8 @@ class _WarmSandboxes:
             sandbox.cleanup()
 
     def refill(self) -> None:
+        if self._taken < 2:
+            return
         with self._lock:
             wanted = _WARM - len(self._ready) - self._coming
             self._coming += max(0, wanted)
@@ -528,11 +533,7 @@ def _namespace_available() -> bool:
             try:
                 worker = _linux.worker()
 
-                def probe() -> None:
-                    os.close(worker.new_mount_namespace())
-                    worker.new_pid_namespace()
-
-                worker.call(probe)
+                worker.call(worker.probe)
                 _namespace_probe = True
             except OSError as exc:
                 log.info("mount namespaces are not available: %s", exc)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import ctypes
-import ctypes.util
 import logging
 import os
 import queue
@@ -59,7 +58,10 @@ _libc: Any = None
 def _lib() -> Any:
     global _libc
     if _libc is None:
-        lib = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        # The C library this interpreter already links (dlopen(NULL)): the same functions
+        # as find_library("c") finds, without the `ldconfig -p` it runs (a process spawn,
+        # 3-10 ms, at every engine start).
+        lib = ctypes.CDLL(None, use_errno=True)
         lib.mount.argtypes = [
             ctypes.c_char_p,
             ctypes.c_char_p,
@@ -188,6 +190,7 @@ class Worker:
         self._blanks: collections.deque[tuple[float, int]] = collections.deque()
         self._blank_lock = threading.Lock()
         self._blanks_coming = 0
+        self._asked = 0  # mount namespaces asked for (blanks are made from the second on)
         self._thread = threading.Thread(target=self._run, name="jupyter-argo-ns", daemon=True)
         self._thread.start()
         self._ready.wait()
@@ -225,6 +228,7 @@ class Worker:
 
     def new_mount_namespace(self) -> int:
         """In a call: move into a copy of the original mount namespace; return its fd."""
+        self._asked += 1
         fd = self._take_blank()
         if fd < 0:
             return self._unshare_mount_namespace()
@@ -235,6 +239,13 @@ class Worker:
             raise
         return fd
 
+    def probe(self) -> None:
+        """In a call: make what a sandbox needs once (a mount namespace, then a PID
+        namespace for the next child); OSError where this process cannot. Neither taken
+        from the blanks nor counted as a sandbox's."""
+        os.close(self._unshare_mount_namespace())
+        self.new_pid_namespace()
+
     def _unshare_mount_namespace(self) -> int:
         unshare(CLONE_NEWNS)
         # Mounts made here must never reach the host, while host mounts may still flow in.
@@ -242,7 +253,9 @@ class Worker:
         return os.open("/proc/thread-self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
 
     # Blank namespaces: creating one is about 0.2 ms of kernel time, spent here ahead of
-    # need (while the caller waits on a process) rather than on the way to a start.
+    # need (while the caller waits on a process) rather than on the way to a start. Only
+    # from the second namespace asked for: a process that builds one sandbox (a one-step
+    # run) makes none it would never use, nor tears them down at its exit.
 
     def _take_blank(self) -> int:
         while True:
@@ -256,6 +269,8 @@ class Worker:
             self.background(lambda fd=fd: os.close(fd))  # type: ignore[misc]
 
     def _refill(self) -> None:
+        if self._asked < 2:
+            return
         with self._blank_lock:
             wanted = _BLANKS - len(self._blanks) - self._blanks_coming
             self._blanks_coming += max(0, wanted)

@@ -14,16 +14,20 @@ and errors are `jupyter_argo.errors.ExpressionError`.
 
 from __future__ import annotations
 
-from jupyter_argo.expr._depends import (
-    DependResult,
-    depends_tasks,
-    evaluate_depends,
-    legacy_dependencies_to_depends,
-)
-from jupyter_argo.expr._env import expand_variables
-from jupyter_argo.expr._expression import Expression, compile_expression, evaluate
-from jupyter_argo.expr._template import Tag, find_tags, substitute, substitute_object
-from jupyter_argo.expr._when import check_when, evaluate_when
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jupyter_argo.expr._depends import (
+        DependResult,
+        depends_tasks,
+        evaluate_depends,
+        legacy_dependencies_to_depends,
+    )
+    from jupyter_argo.expr._env import expand_variables
+    from jupyter_argo.expr._expression import Expression, compile_expression, evaluate
+    from jupyter_argo.expr._template import Tag, find_tags, substitute, substitute_object
+    from jupyter_argo.expr._when import check_when, evaluate_when
 
 __all__ = [
     "DependResult",
@@ -41,3 +45,35 @@ __all__ = [
     "substitute",
     "substitute_object",
 ]
+
+# Each name loads its own module on first use (PEP 562): a workflow without expressions
+# loads only `{{...}}` substitution, not the expr-lang parser, its builtins or sprig.
+_HOMES = {
+    "DependResult": "_depends",
+    "depends_tasks": "_depends",
+    "evaluate_depends": "_depends",
+    "legacy_dependencies_to_depends": "_depends",
+    "expand_variables": "_env",
+    "Expression": "_expression",
+    "compile_expression": "_expression",
+    "evaluate": "_expression",
+    "Tag": "_template",
+    "find_tags": "_template",
+    "substitute": "_template",
+    "substitute_object": "_template",
+    "check_when": "_when",
+    "evaluate_when": "_when",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value  # found once: later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -13,12 +13,14 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_argo.errors import ExpressionError
 from jupyter_argo.expr import _ast as ast
-from jupyter_argo.expr._expression import Expression, compile_expression
 from jupyter_argo.expr._values import GoError, go_quote, json_marshal
+
+if TYPE_CHECKING:
+    from jupyter_argo.expr._expression import Expression
 
 __all__ = ["PLACEHOLDER_PREFIX", "Tag", "find_tags", "substitute", "substitute_object"]
 
@@ -155,6 +157,9 @@ class _Substitution:
     # expression tags
 
     def expression(self, content: str) -> str:
+        # The expr-lang compiler loads with the first `{{= ...}}` evaluated, not before.
+        from jupyter_argo.expr._expression import compile_expression
+
         text = content[1:]
         if self.env is None:
             return "{{" + content + "}}"

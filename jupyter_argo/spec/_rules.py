@@ -6,7 +6,6 @@ place in the manifest it is about, with Argo's wording where Argo has one, plus 
 
 from __future__ import annotations
 
-import difflib
 import posixpath
 import re
 from dataclasses import dataclass
@@ -14,8 +13,8 @@ from typing import Any
 
 import yaml
 
+from jupyter_argo import expr
 from jupyter_argo.errors import ExpressionError
-from jupyter_argo.expr import check_when, compile_expression, depends_tasks
 from jupyter_argo.limits import ITEMS_VARIABLE, max_items
 from jupyter_argo.spec._cron import cron_problem, known_timezone
 from jupyter_argo.spec._scope import (
@@ -715,9 +714,7 @@ class Linter:
         name = as_str(template.get("name")) or "inline"
         types = [t for t in TYPE_ORDER if template.get(t) is not None]
         known = field_table().fields("Template")
-        misspelt = [
-            k for k in template if k not in known and difflib.get_close_matches(k, TYPE_ORDER)
-        ]
+        misspelt = [k for k in template if k not in known and _close_to_a_type(k)]
         if not types and not misspelt:  # a misspelt type is reported as an unknown field
             self.error(
                 path,
@@ -1639,7 +1636,7 @@ class Linter:
                     found[match.group(2)] = "task"
             if results_valid:
                 try:
-                    depends_tasks(depends)
+                    expr.depends_tasks(depends)
                 except ExpressionError as err:
                     self.error(
                         (*path, "depends"),
@@ -1728,7 +1725,7 @@ class Linter:
         Argo substitutes `{{...}}` tags first; each stands for a value here."""
         compiled = source if tag else _SIMPLE_TAG.sub("placeholder", source)
         try:
-            compile_expression(compiled)
+            expr.compile_expression(compiled)
         except ExpressionError as err:
             shown = f"{{{{={source}}}}}" if tag else source
             self.error(
@@ -1741,7 +1738,7 @@ class Linter:
         """A `when` parses (govaluate), once the tags Argo substitutes first are."""
         substitutions = scope.substitutions if scope is not None else {}
         try:
-            check_when(substitute(text, substitutions))
+            expr.check_when(substitute(text, substitutions))
         except ExpressionError as err:
             self.error(
                 path,
@@ -1843,3 +1840,10 @@ def _ancestry(name: str, dependencies: dict[str, dict[str, str]]) -> list[str]:
         seen.append(task)
         stack.extend(dependencies.get(task, {}))
     return seen
+
+
+def _close_to_a_type(key: str) -> bool:
+    """Whether an unknown template field looks like a misspelt template type."""
+    import difflib  # only for an unknown field: not on the way of a valid manifest
+
+    return bool(difflib.get_close_matches(key, TYPE_ORDER))

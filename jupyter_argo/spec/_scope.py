@@ -9,13 +9,12 @@ the rules.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from jupyter_argo.expr import find_tags
+from jupyter_argo import expr
 from jupyter_argo.spec.parse import ManifestPath
 
 
@@ -51,6 +50,8 @@ def strings(value: Any, path: ManifestPath) -> Iterator[tuple[ManifestPath, str]
 
 
 def did_you_mean(name: str, options: Iterable[str]) -> str:
+    import difflib
+
     options = sorted(set(options))
     close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
     if close:
@@ -112,7 +113,7 @@ def tags(text: str) -> list[tuple[str, str]]:
     """
     if "{{" not in text:
         return []
-    return [(tag.kind, tag.body) for tag in find_tags(text)]
+    return [(tag.kind, tag.body) for tag in expr.find_tags(text)]
 
 
 def substitute(text: str, substitutions: dict[str, str]) -> str:

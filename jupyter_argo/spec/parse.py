@@ -8,7 +8,6 @@ are ever constructed: a `!!python/...` tag is an error, never executed.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -424,6 +423,8 @@ class _Composer:
             return kind
         if kind in STORE_KINDS:
             return kind
+        import difflib
+
         close = difflib.get_close_matches(kind, ARGO_KINDS + STORE_KINDS, n=1, cutoff=0.75)
         if close:
             raise ParseError(f"unknown kind {kind!r} (did you mean {close[0]}?)", kind_where)

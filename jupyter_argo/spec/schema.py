@@ -18,14 +18,12 @@ value of the wrong JSON type is a problem; `null` is always accepted.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import os
 import re
-import tempfile
+import sys
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Union
 
@@ -149,7 +147,8 @@ def field_table() -> FieldTable:
 
 def _cache_file() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    versions = f"hera-{_version('hera')}-kubernetes-{_version('kubernetes')}"
+    found = _versions("hera", "kubernetes")
+    versions = f"hera-{found['hera']}-kubernetes-{found['kubernetes']}"
     # The hand-written facts are part of the key too: editing them invalidates the cache.
     facts = repr((_SPECIAL_CLASSES, _ANY_STRING_FIELDS, _ARGO_ADDITIONS, _ADDED_MODELS))
     digest = hashlib.sha256(facts.encode()).hexdigest()[:10]
@@ -157,10 +156,42 @@ def _cache_file() -> Path:
 
 
 def _version(distribution: str) -> str:
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return "none"
+    return _versions(distribution)[distribution]
+
+
+def _versions(*distributions: str) -> dict[str, str]:
+    """The installed version of each distribution ("none" if it is not installed).
+
+    Read from the name of its `NAME-VERSION.dist-info` directory, the first on sys.path as
+    importlib.metadata finds it, in one pass over sys.path; importing importlib.metadata
+    alone would add about 15 ms to every start. An install without one (an egg) is left
+    to importlib.metadata."""
+    wanted = {re.sub(r"[-_.]+", "_", d).lower() + "-": d for d in distributions}
+    found: dict[str, str] = {}
+    for entry in sys.path:
+        if len(found) == len(wanted):
+            break
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for name in names:
+            lowered = name.lower()
+            if not lowered.endswith(".dist-info"):
+                continue
+            for prefix, distribution in wanted.items():
+                if lowered.startswith(prefix) and distribution not in found:
+                    found[distribution] = name[len(prefix) : -len(".dist-info")]
+    missing = [d for d in distributions if d not in found]
+    if missing:
+        from importlib import metadata
+
+        for distribution in missing:
+            try:
+                found[distribution] = metadata.version(distribution)
+            except metadata.PackageNotFoundError:
+                found[distribution] = "none"
+    return found
 
 
 def _load_or_build() -> FieldTable:
@@ -178,6 +209,8 @@ def _load_or_build() -> FieldTable:
 
 def _write_atomically(path: Path, data: dict[str, Any]) -> None:
     # A cache that cannot be written only costs time: every run rebuilds the table.
+    import tempfile
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".schema-", suffix=".tmp")
@@ -517,6 +550,8 @@ def _list_hint(value: Any) -> str:
 def _unknown_hint(
     key: str, fields: dict[str, Descriptor], here: dict[str, Any], table: FieldTable
 ) -> str:
+    import difflib
+
     close = difflib.get_close_matches(key, list(fields), n=1, cutoff=0.7)
     if not close:
         lowered = {f.lower(): f for f in fields}
