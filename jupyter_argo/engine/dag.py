@@ -332,7 +332,7 @@ class _DagRun:
         hooks = self.hooks.setdefault(child_name, StartedHooks())
         if node is not None:
             op._start_hooks(task, node, self.ctx, hooks, "tasks")
-        node = await future
+        node = await op._await_with_hooks(task, node, future, self.ctx, hooks, "tasks")
         self._connect(task["name"], child_name, group_node)
         if node.get("daemoned") and not is_fulfilled(node["phase"]):
             op._daemons.setdefault(self.node["id"], []).append(node["id"])

@@ -177,9 +177,11 @@ class TemplateCall:
 
 @dataclass
 class StartedHooks:
-    """Hook nodes started for one parent node, so each runs once."""
+    """Hook nodes started for one parent node, so each runs once, and their runs, which
+    the parent's step or task waits for (Argo's hookCompleted)."""
 
     started: set[str] = field(default_factory=set)
+    runs: list[asyncio.Future[Any]] = field(default_factory=list)
 
 
 class OperatorCore(abc.ABC):
@@ -210,6 +212,8 @@ class OperatorCore(abc.ABC):
         # Suspend nodes given a phase by `node set`: (phase, message).
         self._node_outcomes: dict[str, tuple[str, str | None]] = {}
         self._node_waiters: dict[str, asyncio.Event] = {}
+        # Woken by every phase change of a node whose hooks are watched (hooks.py).
+        self._phase_watchers: dict[str, asyncio.Event] = {}
         self._daemons: dict[str, list[str]] = {}  # boundary id -> daemoned node ids
         self._deadline: float | None = None
         self._deadline_exceeded = False
@@ -231,6 +235,22 @@ class OperatorCore(abc.ABC):
     @abc.abstractmethod
     async def _execute_dag(self, call: TemplateCall) -> dict[str, Any]:
         """Argo's executeDAG (dag.py)."""
+
+    # ---- the workflow's own hooks: hooks.py (executeWfLifeCycleHook) -----------------
+
+    @abc.abstractmethod
+    async def _await_root_with_hooks(
+        self, task: asyncio.Future[dict[str, Any]], hooks: StartedHooks
+    ) -> dict[str, Any]:
+        """The root node once done, the workflow's expression hooks started meanwhile."""
+
+    @abc.abstractmethod
+    def _start_workflow_hooks(self, root: Mapping[str, Any], hooks: StartedHooks) -> None:
+        """The workflow's expression hooks whose condition holds now."""
+
+    @abc.abstractmethod
+    async def _hooks_completed(self, hooks: StartedHooks) -> None:
+        """Until every started hook node is done."""
 
     # ---- the whole run (Argo's operate) ------------------------------------------------
 
@@ -258,18 +278,24 @@ class OperatorCore(abc.ABC):
         if self.spec.get("suspend"):
             self.suspend()
         watchdog = asyncio.ensure_future(self._watch_deadline())
+        hooks = StartedHooks()
         try:
-            root = await self._execute_root()
+            root = await self._execute_root(hooks)
         finally:
             watchdog.cancel()
-        await self._finish_with_exit_handler(root)
+        await self._finish_with_exit_handler(root, hooks)
 
-    async def _execute_root(self) -> dict[str, Any] | None:
+    async def _execute_root(self, hooks: StartedHooks) -> dict[str, Any] | None:
         assert self._root_context is not None
         entry = {"template": self.spec.get("entrypoint", "")}
         arguments = self.spec.get("arguments") or {}
         try:
-            return await self.execute_template(self.name, entry, self._root_context, arguments, "")
+            return await self._await_root_with_hooks(
+                asyncio.ensure_future(
+                    self.execute_template(self.name, entry, self._root_context, arguments, "")
+                ),
+                hooks,
+            )
         except ArgoError as err:
             node = self.nodes.get(self.name)
             if node is None:
@@ -277,7 +303,9 @@ class OperatorCore(abc.ABC):
                 return None
             return node
 
-    async def _finish_with_exit_handler(self, root: dict[str, Any] | None) -> None:
+    async def _finish_with_exit_handler(
+        self, root: dict[str, Any] | None, hooks: StartedHooks
+    ) -> None:
         if root is None:
             return
         phase = {
@@ -289,6 +317,14 @@ class OperatorCore(abc.ABC):
         }.get(root["phase"], "Error")
         self.globals["workflow.status"] = phase
         self.globals["workflow.failures"] = json.dumps(self._failures(), separators=(",", ":"))
+        # Argo's operate: the workflow's hooks, once more with its final status, all done
+        # before its exit handler runs.
+        self._start_workflow_hooks(root, hooks)
+        try:
+            await self._hooks_completed(hooks)
+        except ArgoError as err:
+            self._finish("Error", str(err))
+            return
         exit_node = None
         exit_hook = self._workflow_exit_hook()
         if exit_hook is not None and self.shutdown != "Terminate":
@@ -578,6 +614,9 @@ class OperatorCore(abc.ABC):
             waiter = self._node_waiters.get(node["id"])
             if waiter is not None:
                 waiter.set()
+        watcher = self._phase_watchers.get(node["id"])
+        if watcher is not None:
+            watcher.set()
         self._changed(node["id"])
         return node
 

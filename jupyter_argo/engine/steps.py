@@ -200,7 +200,7 @@ class StepsMixin(HooksMixin):
         self.add_child(group_name, child_name)
         hooks = StartedHooks()
         self._start_hooks(step, node, ctx, hooks, "steps")
-        node = await task
+        node = await self._await_with_hooks(step, node, task, ctx, hooks, "steps")
         if node["phase"] in ("Failed", "Error"):
             ctx.failed = True
         if node.get("daemoned") and not is_fulfilled(node["phase"]):
