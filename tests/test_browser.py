@@ -1,7 +1,7 @@
-"""JupyterLab in headless Chromium: `%%argo` cells are highlighted as YAML, and running one
-shows the live graph, which turns to the succeeded colour and answers a click on a node; a
-failed run shows its failed step up front and fails its cell in one line; the saved
-notebook, reopened with the kernel gone, shows the graph.
+"""JupyterLab in headless Chromium: `%%argo` cells are highlighted as YAML, or as Python
+when they hold a script; running one shows the live graph, which turns to the succeeded
+colour and answers a click on a node; a failed run shows its failed step up front and
+fails its cell in one line; the saved notebook, reopened with the kernel gone, shows the graph.
 
 Real parts only: `jupyter lab` on 127.0.0.1 with this package's extension as installed,
 Debian's Chromium driven by Playwright (no browser download), the IPython kernel and the
@@ -160,6 +160,68 @@ def test_argo_cells_are_highlighted_as_yaml(lab: Lab, page: Any) -> None:
         ".querySelector('.cm-content').textContent.includes('%%argo')"
     )
     assert colour_of(page, 0, "kind") != key
+
+
+SCRIPT_CELL = """%%argo script greet --input name
+def greet(name):
+    return "hello " + name  # a Python comment
+print(greet("{{inputs.parameters.name}}"))
+"""
+PYTHON_BODY_CELL = """%%argo -p n=3 --bind
+import math
+print(math.isqrt(int("{{inputs.parameters.n}}")))
+"""
+
+
+@pytest.mark.slow
+def test_python_argo_cells_are_highlighted_as_python(lab: Lab, page: Any) -> None:
+    write_notebook(
+        lab.root / "python-cells.ipynb", [SCRIPT_CELL, PYTHON_BODY_CELL, ARGO_CELL, "%%argo\n"]
+    )
+    open_notebook(page, lab, "python-cells.ipynb")
+    keyword = resolved_colour(page, "var(--jp-mirror-editor-keyword-color)")
+    string = resolved_colour(page, "var(--jp-mirror-editor-string-color)")
+    meta = resolved_colour(page, "var(--jp-mirror-editor-meta-color)")
+    key = resolved_colour(page, "var(--jp-mirror-editor-atom-color)")
+    comment = resolved_colour(page, "var(--jp-mirror-editor-comment-color)")
+    assert len({keyword, string, meta, key, comment}) == 5, "the theme should tell these apart"
+
+    # `%%argo script NAME`: the magic line as always, the body as Python.
+    assert colour_of(page, 0, "%%argo") == meta
+    assert colour_of(page, 0, "def") == keyword
+    assert colour_of(page, 0, "return") == keyword
+    assert colour_of(page, 0, '"hello "') == string
+    assert colour_of(page, 0, "# a Python comment") == comment
+    # A body that is not a manifest (the kernel runs it as a script): Python too.
+    assert colour_of(page, 1, "import") == keyword
+    assert colour_of(page, 1, "math") != key
+    # A manifest stays YAML: keys in the key colour, no Python keywords.
+    assert colour_of(page, 2, "kind") == key
+    assert colour_of(page, 2, "apiVersion") == key
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "python-argo-cells.png"))
+
+    # Typing Python into an empty `%%argo` cell makes it Python at once.
+    editor = cell(page, 3).locator(".cm-content")
+    editor.click()
+    page.keyboard.press("Control+End")
+    page.keyboard.type("from os import path")
+    page.wait_for_function(
+        "(k) => [...document.querySelectorAll('.jp-Notebook .jp-Cell')[3]"
+        ".querySelectorAll('.cm-line span')]"
+        ".some(s => s.textContent.trim() === 'from' && getComputedStyle(s).color === k)",
+        arg=keyword,
+    )
+    assert colour_of(page, 3, "import") == keyword
+    # ... and a YAML key in its place makes it YAML again.
+    page.keyboard.press("Shift+Home")
+    page.keyboard.type("kind: Workflow")
+    page.wait_for_function(
+        "(k) => [...document.querySelectorAll('.jp-Notebook .jp-Cell')[3]"
+        ".querySelectorAll('.cm-line span')]"
+        ".some(s => s.textContent.trim() === 'kind' && getComputedStyle(s).color === k)",
+        arg=key,
+    )
 
 
 @pytest.mark.slow
@@ -585,3 +647,105 @@ def test_bad_input_shows_what_it_can_and_says_what_it_cannot(lab: Lab, page: Any
     assert broken.locator("g.node.Pod").count() == 4  # the rest: 3 items, summarise
     assert "Traceback" not in page.locator(".jp-Notebook").inner_text()
     _shot(page, "bad-input")
+
+
+_VIEW_COLOURS = """() => {
+  const view = document.querySelector('.argo-view');
+  const colour = (el, property) => el ? getComputedStyle(el)[property] : '';
+  const sample = view.querySelector('.argo-legend g.node.argo-on-paper');
+  return {
+    graph: colour(view.querySelector('.argo-graph'), 'backgroundColor'),
+    paper: colour(view.querySelector('.argo-graph svg .argo-paper'), 'fill'),
+    legendPaper: colour(view.querySelector('.argo-legend svg .argo-paper'), 'fill'),
+    sample: colour(sample?.querySelector('path, polygon, ellipse'), 'fill'),
+    sampleText: colour(sample?.querySelector('text'), 'fill'),
+    text: colour(view, 'color'),
+    succeeded: colour(
+      view.querySelector('.argo-graph g.node.phase-Succeeded path, '
+        + '.argo-graph g.node.phase-Succeeded polygon'), 'fill'),
+  };
+}"""
+
+
+def _luminance(css: str) -> float:
+    """The relative luminance (0 black to 1 white) of a computed `rgb(...)` colour."""
+    numbers = re.findall(r"[\d.]+", css)
+    assert len(numbers) >= 3, css
+    linear = [
+        c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+        for c in (float(n) / 255 for n in numbers[:3])
+    ]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _rgb(hex_colour: str) -> str:
+    value = hex_colour.lstrip("#")
+    return "rgb({}, {}, {})".format(*(int(value[i : i + 2], 16) for i in (0, 2, 4)))
+
+
+def _change_theme(page: Any, theme: str, light: bool) -> None:
+    command(page, "apputils:change-theme", {"theme": theme})
+    page.wait_for_function(
+        "(light) => document.body.dataset.jpThemeLight === String(light)"
+        " && getComputedStyle(document.body).getPropertyValue('--jp-layout-color0') !== ''"
+        # JupyterLab covers the page with its splash while the theme loads.
+        " && !document.querySelector('#jupyterlab-splash')",
+        arg=light,
+    )
+
+
+@pytest.mark.slow
+def test_the_view_follows_the_light_and_dark_themes(lab: Lab, page: Any) -> None:
+    write_notebook(lab.root / "themes.ipynb", ["%load_ext jupyter_argo", ARGO_CELL])
+    open_notebook(page, lab, "themes.ipynb")
+    command(page, "notebook:run-all-cells")
+    view = page.locator(".argo-view")
+    page.wait_for_function(
+        "() => document.querySelector('.argo-view .argo-header .argo-badge')"
+        "?.textContent.includes('Succeeded')",
+        timeout=GRAPH_TIMEOUT_MS,
+    )
+    succeeded = _rgb(PALETTE["Succeeded"].fill)
+
+    # Light: the graph on a light paper, dark text.
+    light = page.evaluate(_VIEW_COLOURS)
+    for part in ("graph", "paper", "legendPaper", "sample"):
+        assert _luminance(light[part]) > 0.8, (part, light)
+    for part in ("sampleText", "text"):
+        assert _luminance(light[part]) < 0.2, (part, light)
+    assert light["succeeded"] == succeeded, light
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    view.screenshot(path=str(ARTIFACTS / "view-light.png"))
+    fit = view.locator(".argo-graph svg.argo-svg").get_attribute("viewBox")
+
+    try:
+        # Dark: no white box; the paper, the legend's samples and the text turn with the
+        # theme, and the phase colours stay what they are.
+        _change_theme(page, "JupyterLab Dark", light=False)
+        page.wait_for_function(
+            "(before) => getComputedStyle(document.querySelector('.argo-view .argo-graph'))"
+            ".backgroundColor !== before",
+            arg=light["graph"],
+        )
+        dark = page.evaluate(_VIEW_COLOURS)
+        for part in ("graph", "paper", "legendPaper", "sample"):
+            assert _luminance(dark[part]) < 0.1, (part, dark)
+        for part in ("sampleText", "text"):
+            assert _luminance(dark[part]) > 0.4, (part, dark)
+        assert dark["succeeded"] == succeeded, dark
+        # The graph still fits its box: JupyterLab hides the page while the theme loads,
+        # and the view must not fit itself to a hidden (sizeless) box meanwhile (it did,
+        # a few frames after the splash went; so: a second later).
+        page.wait_for_timeout(1000)
+        assert view.locator(".argo-graph svg.argo-svg").get_attribute("viewBox") == fit
+        view.screenshot(path=str(ARTIFACTS / "view-dark.png"))
+        # Zoomed in, the minimap shows: on the theme's background too.
+        for _ in range(3):
+            view.locator(".argo-zooms button", has_text="+").click()
+        minimap = view.locator(".argo-minimap")
+        minimap.wait_for(state="visible")
+        background = minimap.evaluate("(m) => getComputedStyle(m).backgroundColor")
+        assert _luminance(background) < 0.1, background
+        view.screenshot(path=str(ARTIFACTS / "view-dark-zoomed.png"))
+    finally:
+        _change_theme(page, "JupyterLab Light", light=True)

@@ -20,6 +20,8 @@ from jupyter_argo.render.style import (
     FONT,
     LEGEND_PHASES,
     MUTED,
+    ON_PAPER,
+    PAPER,
     SHAPES,
     phase_style,
 )
@@ -145,7 +147,7 @@ def legend_dot(kinds: tuple[str, ...], hooked: bool) -> str:
     dot = graphviz.Digraph(
         name="legend",
         graph_attr={**_GRAPH_ATTRS, "nodesep": "0.15", "ranksep": "0.12"},
-        node_attr={**_NODE_ATTRS, "fontsize": "8", "height": "0.22", "fillcolor": "white"},
+        node_attr={**_NODE_ATTRS, "fontsize": "8", "height": "0.22", "fillcolor": PAPER},
         edge_attr={"style": "invis"},
     )
     types: list[str] = []
@@ -153,14 +155,19 @@ def legend_dot(kinds: tuple[str, ...], hooked: bool) -> str:
         name = f"t{len(types)}"
         types.append(name)
         label = _LEGEND_NAMES.get(kind, kind)
-        attrs: dict[str, str] = {"label": label, "fontcolor": DARK_TEXT, "id": f"legend-{kind}"}
+        attrs: dict[str, str] = {
+            "label": label,
+            "fontcolor": DARK_TEXT,
+            "id": f"legend-{kind}",
+            "class": ON_PAPER,
+        }
         if kind == "hook":
             attrs.update(style="rounded,filled,dashed", penwidth="1.6")
         elif kind in ("StepGroup", "TaskGroup"):
             attrs.update(shape="plaintext")
         else:
             attrs.update(dict(SHAPES.get(kind, DEFAULT_SHAPE).attrs))
-            attrs.update(fixedsize="false", width="0", height="0.22", fillcolor="white")
+            attrs.update(fixedsize="false", width="0", height="0.22", fillcolor=PAPER)
         dot.node(name, **attrs)
     phases: list[str] = []
     for phase in LEGEND_PHASES:

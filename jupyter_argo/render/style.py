@@ -3,19 +3,35 @@
 Colours are the Argo UI's (argo-ui's success, failed, running and warning colours, its
 gray-6 for skipped work); the glyphs stand in for the UI's Font Awesome icons. The live
 widget receives `PALETTE` as data, so Python and JavaScript recolour nodes the same way.
+Phase colours read on light and dark backgrounds alike; what is drawn in the paper's
+colours (the background, the title, the legend's type samples) is classed so the live
+view's stylesheet can give it JupyterLab's theme colours.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["LEGEND_PHASES", "PALETTE", "SHAPES", "PhaseStyle", "Shape", "phase_style"]
+__all__ = [
+    "LEGEND_PHASES",
+    "ON_PAPER",
+    "PALETTE",
+    "PAPER",
+    "SHAPES",
+    "PhaseStyle",
+    "Shape",
+    "phase_style",
+]
 
 FONT = "Helvetica,Arial,sans-serif"
 DARK_TEXT = "#1e2a33"
 BORDER = "#3d4b55"
 EDGE = "#a9b7c1"
 MUTED = "#6d7f8b"
+PAPER = "white"  # the drawing's background, standalone (the live view uses the theme's)
+# The class of the legend's node-type samples, which are drawn on the paper's colour (the
+# live view's stylesheet gives them the theme's colours; phase colours stay as they are).
+ON_PAPER = "argo-on-paper"
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Any
 from jupyter_argo.render.dot import legend_dot, to_dot
 from jupyter_argo.render.engine import layout
 from jupyter_argo.render.graph import FOLD, Collapse, Graph, build_graph, sanitise
-from jupyter_argo.render.style import DARK_TEXT, FONT, PALETTE, phase_style
+from jupyter_argo.render.style import DARK_TEXT, FONT, PALETTE, PAPER, phase_style
 from jupyter_argo.render.summary import summarise
 
 __all__ = ["draw", "draw_parts", "recolour", "render_svg", "stack"]
@@ -89,16 +89,20 @@ def _split(svg: str) -> tuple[str, float, float, str]:
 
 
 def stack(parts: Sequence[str], *, title: str = "", title_phase: str = "") -> str:
-    """One SVG with `title` (optional) and `parts` stacked top to bottom, left-aligned."""
+    """One SVG with `title` (optional) and `parts` stacked top to bottom, left-aligned.
+
+    Standalone (a saved notebook's image) it is drawn on white; in the live view, whose
+    stylesheet follows JupyterLab's theme, the classes `argo-paper` (the background) and
+    `argo-title` take the theme's colours."""
     pieces: list[str] = []
     width, y = 0.0, 0.0
     if title:
         glyph, _, rest = title.partition(" ")
         colour = phase_style(title_phase).fill
         pieces.append(
-            f'<text x="8" y="17" font-family="{FONT}" font-size="13" font-weight="bold" '
-            f'fill="{DARK_TEXT}"><tspan fill="{colour}">{html.escape(glyph)}</tspan> '
-            f"{html.escape(rest)}</text>"
+            f'<text class="argo-title" x="8" y="17" font-family="{FONT}" font-size="13" '
+            f'font-weight="bold" fill="{DARK_TEXT}">'
+            f'<tspan fill="{colour}">{html.escape(glyph)}</tspan> {html.escape(rest)}</text>'
         )
         width, y = 16 + 7.2 * len(title), _TITLE_HEIGHT
     for part in parts:
@@ -112,7 +116,9 @@ def stack(parts: Sequence[str], *, title: str = "", title_phase: str = "") -> st
         f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
         f'class="argo-dag" width="{width:.0f}pt" height="{y:.0f}pt" '
         f'viewBox="0 0 {width:.2f} {y:.2f}">\n'
-        f'<rect width="100%" height="100%" fill="white"/>\n' + "\n".join(pieces) + "\n</svg>\n"
+        f'<rect class="argo-paper" width="100%" height="100%" fill="{PAPER}"/>\n'
+        + "\n".join(pieces)
+        + "\n</svg>\n"
     )
 
 

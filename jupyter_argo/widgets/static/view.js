@@ -351,7 +351,9 @@ function render({ model, el }) {
   new ResizeObserver(() => {
     // After this frame: resizing the observed element from its own callback would loop.
     requestAnimationFrame(() => {
-      if (!view) return;
+      // Hidden (JupyterLab hides the page while it changes theme): nothing to fit to, and
+      // fitting to a guessed size would stick; the next resize, when shown, fits again.
+      if (!view || viewport.clientWidth === 0) return;
       if (viewport.clientWidth !== lastWidth) {
         lastWidth = viewport.clientWidth;
         sizeViewport();
@@ -385,9 +387,8 @@ function render({ model, el }) {
     minimap.style.height = `${shape.h}px`;
     const ctx = minimap.getContext("2d");
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    // Transparent: the canvas's CSS background (the theme's) shows through.
     ctx.clearRect(0, 0, shape.w, shape.h);
-    ctx.fillStyle = "rgba(255, 255, 255, 0.92)";
-    ctx.fillRect(0, 0, shape.w, shape.h);
     const phases = model.get("phases") || {};
     for (const [id, b] of bounds) {
       ctx.fillStyle = styleFor(model, phases[id]).fill;
@@ -395,7 +396,7 @@ function render({ model, el }) {
       ctx.fillRect(b[0] * shape.ratio, b[1] * shape.ratio, Math.max(1.5, b[2] * shape.ratio), Math.max(1.5, b[3] * shape.ratio));
     }
     ctx.globalAlpha = 1;
-    ctx.strokeStyle = "#1e2a33";
+    ctx.strokeStyle = getComputedStyle(minimap).color || "#1e2a33";
     ctx.lineWidth = 1.5;
     ctx.strokeRect(view.x * shape.ratio, view.y * shape.ratio, (w / view.scale) * shape.ratio, (h / view.scale) * shape.ratio);
   }
