@@ -15,7 +15,8 @@ As Argo's controller does it (`workflow/controller/artifact_gc.go`,
   per artifact, and `gc_condition` turns the failures into Argo's `ArtifactGCError`
   condition. Messages never hold secret values.
 - `serviceAccountName`, `podMetadata` and `podSpecPatch` choose the pod Argo deletes
-  with; the local engine deletes in-process, so `cluster_only_settings` lists them.
+  with; the local engine deletes in-process, so the run's SpecWarning lists them
+  (engine/fields.py).
 
 Artifacts are named `<node id>/<artifact name>`, as Argo's artifact server addresses them.
 """
@@ -35,7 +36,6 @@ from jupyter_argo.errors import ArgoError, NotFoundError
 __all__ = [
     "GCResult",
     "artifacts_to_collect",
-    "cluster_only_settings",
     "collect",
     "effective_strategy",
     "gc_condition",
@@ -53,7 +53,6 @@ _STRATEGIES: dict[str, frozenset[str]] = {
     "completion": frozenset({ON_COMPLETION}),
     "deletion": frozenset({ON_COMPLETION, ON_DELETION}),
 }
-_CLUSTER_ONLY = ("serviceAccountName", "podMetadata", "podSpecPatch")
 
 
 @dataclass
@@ -171,19 +170,3 @@ def mark_deleted(workflow: MutableMapping[str, Any], result: GCResult) -> None:
         for artifact in (node.get("outputs") or {}).get("artifacts") or []:
             if isinstance(artifact, MutableMapping) and artifact.get("name") == name:
                 artifact["deleted"] = True
-
-
-def cluster_only_settings(workflow: Mapping[str, Any]) -> list[str]:
-    """The artifact GC settings only a cluster uses (the deleting pod's identity)."""
-    found = [f"artifactGC.{key} (spec)" for key in _CLUSTER_ONLY if _workflow_gc(workflow).get(key)]
-    spec = workflow.get("spec") or {}
-    for template in spec.get("templates") or []:
-        if not isinstance(template, Mapping):
-            continue
-        for artifact in (template.get("outputs") or {}).get("artifacts") or []:
-            own = artifact.get("artifactGC") if isinstance(artifact, Mapping) else None
-            if not isinstance(own, Mapping):
-                continue
-            where = f"template {template.get('name', '')}, artifact {artifact.get('name', '')}"
-            found.extend(f"artifactGC.{key} ({where})" for key in _CLUSTER_ONLY if own.get(key))
-    return found

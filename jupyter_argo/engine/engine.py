@@ -64,29 +64,6 @@ _STORE_KINDS = (
     "Secret",
     "CronWorkflow",
 )
-# Fields that only mean something to a Kubernetes scheduler; accepted and noted.
-_CLUSTER_ONLY = (
-    "nodeSelector",
-    "affinity",
-    "tolerations",
-    "serviceAccountName",
-    "automountServiceAccountToken",
-    "podSpecPatch",
-    "priorityClassName",
-    "schedulerName",
-    "securityContext",
-    "hostAliases",
-    "imagePullSecrets",
-    "podDisruptionBudget",
-    "podGC",
-    "podMetadata",
-    "dnsConfig",
-    "dnsPolicy",
-    "executor",
-    "metrics",
-    "ttlStrategy",
-    "priority",
-)
 
 
 @dataclass
@@ -268,7 +245,7 @@ class Engine:
             raise UserError("spec.entrypoint is required (or pass --entrypoint)")
         notes = "; ".join(
             note
-            for note in (getattr(self.executor, "warning", ""), _check_supported(spec, workflow))
+            for note in (getattr(self.executor, "warning", ""), self._check_supported(spec, ns))
             if note
         )
         meta["uid"] = _new_uid()
@@ -420,6 +397,24 @@ class Engine:
         merged["templates"] = (base.get("templates") or []) + (own.get("templates") or [])
         workflow["spec"] = merged
         workflow.setdefault("status", {})["storedWorkflowTemplateSpec"] = copy.deepcopy(merged)
+
+    def _check_supported(self, spec: Mapping[str, Any], namespace: str) -> str:
+        """Refuse what cannot run locally; name, by path, every field set that the local
+        engine does not honour (engine/fields.py), in this workflow and in the stored
+        templates it references, for the run's SpecWarning condition."""
+        from jupyter_argo.engine import fields
+
+        def stored(kind: str, name: str) -> Mapping[str, Any] | None:
+            return self.store.get_object(kind, name, namespace)
+
+        findings = fields.unhonoured(spec, stored)
+        refused = fields.refused(findings)
+        if refused:
+            raise UnsupportedError(
+                "; ".join(f"{f.path}: it {fields.REASONS[f.verdict]}" for f in refused)
+                + " (run it with the kubernetes backend: --backend kubernetes)"
+            )
+        return fields.warning_message(findings)
 
     def _start(self, workflow: dict[str, Any]) -> None:
         meta = workflow["metadata"]
@@ -1262,34 +1257,3 @@ def _new_uid() -> str:
     raw[8] = (raw[8] & 0x3F) | 0x80  # the RFC 4122 variant
     h = raw.hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
-def _check_supported(spec: Mapping[str, Any], workflow: Mapping[str, Any]) -> str:
-    """Refuse what cannot run locally; list cluster-only settings that are ignored."""
-    refused = []
-    ignored = []
-    for tmpl in spec.get("templates") or []:
-        name = tmpl.get("name", "")
-        for kind, why in (
-            ("resource", "creates Kubernetes objects"),
-            ("plugin", "needs an executor plugin"),
-            ("data", "is not supported locally yet"),
-        ):
-            if tmpl.get(kind) is not None:
-                refused.append(f"template '{name}' uses {kind}: it {why}")
-        for key in _CLUSTER_ONLY:
-            if key in tmpl:
-                ignored.append(f"{key} (template {name})")
-    for key in _CLUSTER_ONLY:
-        if key in spec:
-            ignored.append(f"{key} (spec)")
-    from jupyter_argo.artifacts import gc
-
-    ignored.extend(gc.cluster_only_settings(workflow))
-    if refused:
-        raise UnsupportedError(
-            "; ".join(refused) + " (run it with the kubernetes backend: --backend kubernetes)"
-        )
-    if ignored:
-        return "ignored by the local engine (cluster-only): " + ", ".join(ignored)
-    return ""

@@ -272,6 +272,7 @@ class OperatorCore(abc.ABC):
                 defaults=self.spec.get("templateDefaults"),
             )
             self._resolve_workflow_parameters()
+            self._update_workflow_metadata()
         except ArgoError as err:
             self._finish("Error", str(err))
             return
@@ -284,6 +285,44 @@ class OperatorCore(abc.ABC):
         finally:
             watchdog.cancel()
         await self._finish_with_exit_handler(root, hooks)
+
+    def _update_workflow_metadata(self) -> None:
+        """Argo's updateWorkflowMetadata: `spec.workflowMetadata` labels and annotations,
+        and labels from expressions over the global variables, onto the workflow and into
+        `{{workflow.labels.NAME}}` / `{{workflow.annotations.NAME}}`."""
+        wanted = self.spec.get("workflowMetadata")
+        if not isinstance(wanted, Mapping):
+            return
+        meta = self.wf["metadata"]
+        labels = meta.setdefault("labels", {})
+        annotations = meta.setdefault("annotations", {})
+        for name, value in (wanted.get("labels") or {}).items():
+            _check_label_value(str(value), f'invalid label value "{value}" for label "{name}"')
+            labels[name] = self.globals[f"workflow.labels.{name}"] = str(value)
+        for name, value in (wanted.get("annotations") or {}).items():
+            annotations[name] = self.globals[f"workflow.annotations.{name}"] = str(value)
+        env = expr.expand_variables(self.globals)
+        for name, source in (wanted.get("labelsFrom") or {}).items():
+            expression = str((source or {}).get("expression", ""))
+            try:
+                value = expr.evaluate(expression, env)
+            except ArgoError as err:
+                raise UserError(
+                    f'failed to evaluate label "{name}" expression "{expression}": {err}'
+                ) from None
+            if not isinstance(value, str):
+                raise UserError(
+                    f'failed to evaluate label "{name}" expression "{expression}" evaluted to'
+                    f" {_go_type(value)} but must be a string"
+                )
+            _check_label_value(
+                value,
+                f'invalid label value "{value}" for label "{name}" and expression "{expression}"',
+            )
+            labels[name] = self.globals[f"workflow.labels.{name}"] = value
+        for field_name, values in (("labels", labels), ("annotations", annotations)):
+            self.globals[f"workflow.{field_name}"] = json.dumps(values, separators=(",", ":"))
+            self.globals[f"workflow.{field_name}.json"] = self.globals[f"workflow.{field_name}"]
 
     async def _execute_root(self, hooks: StartedHooks) -> dict[str, Any] | None:
         assert self._root_context is not None
@@ -572,6 +611,9 @@ class OperatorCore(abc.ABC):
         if flag:
             node["nodeFlag"] = dict(flag)
         if template is not None:
+            display = _display_name(template)
+            if display and not (flag or {}).get("retried"):  # the retry node, not its tries
+                node["displayName"] = display
             inputs = template.get("inputs")
             if inputs and (inputs.get("parameters") or inputs.get("artifacts")):
                 node["inputs"] = _status_inputs(inputs)
@@ -706,6 +748,10 @@ class OperatorCore(abc.ABC):
             resolved = context.resolve(holder)
             local = {"node.name": name}
             tmpl = resolved.template
+            if tmpl.get("retryStrategy") is None and self.spec.get("retryStrategy") is not None:
+                # Argo's woc.retryStrategy: the workflow's strategy for every template
+                # without its own, steps and DAGs included.
+                tmpl = {**tmpl, "retryStrategy": self.spec["retryStrategy"]}
             kind = template_type(tmpl)
             is_pod = kind in _POD_TYPES
             retry = tmpl.get("retryStrategy")
@@ -717,6 +763,7 @@ class OperatorCore(abc.ABC):
                 local["steps.name"] = str(holder.get("name", ""))
             processed = process_inputs(tmpl, arguments, self.host.pods.configmap_value)
             processed = substitute_template(processed, self.globals, local)
+            _display_name(processed)
         except ArgoError as err:
             _DEPTH.reset(token)
             return self._error_node(name, context, holder, boundary_id, err, flag)
@@ -1180,6 +1227,59 @@ class OperatorCore(abc.ABC):
     def _kill_all_daemons(self) -> None:
         for boundary in list(self._daemons):
             self._kill_daemons(boundary)
+
+
+# Kubernetes' IsValidLabelValue.
+_LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
+
+
+def _check_label_value(value: str, what: str) -> None:
+    errors = []
+    if len(value) > 63:
+        errors.append("must be no more than 63 characters")
+    if not _LABEL_VALUE.fullmatch(value):
+        errors.append(
+            "a valid label must be an empty string or consist of alphanumeric characters,"
+            " '-', '_' or '.', and must start and end with an alphanumeric character (e.g."
+            " 'MyValue',  or 'my_value',  or '12345', regex used for validation is"
+            " '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
+        )
+    if errors:
+        raise UserError(f"{what}: {';'.join(errors)}")
+
+
+def _go_type(value: Any) -> str:
+    """The Go type expr-lang's result has, as Argo's message prints it (%T)."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float64"
+    if value is None:
+        return "<nil>"
+    if isinstance(value, list):
+        return "[]interface {}"
+    if isinstance(value, Mapping):
+        return "map[string]interface {}"
+    return type(value).__name__
+
+
+DISPLAY_NAME_ANNOTATION = "workflows.argoproj.io/display-name"
+# Argo's displayNameRegex; bounded, so linear on any input.
+_DISPLAY_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9-.]{0,61}[a-zA-Z0-9]$")
+
+
+def _display_name(tmpl: Mapping[str, Any]) -> str:
+    """The `workflows.argoproj.io/display-name` annotation, which Argo makes the node's
+    display name once it matches Argo's rule for it."""
+    annotations = tmpl.get("annotations")
+    name = annotations.get(DISPLAY_NAME_ANNOTATION) if isinstance(annotations, Mapping) else None
+    if not name:
+        return ""
+    if not _DISPLAY_NAME.fullmatch(str(name)):
+        raise UserError(f"displayName must match the regex {_DISPLAY_NAME.pattern}")
+    return str(name)
 
 
 def _node_type(tmpl: dict[str, Any]) -> str:

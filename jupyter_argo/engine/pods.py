@@ -548,21 +548,45 @@ class PodHost:
         return mounts
 
     def _materialize(self, volume: Mapping[str, Any], host: Path) -> None:
+        """A ConfigMap or Secret volume as the kubelet writes it: every key as a file, or
+        only the `items` asked for at their paths, with `mode`/`defaultMode` (a Secret's
+        files never readable by group or others: secrets at rest are 0600 or tighter)."""
         host.mkdir(parents=True, exist_ok=True)
-        if volume.get("configMap"):
-            name = str(volume["configMap"].get("name"))
-            for key, value in ((self.lookup("ConfigMap", name) or {}).get("data") or {}).items():
-                _check_name(f"ConfigMap {name}: key", key, _CONFIG_KEY)
-                (host / key).write_text(str(value))
-        else:
-            name = str(volume["secret"].get("secretName"))
-            for key in secret_keys(self.lookup("Secret", name)):
-                _check_name(f"Secret {name}: key", key, _CONFIG_KEY)
-                value = self.secret_value(name, key)
-                if value is not None:
-                    target = host / key
-                    target.write_text(value)
-                    target.chmod(0o600)
+        source = volume.get("configMap") or volume.get("secret") or {}
+        secret = not volume.get("configMap")
+        kind = "Secret" if secret else "ConfigMap"
+        name = str(source.get("secretName" if secret else "name"))
+        data = {} if secret else (self.lookup("ConfigMap", name) or {}).get("data") or {}
+        keys = secret_keys(self.lookup("Secret", name)) if secret else set(data)
+
+        def value_of(key: str) -> str | None:
+            if secret:
+                return self.secret_value(name, key)
+            return str(data[key]) if key in data else None
+
+        default_mode = source.get("defaultMode")
+        items = source.get("items")
+        wanted = (
+            [(str(i.get("key")), str(i.get("path")), i.get("mode")) for i in items]
+            if isinstance(items, list) and items
+            else [(key, key, None) for key in sorted(keys)]
+        )
+        for key, path, mode in wanted:
+            _check_name(f"{kind} {name}: key", key, _CONFIG_KEY)
+            value = value_of(key)
+            if value is None:
+                if source.get("optional"):
+                    continue
+                raise UserError(
+                    f"volume {volume.get('name')}: {kind} {name} has no key {key} (apply it first)"
+                )
+            target = _item_path(host, path, str(volume.get("name")))
+            target.write_text(value)
+            requested = mode if mode is not None else default_mode
+            if secret:
+                target.chmod((int(requested) & 0o700) if requested is not None else 0o600)
+            elif requested is not None:
+                target.chmod(int(requested) & 0o777)
 
     # ---- inputs and outputs ------------------------------------------------------------
 
@@ -850,6 +874,15 @@ class PodHost:
                 )
         body = http.get("body")
         data = str(body).encode() if body is not None else None
+        body_from = http.get("bodyFrom")
+        if isinstance(body_from, Mapping):  # Go's []byte: base64 in JSON and YAML
+            import base64
+            import binascii
+
+            try:
+                data = base64.b64decode(str(body_from.get("bytes") or ""), validate=True)
+            except (binascii.Error, ValueError):
+                raise UserError("http template: bodyFrom.bytes is not base64") from None
         timeout = float(http.get("timeoutSeconds") or 30)
         url = str(http.get("url"))
         scheme = urllib.parse.urlsplit(url).scheme.lower()
@@ -861,7 +894,8 @@ class PodHost:
             request = urllib.request.Request(
                 url, data=data, headers=headers, method=str(http.get("method") or "GET")
             )
-            with _http_opener().open(request, timeout=timeout) as response:
+            opener = _http_opener(bool(http.get("insecureSkipVerify")))
+            with opener.open(request, timeout=timeout) as response:
                 text = response.read(RESULT_LIMIT * 4).decode("utf-8", "replace")
                 return response.status, text, {k: [v] for k, v in response.headers.items()}
         except urllib.error.HTTPError as err:
@@ -877,10 +911,12 @@ class PodHost:
 
 
 @functools.cache
-def _http_opener() -> Any:
+def _http_opener(insecure_skip_verify: bool) -> Any:
     """An opener following redirects to http(s) only, and refusing the rest as Go's
     client refuses them (an error, not the 3xx response urllib would hand back for
-    file://; never followed to ftp). Built with the first http template."""
+    file://; never followed to ftp). Built with the first http template. With
+    `insecureSkipVerify`, TLS certificates are not checked (Argo's httpClientSkip)."""
+    import ssl
     import urllib.error
     import urllib.parse
     import urllib.request
@@ -898,7 +934,13 @@ def _http_opener() -> Any:
 
         http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
 
-    return urllib.request.build_opener(RedirectsOnly)
+    handlers: list[Any] = [RedirectsOnly]
+    if insecure_skip_verify:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        handlers.append(urllib.request.HTTPSHandler(context=context))
+    return urllib.request.build_opener(*handlers)
 
 
 def _container_node(op: PodOperator, name: str, pod: dict[str, Any]) -> dict[str, Any]:
@@ -1085,6 +1127,18 @@ def _check_name(what: str, name: str, rule: re.Pattern[str]) -> None:
     limit = 63 if rule is _DNS_LABEL else 253
     if len(name) > limit or not rule.fullmatch(name) or name in (".", ".."):
         raise UserError(f"{what} {name!r}: invalid name (Kubernetes allows {rule.pattern})")
+
+
+def _item_path(volume: Path, path: str, name: str) -> Path:
+    """A ConfigMap or Secret item's `path`, as the API server validates it: relative,
+    without `..`."""
+    if not path or path.startswith("/"):
+        raise UserError(f"volume {name}: items path {path!r}: must be a relative path")
+    if ".." in path.split("/"):
+        raise UserError(f"volume {name}: items path {path!r}: must not contain '..'")
+    target = volume / path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return target
 
 
 def _sub_path(volume: Path, sub: str, name: str) -> Path:
