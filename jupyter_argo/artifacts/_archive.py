@@ -132,9 +132,7 @@ def _tar_info(name: str, info: os.stat_result) -> tarfile.TarInfo:
 def pack_tgz(src: Path, out: IO[bytes], *, arcname: str, level: int = -1) -> None:
     """Write `src` (file or directory) to `out` as Argo's tar+gzip, named `arcname` inside."""
     with (
-        gzip.GzipFile(
-            filename="", mode="wb", fileobj=out, compresslevel=_level(level), mtime=0
-        ) as gz,
+        _gzip_writer(out, level) as gz,
         tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT, **_TAR_BUFFER) as tar,
     ):
         if not src.is_dir():
@@ -160,8 +158,21 @@ def pack_tgz(src: Path, out: IO[bytes], *, arcname: str, level: int = -1) -> Non
             # or chokes on them, so they are left out.
 
 
-def _level(level: int) -> int:
-    return 6 if level < 0 else level
+def _gzip_writer(out: IO[bytes], level: int) -> gzip.GzipFile:
+    """A gzip stream at `level` as zlib writes it; without a level (Argo's
+    gzip.DefaultCompression), ISA-L's, which writes the same format about 20x faster on
+    incompressible data (10 MiB: 10 ms, not 220 ms) for a few percent more on text."""
+    if level >= 0:
+        return gzip.GzipFile(filename="", mode="wb", fileobj=out, compresslevel=level, mtime=0)
+    from isal import igzip, isal_zlib
+
+    return igzip.GzipFile(  # type: ignore[no-untyped-call]
+        filename="",
+        mode="wb",
+        fileobj=out,
+        compresslevel=isal_zlib.ISAL_DEFAULT_COMPRESSION,
+        mtime=0,
+    )
 
 
 def pack_zip(src: Path, out: IO[bytes], *, arcname: str) -> None:
@@ -352,12 +363,38 @@ class _Extractor:
             os.chmod(directory, self._dir_modes[directory] | 0o700)
 
 
+@contextlib.contextmanager
+def _tar_reader(src: Path) -> Iterator[tarfile.TarFile]:
+    """A tar stream of `src`, gunzipped by ISA-L when gzipped (2-5x zlib's speed)."""
+    with open(src, "rb") as raw:
+        if raw.read(2) != b"\x1f\x8b":
+            raw.seek(0)
+            with tarfile.open(fileobj=raw, mode="r|", **_TAR_BUFFER) as tar:
+                yield tar
+            return
+        raw.seek(0)
+        from isal import igzip
+
+        with (
+            igzip.GzipFile(fileobj=raw, mode="rb") as gz,  # type: ignore[no-untyped-call]
+            tarfile.open(fileobj=gz, mode="r|", **_TAR_BUFFER) as tar,
+        ):
+            yield tar
+
+
+def _isal_error() -> type[Exception]:
+    from isal import isal_zlib
+
+    error: type[Exception] = isal_zlib.error  # type: ignore[assignment]  # the stub says instance
+    return error
+
+
 def unpack_tar(src: Path, root: Path, *, limit: int = 0) -> None:
     """Extract a tar (gzipped or plain) from `src` into the empty directory `root`; its
     files may total `limit` bytes (0: `JUPYTER_ARGO_MAX_UNPACKED`)."""
     extractor = _Extractor(root, limit)
     try:
-        with tarfile.open(src, mode="r|*", **_TAR_BUFFER) as tar:
+        with _tar_reader(src) as tar:
             for member in tar:
                 if member.isdir():
                     extractor.directory(member.name, member.mode)
@@ -374,7 +411,7 @@ def unpack_tar(src: Path, root: Path, *, limit: int = 0) -> None:
         extractor.finish()
     except _Unsafe:
         raise
-    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as error:
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, _isal_error()) as error:
         raise ArtifactError(f"not a readable tar archive: {error}") from None
     except OSError as error:
         raise ArtifactError(f"cannot unpack tar archive: {error.strerror or error}") from None
