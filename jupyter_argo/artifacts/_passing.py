@@ -20,6 +20,7 @@ import posixpath
 import stat
 import tempfile
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,14 @@ from jupyter_argo.errors import (
     UnsupportedError,
 )
 
-__all__ = ["load_input", "save_output"]
+__all__ = [
+    "PlannedOutput",
+    "load_input",
+    "place_file",
+    "plan_output",
+    "save_output",
+    "store_output",
+]
 
 _RELABELLED = (ArtifactError, ConfigError, NotFoundError, UnsupportedError)
 
@@ -90,6 +98,39 @@ def save_output(
     `key_prefix` is the repository's key format already substituted (for the default,
     `<workflow name>/<pod name>`). `src` is where the artifact's `path` is on this machine.
     """
+    planned = plan_output(artifact, src, key_prefix=key_prefix, default=default, secrets=secrets)
+    if planned is None:
+        return None
+    store_output(planned, src)
+    return planned.status
+
+
+@dataclass(frozen=True)
+class PlannedOutput:
+    """Where an output artifact goes and how it is packed, known before any byte moves:
+    the status entry can be given out while the bytes are still on their way."""
+
+    artifact: Mapping[str, Any]
+    status: dict[str, Any]
+    kind: str  # the repository type: s3, gcs, ...
+    key: str
+    strategy: str  # tgz, zip or none
+    level: int
+    base: str  # the name inside an archive
+    file_name: str
+    repository: Any  # the opened repository (credentials resolved when planned)
+
+
+def plan_output(
+    artifact: Mapping[str, Any],
+    src: Path,
+    *,
+    key_prefix: str,
+    default: RepositoryConfig,
+    secrets: SecretLookup,
+) -> PlannedOutput | None:
+    """`save_output`'s decisions (errors included) without the transfer; None when the
+    artifact is optional and `src` does not exist."""
     name = str(artifact.get("name") or "")
     with _about(name):
         container_path = str(artifact.get("path") or src)
@@ -119,18 +160,26 @@ def save_output(
             status[kind] = {"key": key} if kind != "artifactory" else where[kind]
         repository = _open_repository(artifact, Secrets(secrets), default)
         _check_key(kind, key)
-        if strategy.kind == "none":
-            repository.upload(src, key)
-            return status
+        return PlannedOutput(
+            artifact, status, kind, key, strategy.kind, strategy.level, base, file_name, repository
+        )
+
+
+def store_output(planned: PlannedOutput, src: Path) -> None:
+    """Pack `src` as planned and store it at the planned key."""
+    with _about(str(planned.artifact.get("name") or "")):
+        repository = planned.repository
+        if planned.strategy == "none":
+            repository.upload(src, planned.key)
+            return
         with tempfile.TemporaryDirectory(prefix="jupyter-argo-pack-") as work:
-            packed = Path(work, file_name)
+            packed = Path(work, planned.file_name)
             with open(packed, "wb") as out:
-                if strategy.kind == "zip":
-                    pack_zip(src, out, arcname=base)
+                if planned.strategy == "zip":
+                    pack_zip(src, out, arcname=planned.base)
                 else:
-                    pack_tgz(src, out, arcname=base, level=strategy.level)
-            repository.upload(packed, key)
-        return status
+                    pack_tgz(src, out, arcname=planned.base, level=planned.level)
+            repository.upload(packed, planned.key)
 
 
 def load_input(
@@ -181,6 +230,23 @@ def load_input(
             _place(artifact, fetched, dest, Path(work))
         if mode is not None:
             _chmod(dest, mode, recurse=bool(artifact.get("recurseMode")))
+
+
+def place_file(artifact: Mapping[str, Any], snapshot: Path, dest: Path) -> None:
+    """An input artifact handed over on this machine: the producer's file, copied in the
+    kernel (copy_file_range/sendfile: no bytes through Python, flat memory), where
+    `load_input` would unpack the repository's archive of it, `mode` applied the same."""
+    import shutil
+
+    with _about(str(artifact.get("name") or "")):
+        mode = _mode(artifact)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=dest.parent, prefix=f".{dest.name}.") as work:
+            fetched = Path(work, "fetched")
+            shutil.copyfile(snapshot, fetched)
+            _move(fetched, dest)
+        if mode is not None:
+            _chmod(dest, mode, recurse=False)
 
 
 def _mode(artifact: Mapping[str, Any]) -> int | None:

@@ -284,7 +284,15 @@ class OperatorCore(abc.ABC):
             root = await self._execute_root(hooks)
         finally:
             watchdog.cancel()
+        await self._handed_off()
         await self._finish_with_exit_handler(root, hooks)
+
+    async def _handed_off(self) -> None:
+        """Outputs handed to later steps at copy speed are stored in the background; the
+        run ends once they are in the repository (a failed store errors the run)."""
+        failure = await self.host.pods.handed_off()
+        if failure and not self.storage_failure:
+            self.storage_failure = failure
 
     def _update_workflow_metadata(self) -> None:
         """Argo's updateWorkflowMetadata: `spec.workflowMetadata` labels and annotations,
@@ -383,8 +391,10 @@ class OperatorCore(abc.ABC):
                     flag={"hooked": True},
                 )
             except ArgoError as err:
+                await self._handed_off()
                 self._finish("Error", f"error in exit template execution : {err}")
                 return
+        await self._handed_off()
         message = root.get("message", "")
         if root["phase"] in ("Failed", "Error") and self.shutdown:
             message = self.shutdown_reason or f"Stopped with strategy '{self.shutdown}'"

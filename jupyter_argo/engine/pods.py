@@ -117,6 +117,7 @@ class PodHost:
     running: dict[str, list[Process]] = field(default_factory=dict)
     shutdown_message: dict[str, str] = field(default_factory=dict)
     retired: list[Sandbox] = field(default_factory=list)  # finished, not yet cleaned up
+    handoffs: Any = None  # jupyter_argo.artifacts._handoff.Handoffs, with the first output
 
     # ---- the store, as a cluster's ConfigMaps and Secrets --------------------------------
 
@@ -593,7 +594,6 @@ class PodHost:
     async def _load_inputs(
         self, op: PodOperator, node: dict[str, Any], tmpl: Mapping[str, Any], sandbox: Sandbox
     ) -> None:
-        from jupyter_argo import artifacts
 
         for art in (tmpl.get("inputs") or {}).get("artifacts") or []:
             if not art.get("path"):
@@ -609,7 +609,7 @@ class PodHost:
             await asyncio.get_running_loop().run_in_executor(
                 _IO,
                 functools.partial(
-                    artifacts.load_input,
+                    self._handoffs().load,
                     art,
                     dest,
                     # As Argo's executor: a key-only input is relocated into this
@@ -748,7 +748,7 @@ class PodHost:
             result = await loop.run_in_executor(
                 _IO,
                 functools.partial(
-                    artifacts.save_output,
+                    self._handoffs().save,
                     art,
                     src,
                     key_prefix=prefix,
@@ -779,6 +779,21 @@ class PodHost:
                 result.pop("archive", None)
                 saved.append(result)
         return saved
+
+    def _handoffs(self) -> Any:
+        if self.handoffs is None:
+            from jupyter_argo.artifacts._handoff import Handoffs
+
+            self.handoffs = Handoffs(self.run_dir / "handoff")
+        return self.handoffs
+
+    async def handed_off(self) -> str:
+        """Once every output file handed over at copy speed is also in the repository:
+        the first store that failed, or ""."""
+        if self.handoffs is None:
+            return ""
+        failure: str = await asyncio.get_running_loop().run_in_executor(_IO, self.handoffs.drain)
+        return failure
 
     def _archive_repository(self, tmpl: Mapping[str, Any]) -> Any:
         """A template's complete `archiveLocation` is a repository of its own."""
