@@ -749,3 +749,79 @@ def test_the_view_follows_the_light_and_dark_themes(lab: Lab, page: Any) -> None
         view.screenshot(path=str(ARTIFACTS / "view-dark-zoomed.png"))
     finally:
         _change_theme(page, "JupyterLab Light", light=True)
+
+
+LIVE_CELL = """%%argo
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: live-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    dag:
+      tasks:
+      - {name: quick, template: quick}
+      - {name: slow, template: slow}
+  - name: quick
+    script: {image: python:3.12, command: [python], source: "print('quick done')"}
+  - name: slow
+    script:
+      image: python:3.12
+      command: [python]
+      source: |
+        import time
+        for i in range(12):
+            print(f"tick {i}", flush=True)
+            time.sleep(1)
+"""
+
+
+def _node_id(page: Any, name: str) -> str:
+    found: str = page.evaluate(
+        """(name) => ([...document.querySelectorAll('.argo-view g.node[class*="phase-"]')]
+          .find(g => [...g.querySelectorAll('text')]
+            .some(t => t.textContent.trim().split(/\\s+/).pop() === name)) || {}).id || ''""",
+        name,
+    )
+    return found
+
+
+@pytest.mark.slow
+def test_a_blocking_cell_answers_clicks_and_streams_the_running_log(lab: Lab, page: Any) -> None:
+    """While a blocking `%%argo` cell runs (the kernel busy), a click on a finished node
+    shows its panel, and a running node's log tail advances (issue 13 item 1)."""
+    write_notebook(lab.root / "live.ipynb", ["%load_ext jupyter_argo", LIVE_CELL])
+    open_notebook(page, lab, "live.ipynb")
+    # Started, not awaited (`command` waits for the cells to finish).
+    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+    view = page.locator(".argo-view")
+    view.locator("g.node").first.wait_for(timeout=GRAPH_TIMEOUT_MS)
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.argo-view g.node.phase-Succeeded text')]
+          .some(t => t.textContent.trim().endsWith('quick'))""",
+        timeout=GRAPH_TIMEOUT_MS,
+    )
+    busy = cell(page, 1).locator(".jp-InputPrompt").inner_text()
+    assert "*" in busy, busy  # the cell is still running
+    view.locator(f'g.node[id="{_node_id(page, "quick")}"]').click()
+    detail = view.locator(".argo-detail")
+    detail.get_by_text("quick done").first.wait_for(timeout=10_000)
+    assert "Succeeded" in detail.locator(".argo-detail-head").inner_text()
+    detail.scroll_into_view_if_needed()
+    _shot(page, "live-finished-node-while-the-cell-blocks")
+
+    view.locator(f'g.node[id="{_node_id(page, "slow")}"]').click()
+    log = detail.locator("pre.argo-log")
+    log.wait_for(timeout=10_000)
+    first = log.inner_text().count("tick")
+    page.wait_for_function(
+        "(n) => (document.querySelector('.argo-view .argo-detail pre.argo-log')"
+        "?.textContent.match(/tick/g) || []).length >= n + 2",
+        arg=first,
+        timeout=10_000,
+    )
+    assert "*" in cell(page, 1).locator(".jp-InputPrompt").inner_text()
+    assert not detail.locator(".argo-detail-head").inner_text().endswith(" 0s")
+    detail.scroll_into_view_if_needed()
+    _shot(page, "live-running-log-while-the-cell-blocks")

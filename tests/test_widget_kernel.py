@@ -146,3 +146,99 @@ def test_nbconvert_html_shows_the_graph_without_widget_state() -> None:
     for node_id in workflow["status"]["nodes"]:
         assert f'id="{node_id.replace("-", "&#45;")}"' in svg
     assert workflow["status"]["phase"] in svg
+
+
+LIVE_CELL = """%%argo
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: live-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    dag:
+      tasks:
+      - {name: quick, template: quick}
+      - {name: slow, template: slow}
+  - name: quick
+    script: {image: python:3.11, command: [python], source: "print('quick done')"}
+  - name: slow
+    script:
+      image: python:3.11
+      command: [python]
+      source: |
+        import time
+        for i in range(8):
+            print(f"tick {i}", flush=True)
+            time.sleep(0.75)
+"""
+
+
+@pytest.fixture
+def live_kernel(tmp_path: Path) -> Iterator[BlockingKernelClient]:
+    """A kernel of its own, running this checkout (not whatever is installed), with its
+    own data directory."""
+    import os
+
+    env = {
+        **os.environ,
+        "JUPYTER_ARGO_HOME": str(tmp_path / "home"),
+        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+    }
+    manager, client = start_new_kernel(kernel_name="python3", env=env)
+    try:
+        yield client
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
+def test_a_blocking_cell_pushes_details_and_streams_running_logs(
+    live_kernel: BlockingKernelClient,
+) -> None:
+    """While the `%%argo` cell still blocks, the kernel pushes every node's details as
+    they change and the running steps' log tails about once a second, so the browser
+    answers a click without asking the busy kernel (issue 13 item 1)."""
+    client = live_kernel
+    execute(client, "%load_ext jupyter_argo")
+    cell = client.execute(LIVE_CELL)
+    comm_id = ""
+    names: dict[str, str] = {}
+    details: dict[str, dict[str, Any]] = {}
+    slow_tails: list[str] = []
+    quick_tail = ""
+    while True:
+        message = client.get_iopub_msg(timeout=60)
+        kind, content = message["msg_type"], message["content"]
+        if kind == "comm_open" and "phases" in ((content.get("data") or {}).get("state") or {}):
+            comm_id = content["comm_id"]
+        if kind in ("comm_open", "comm_msg") and content.get("comm_id") == comm_id:
+            data = content.get("data") or {}
+            names.update((data.get("state") or {}).get("names") or {})
+            pushed = data.get("content") or {} if data.get("method") == "custom" else {}
+            by_name = {name: node_id for node_id, name in names.items()}
+            for node_id, detail in (pushed.get("nodes") or {}).items():
+                details[node_id] = detail
+            for node_id, tail in (pushed.get("tails") or {}).items():
+                if node_id == by_name.get("slow"):
+                    slow_tails.append(tail)
+                if node_id == by_name.get("quick"):
+                    quick_tail = tail
+        if (
+            message["parent_header"].get("msg_id") == cell
+            and kind == "status"
+            and content["execution_state"] == "idle"
+        ):
+            break
+    reply = client.get_shell_msg(timeout=60)
+    assert reply["content"]["status"] == "ok", reply["content"]
+    by_name = {name: node_id for node_id, name in names.items()}
+    quick = details[by_name["quick"]]
+    assert quick["phase"] == "Succeeded"
+    assert quick["template"] == "quick"
+    assert quick["duration"]
+    assert quick_tail.strip() == "quick done"
+    running = [t.count("tick") for t in slow_tails if "tick" in t]
+    assert len(running) >= 3, slow_tails  # about once a second over ~6 s
+    assert running == sorted(running)
+    assert running[0] < running[-1] == 8

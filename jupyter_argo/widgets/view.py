@@ -120,6 +120,10 @@ class WorkflowView(anywidget.AnyWidget):  # type: ignore[misc]
         self._drawing = ("", "")  # the laid-out graph and legend, in the colours of the layout
         self._log_mark: tuple[str, str, float] = ("", "", 0.0)  # node, phase, when fetched
         self._failure_log: tuple[str, str] = ("", "")  # the first failed node, its log tail
+        # What the browser has of each node without asking (see `_push_details`).
+        self._pushed: dict[str, tuple[object, ...]] = {}
+        self._tailed: set[str] = set()  # finished nodes whose last tail went out
+        self._streamer: threading.Thread | None = None
         self._handles: list[Any] = []  # IPython DisplayHandles showing this view
         self._published: tuple[object, ...] | None = None
         self._published_live = False  # whether the final display kept the widget
@@ -211,6 +215,63 @@ class WorkflowView(anywidget.AnyWidget):  # type: ignore[misc]
             self.header = header
             if self.selected:
                 self._refresh_detail()
+        if self._has_kernel():  # without one, nobody could receive them
+            self._push_details(clean)
+            if header.get("phase") in ("Running", "Pending") and self._logs is not None:
+                self._stream_tails()
+
+    def _has_kernel(self) -> bool:
+        return getattr(self.comm, "kernel", None) is not None
+
+    # Pushed to the browser: a click is answered there, even while the kernel is busy ---
+
+    def _push_details(self, workflow: Mapping[str, Any]) -> None:
+        """Every node's details (not its log) as they change, in custom messages: the
+        frontend shows a clicked node at once, without a round trip the kernel could
+        only answer after a blocking cell (its messages go out from any thread)."""
+        changed: dict[str, Any] = {}
+        for node_id, node in _nodes(workflow).items():
+            if not isinstance(node, Mapping):
+                continue
+            mark = tuple(node.get(k) for k in _DETAIL_MARKS)
+            if self._pushed.get(node_id) != mark:
+                self._pushed[node_id] = mark
+                changed[node_id] = _detail(node, "")
+        items = list(changed.items())
+        for start in range(0, len(items), _PUSH_BATCH):
+            self.send({"type": "details", "nodes": dict(items[start : start + _PUSH_BATCH])})
+
+    def _stream_tails(self) -> None:
+        """About once a second while the run goes on: the log tails of the running steps,
+        and the last tail of each step that has finished since."""
+        if self._streamer is not None and self._streamer.is_alive():
+            return
+
+        def stream() -> None:
+            while self.comm is not None:
+                with self._lock:
+                    workflow = self._clean
+                    phase = (workflow.get("status") or {}).get("phase")
+                    live = phase in ("Running", "Pending")
+                    running, finished = _tail_candidates(workflow, self._tailed)
+                tails = {node_id: self._fetch_log_tail(node_id) for node_id in running + finished}
+                self._tailed.update(finished)
+                if tails:
+                    self.send({"type": "tails", "tails": tails})
+                if not live and not finished:
+                    return
+                time.sleep(_LOG_REFRESH if live else 0)
+
+        self._streamer = threading.Thread(target=stream, name="argo-view-logs", daemon=True)
+        self._streamer.start()
+
+    def _fetch_log_tail(self, node_id: str) -> str:
+        if self._logs is None:
+            return ""
+        try:
+            return self._logs(node_id)[-_TAIL_CHARS:]
+        except Exception as err:  # a log we cannot read is not worth failing the view for
+            return f"(logs unavailable: {err})"
 
     def _with_failure(self, header: dict[str, Any], workflow: Mapping[str, Any]) -> dict[str, Any]:
         failure = first_failure(workflow)
@@ -360,6 +421,31 @@ def _interactive_request() -> bool:
 
     kernel = getattr(get_ipython(), "kernel", None)  # type: ignore[no-untyped-call]
     return kernel is not None and bool(getattr(kernel, "_allow_stdin", True))
+
+
+_DETAIL_MARKS = ("phase", "startedAt", "finishedAt", "message", "progress", "displayName")
+_PUSH_BATCH = 500  # nodes per details message
+_TAIL_CHARS = 4_000  # of each pushed log tail
+_RUNNING_TAILED = 20  # running steps whose tails are pushed each second
+_FINISHED_TAILED = 50  # finished steps given their last tail per second
+
+
+def _tail_candidates(
+    workflow: Mapping[str, Any], tailed: Collection[str]
+) -> tuple[list[str], list[str]]:
+    """(running pods, most recently started first; finished pods not tailed yet)."""
+    running: list[tuple[str, str]] = []
+    finished: list[str] = []
+    for node_id, node in _nodes(workflow).items():
+        if not isinstance(node, Mapping) or node.get("type") not in ("Pod", "Container"):
+            continue
+        phase = node.get("phase")
+        if phase == "Running":
+            running.append((str(node.get("startedAt") or ""), node_id))
+        elif phase in ("Succeeded", "Failed", "Error") and node_id not in tailed:
+            finished.append(node_id)
+    running.sort(reverse=True)
+    return [n for _, n in running[:_RUNNING_TAILED]], finished[:_FINISHED_TAILED]
 
 
 def _nodes(workflow: Mapping[str, Any]) -> Mapping[str, Any]:

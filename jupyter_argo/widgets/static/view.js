@@ -878,8 +878,40 @@ function render({ model, el }) {
     mark();
   }
 
+  // Details and log tails the kernel pushes as they change (custom messages): a click
+  // is answered here at once, even while the kernel is busy with a blocking cell.
+  const pushed = new Map();
+  const tails = new Map();
+  model.on("msg:custom", (msg) => {
+    if (msg.type === "details") {
+      for (const [id, d] of Object.entries(msg.nodes || {})) pushed.set(id, d);
+    } else if (msg.type === "tails") {
+      for (const [id, t] of Object.entries(msg.tails || {})) tails.set(id, t);
+    } else {
+      return;
+    }
+    const selected = model.get("selected");
+    if (selected && (pushed.has(selected) || tails.has(selected))) drawDetail();
+  });
+
+  // The selected node: from what was pushed, else from the kernel's answer (`detail`).
+  function shownDetail() {
+    const selected = model.get("selected");
+    const asked = model.get("detail") || {};
+    if (!selected) return {};
+    const known = pushed.get(selected);
+    if (!known) return asked.id === selected ? asked : {};
+    const log = tails.get(selected) ?? (asked.id === selected ? asked.log : "");
+    const started = Date.parse(known.startedAt || "");
+    const duration =
+      !known.finishedAt && !Number.isNaN(started)
+        ? formatDuration((Date.now() - started) / 1000)
+        : known.duration;
+    return { ...known, duration, log: log || "" };
+  }
+
   function drawDetail() {
-    const d = model.get("detail") || {};
+    const d = shownDetail();
     detail.replaceChildren();
     detail.hidden = !d.id;
     if (!d.id) return;
@@ -911,7 +943,10 @@ function render({ model, el }) {
   model.on("change:notes", paint);
   model.on("change:groups", filter);
   model.on("change:palette", paint);
-  model.on("change:selected", mark);
+  model.on("change:selected", () => {
+    mark();
+    drawDetail();
+  });
   model.on("change:header", drawHeader);
   model.on("change:detail", drawDetail);
   drawHeader();
