@@ -502,8 +502,13 @@ _SERVER_FIELDS = (
 
 
 def exportable(workflow: Mapping[str, Any]) -> dict[str, Any]:
-    """A Workflow object as a manifest to submit again: no status, no server fields."""
+    """A Workflow object as a manifest to submit again: no status, no server fields, the
+    templates of a `workflowTemplateRef` inlined."""
     out = {k: copy.deepcopy(v) for k, v in workflow.items() if k != "status"}
+    # A run of a workflowTemplateRef: the merged spec Argo kept, so nothing is missing.
+    stored = (workflow.get("status") or {}).get("storedWorkflowTemplateSpec")
+    if isinstance(stored, Mapping) and (out.get("spec") or {}).get("workflowTemplateRef"):
+        out["spec"] = {k: copy.deepcopy(v) for k, v in stored.items() if k != "workflowTemplateRef"}
     meta = out.setdefault("metadata", {})
     for key in _SERVER_FIELDS:
         meta.pop(key, None)

@@ -384,7 +384,7 @@ def test_the_engine_records_key_only_outputs_of_a_template_archive_location(
     backend.submit(manifest)
     final = backend.wait("own-archive", timeout=120)
     assert final["status"]["phase"] == "Succeeded", final["status"].get("message")
-    assert final["status"]["artifactRepositoryRef"] == {"default": True}
+    assert final["status"]["artifactRepositoryRef"] == {"default": True, "artifactRepository": {}}
     node = final["status"]["nodes"]["own-archive"]
     assert node["outputs"]["artifacts"][0]["s3"] == {"key": "custom/own-archive/out.tgz"}
     assert s3.client().head_object(Bucket=s3.bucket, Key="custom/own-archive/out.tgz")

@@ -99,8 +99,9 @@ def test_submit_from_a_workflow_template_with_parameters(tmp_path: Path) -> None
     workflow = listed[0]
     assert workflow["metadata"]["generateName"] == "greeter-"
     assert workflow["metadata"]["labels"]["workflows.argoproj.io/workflow-template"] == "greeter"
-    # (The local engine runs the template's spec merged in; the reference itself is
-    # checked on the API server in test_kubernetes_verbs_server.py.)
+    # The Workflow keeps its reference; the merged spec is in its status (as Argo's).
+    assert workflow["spec"]["workflowTemplateRef"] == {"name": "greeter"}
+    assert "templates" not in workflow["spec"]
     logs = cli("logs", workflow["metadata"]["name"]).stdout
     assert logs.strip().endswith("hello argo")
     wrong = cli("submit", "--from", "greeter", check=False)

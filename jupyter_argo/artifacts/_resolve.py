@@ -100,9 +100,12 @@ def resolve_ref(
         found = _get(source, candidate, namespace)
         if found is None:
             continue
-        default = source.controller_default() if found.get("default") else None
-        if default is not None and default.root is None:  # Argo writes the default in
-            found["artifactRepository"] = dict(default.spec)
+        if found.get("default"):
+            # Argo writes the controller's default in: its configured repository, else
+            # `{}` (as for the local store, which is not an Argo repository).
+            default = source.controller_default()
+            spec = default.spec if default is not None and default.root is None else {}
+            found["artifactRepository"] = dict(spec)
         return found
     wanted = f"{(spec_ref or {}).get('configMap') or ''}#{(spec_ref or {}).get('key') or ''}"
     raise NotFoundError(

@@ -28,11 +28,13 @@ from typing import Any
 from jupyter_argo.backends._k8s.actions import override_parameters
 from jupyter_argo.backends.base import last_snapshot
 from jupyter_argo.engine.cache import CacheFactory
+from jupyter_argo.engine.estimation import estimator_for
 from jupyter_argo.engine.operator import OperatorHost
 from jupyter_argo.engine.pods import PodHost
+from jupyter_argo.engine.progress import update_progress
 from jupyter_argo.engine.repositories import StoreRepositories
 from jupyter_argo.engine.store import Store
-from jupyter_argo.engine.templates import deep_merge
+from jupyter_argo.engine.templates import deep_merge, execution_spec
 from jupyter_argo.engine.woc import WorkflowOperator
 from jupyter_argo.errors import (
     ArgoError,
@@ -235,8 +237,14 @@ class Engine:
         elif generate_name:
             meta["generateName"] = generate_name
             meta.pop("name", None)
-        self._apply_workflow_template(workflow, ns)
-        spec = workflow["spec"]
+        if workflow["spec"].get("workflowTemplateRef"):
+            # ApplySubmitOpts: on the Workflow's own spec, merged with the template's next.
+            if entrypoint:
+                workflow["spec"]["entrypoint"] = entrypoint
+            if parameters:
+                override_parameters(workflow, parameters)
+        stored = self._apply_workflow_template(workflow, ns)
+        spec = workflow["spec"] if stored is None else stored
         if entrypoint:
             spec["entrypoint"] = entrypoint
         if parameters:
@@ -254,6 +262,8 @@ class Engine:
         labels["workflows.argoproj.io/completed"] = "false"
         labels["workflows.argoproj.io/phase"] = "Pending"
         workflow["status"] = {"phase": "Pending", "startedAt": meta["creationTimestamp"]}
+        if stored is not None:
+            workflow["status"]["storedWorkflowTemplateSpec"] = stored
         if carried:
             workflow["status"]["nodes"] = _copy_json(dict(carried))
         if notes:
@@ -374,11 +384,15 @@ class Engine:
                 raise UserError(f'workflows.argoproj.io "{fixed}" already exists')
         raise UserError("could not generate a unique workflow name")
 
-    def _apply_workflow_template(self, workflow: dict[str, Any], namespace: str) -> None:
+    def _apply_workflow_template(
+        self, workflow: dict[str, Any], namespace: str
+    ) -> dict[str, Any] | None:
+        """The spec a `workflowTemplateRef` makes (JoinWorkflowSpec): the Workflow's own
+        spec, which it keeps, merged over the template's. None without a reference."""
         spec = workflow["spec"]
         ref = spec.get("workflowTemplateRef")
         if not ref:
-            return
+            return None
         kind = "ClusterWorkflowTemplate" if ref.get("clusterScope") else "WorkflowTemplate"
         found = self.store.get_object(kind, str(ref.get("name")), namespace)
         if found is None:
@@ -387,16 +401,18 @@ class Engine:
                 "`jupyter-argo apply FILE` or a %%argo cell)"
             )
         base = copy.deepcopy(found.get("spec") or {})
-        own = {k: v for k, v in spec.items() if k not in ("workflowTemplateRef",)}
+        own = copy.deepcopy(spec)
         params = {p["name"]: p for p in (base.get("arguments") or {}).get("parameters") or []}
         for p in (own.get("arguments") or {}).get("parameters") or []:
             params[p["name"]] = {**params.get(p["name"], {}), **p}
-        merged = deep_merge(base, own)
+        merged: dict[str, Any] = deep_merge(base, own)
         if params:
             merged.setdefault("arguments", {})["parameters"] = list(params.values())
         merged["templates"] = (base.get("templates") or []) + (own.get("templates") or [])
-        workflow["spec"] = merged
-        workflow.setdefault("status", {})["storedWorkflowTemplateSpec"] = copy.deepcopy(merged)
+        merged.pop("suspend", None)  # the Workflow's own `suspend` only (JoinWorkflowSpec)
+        if "suspend" in own:
+            merged["suspend"] = own["suspend"]
+        return merged
 
     def _check_supported(self, spec: Mapping[str, Any], namespace: str) -> str:
         """Refuse what cannot run locally; name, by path, every field set that the local
@@ -439,7 +455,7 @@ class Engine:
         try:
             ref = status.get("artifactRepositoryRef")
             if not ref:
-                spec_ref = workflow["spec"].get("artifactRepositoryRef")
+                spec_ref = execution_spec(workflow).get("artifactRepositoryRef")
                 ref = artifacts.resolve_ref(source, spec_ref, meta["namespace"])
                 status["artifactRepositoryRef"] = ref
             repo = artifacts.repository_of_ref(source, ref, meta["namespace"])
@@ -466,6 +482,7 @@ class Engine:
             pods=pods,
             changed=lambda nid: self._changed(run, nid),
             caches=CacheFactory(self.store, meta["namespace"]),
+            estimator=estimator_for(workflow, self.store),
         )
         run.operator = WorkflowOperator(workflow, host)
         task = asyncio.ensure_future(self._drive(run))
@@ -627,6 +644,9 @@ class Engine:
         workflow = run.workflow
         status = workflow["status"]
         nodes = status.get("nodes", {})
+        if "phase" in status:  # as Argo's persistUpdates: progress, then save
+            status["progress"], changed = update_progress(nodes)
+            run.dirty_nodes.update(changed)
         for nid in run.dirty_nodes:
             if nid in nodes:
                 run.node_copies[nid] = _copy_json(nodes[nid])
@@ -635,8 +655,6 @@ class Engine:
         snapshot["metadata"] = copy.deepcopy(workflow["metadata"])
         snapshot_status = {k: copy.deepcopy(v) for k, v in status.items() if k != "nodes"}
         snapshot_status["nodes"] = dict(run.node_copies)
-        if "phase" in status and run.operator is not None:
-            snapshot_status["progress"] = run.operator._progress()
         snapshot["status"] = snapshot_status
         with run.changed:
             run.snapshot = snapshot
@@ -1120,7 +1138,7 @@ class Engine:
         workflow = self.store.get_workflow(name, ns)
         failed = self._collect_on_deletion(workflow, ns)
         forced = force or bool(
-            (workflow["spec"].get("artifactGC") or {}).get("forceFinalizerRemoval")
+            (execution_spec(workflow).get("artifactGC") or {}).get("forceFinalizerRemoval")
         )
         if failed and not forced:
             raise UserError(

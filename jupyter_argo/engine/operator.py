@@ -37,7 +37,14 @@ from typing import TYPE_CHECKING, Any
 
 from jupyter_argo import expr
 from jupyter_argo.engine.cache import CacheError, memoization_status, parse_max_age
-from jupyter_argo.engine.templates import ResolvedTemplate, TemplateContext, template_type
+from jupyter_argo.engine.pods import DEADLINE_MESSAGE
+from jupyter_argo.engine.progress import update_progress
+from jupyter_argo.engine.templates import (
+    ResolvedTemplate,
+    TemplateContext,
+    execution_spec,
+    template_type,
+)
 from jupyter_argo.engine.variables import (
     ABSENT,
     Scope,
@@ -60,6 +67,7 @@ from jupyter_argo.status import (
 
 if TYPE_CHECKING:
     from jupyter_argo.engine.cache import CacheFactory
+    from jupyter_argo.engine.estimation import Estimator
     from jupyter_argo.engine.pods import PodHost
 
 __all__ = ["BoundaryContext", "Limiter", "OperatorCore", "OperatorHost", "TemplateCall"]
@@ -90,6 +98,11 @@ class OperatorHost:
     changed: Callable[[str], None]  # node ID that changed ("" for the workflow's own fields)
     max_depth: int = 100
     caches: CacheFactory | None = None  # memoization caches (cache.py) of the namespace
+    estimator: Estimator | None = None  # estimated durations (estimation.py)
+
+
+class GlobalParameterError(UserError):
+    """A workflow argument that cannot be set (setGlobalParameters): the run fails."""
 
 
 class _Shutdown(Exception):
@@ -193,7 +206,7 @@ class OperatorCore(abc.ABC):
         self.host = host
         meta = workflow["metadata"]
         self.name: str = meta["name"]
-        self.spec: dict[str, Any] = workflow["spec"]
+        self.spec: dict[str, Any] = execution_spec(workflow)
         status = workflow.setdefault("status", {})
         self.status: dict[str, Any] = status
         self.nodes: dict[str, dict[str, Any]] = status.setdefault("nodes", {})
@@ -216,15 +229,12 @@ class OperatorCore(abc.ABC):
         self._phase_watchers: dict[str, asyncio.Event] = {}
         self._daemons: dict[str, list[str]] = {}  # boundary id -> daemoned node ids
         self._deadline: float | None = None
-        self._deadline_exceeded = False
+        # The workflow's activeDeadlineSeconds passed: not a shutdown (exit handlers run).
+        self.deadline_exceeded = False
+        self._exit_suspends: set[str] = set()  # suspend nodes of exit handlers
         self._root_context: TemplateContext | None = None
         self._background: set[asyncio.Future[Any]] = set()
         self._children: dict[str, set[str]] = {}
-        self._pods_total = sum(n["type"] in ("Pod", "Container") for n in self.nodes.values())
-        self._pods_done = sum(
-            n["type"] in ("Pod", "Container") and n["phase"] == "Succeeded"
-            for n in self.nodes.values()
-        )
 
     # ---- steps and DAGs: steps.py (executeSteps) and dag.py (executeDAG) --------------
 
@@ -259,6 +269,9 @@ class OperatorCore(abc.ABC):
         status["phase"] = "Running"
         status["startedAt"] = format_time(now())
         status.pop("finishedAt", None)
+        estimate = self.host.estimator.workflow() if self.host.estimator else 0
+        if estimate:
+            status["estimatedDuration"] = estimate
         deadline = self.spec.get("activeDeadlineSeconds")
         if deadline is not None:
             self._deadline = time.monotonic() + float(deadline)
@@ -273,6 +286,9 @@ class OperatorCore(abc.ABC):
             )
             self._resolve_workflow_parameters()
             self._update_workflow_metadata()
+        except GlobalParameterError as err:
+            self._finish("Failed", str(err))  # operate: markWorkflowFailed
+            return
         except ArgoError as err:
             self._finish("Error", str(err))
             return
@@ -363,7 +379,7 @@ class OperatorCore(abc.ABC):
             "Error": "Error",
         }.get(root["phase"], "Error")
         self.globals["workflow.status"] = phase
-        self.globals["workflow.failures"] = json.dumps(self._failures(), separators=(",", ":"))
+        self.globals["workflow.failures"] = self._failures()
         # Argo's operate: the workflow's hooks, once more with its final status, all done
         # before its exit handler runs.
         self._start_workflow_hooks(root, hooks)
@@ -426,24 +442,31 @@ class OperatorCore(abc.ABC):
         self._kill_all_daemons()
         self._changed()
 
-    def _failures(self) -> list[dict[str, Any]]:
-        out = []
+    def _failures(self) -> str:
+        """Argo's `workflow.failures` (operate): the Failed and Errored nodes as Go's
+        json.Marshal writes its failedNodeStatus list (fields in that order, `null` when
+        there is none), then strconv.Quote'd, quotes included, as Argo stores it so that
+        substitution keeps the inner quotes escaped."""
+        from jupyter_argo.expr._values import go_quote, json_string
+
+        entries = []
         for node in self.nodes.values():
             if node["phase"] in ("Failed", "Error"):
                 template = node.get("templateName") or (node.get("templateRef") or {}).get(
                     "template", ""
                 )
-                out.append(
-                    {
-                        "displayName": node.get("displayName", ""),
-                        "message": node.get("message", ""),
-                        "templateName": template,
-                        "phase": node["phase"],
-                        "podName": pod_name(self.name, node["name"], template),
-                        "finishedAt": node.get("finishedAt"),
-                    }
+                finished = node.get("finishedAt")
+                fields = (
+                    ("displayName", json_string(str(node.get("displayName", "")))),
+                    ("message", json_string(str(node.get("message", "")))),
+                    ("templateName", json_string(str(template))),
+                    ("phase", json_string(str(node["phase"]))),
+                    ("podName", json_string(pod_name(self.name, node["name"], template))),
+                    ("finishedAt", json_string(str(finished)) if finished else "null"),
                 )
-        return out
+                entries.append("{" + ",".join(f'"{k}":{v}' for k, v in fields) + "}")
+        listed = "[" + ",".join(entries) + "]" if entries else "null"
+        return '"' + go_quote(listed) + '"'
 
     def _duration(self) -> float:
         started = self.status.get("startedAt")
@@ -452,8 +475,12 @@ class OperatorCore(abc.ABC):
         return node_duration({"startedAt": started})
 
     def _progress(self) -> str:
-        """Argo's `progress`: succeeded pods / all pods, counted as nodes change."""
-        return f"{self._pods_done}/{self._pods_total}"
+        """Argo's `progress` (progress.py): the nodes' own progress is brought up to date
+        too, and the nodes it changed are published."""
+        total, changed = update_progress(self.nodes)
+        for nid in changed:
+            self._changed(nid)
+        return total
 
     def _resolve_workflow_parameters(self) -> None:
         """Workflow arguments with `valueFrom.configMapKeyRef` and `enum`
@@ -471,15 +498,19 @@ class OperatorCore(abc.ABC):
                 continue
             ref = (param.get("valueFrom") or {}).get("configMapKeyRef")
             if ref:
-                value_found = self.host.pods.configmap_value(str(ref["name"]), str(ref["key"]))
-                if value_found is None:
-                    if "default" in (param.get("valueFrom") or {}):
-                        value_found = parameter_value(param["valueFrom"]["default"])
-                    else:
-                        raise UserError(
-                            f"spec.arguments.parameters.{param['name']}: ConfigMap "
-                            f"'{ref['name']}' has no key '{ref['key']}' (apply it first)"
-                        )
+                # setGlobalParameters: `valueFrom.default` stands in for any failure.
+                try:
+                    value_found = self.host.pods.configmap_parameter(
+                        str(ref.get("name", "")), str(ref.get("key", ""))
+                    )
+                except UserError as err:
+                    if param["valueFrom"].get("default") is None:
+                        raise GlobalParameterError(
+                            f"failed to set global parameters: failed to set global parameter "
+                            f"{param['name']} from configmap with name {ref.get('name', '')} "
+                            f"and key {ref.get('key', '')}: {err}"
+                        ) from None
+                    value_found = parameter_value(param["valueFrom"]["default"])
                 self.globals[f"workflow.parameters.{param['name']}"] = value_found
             elif "default" in param:
                 self.globals[f"workflow.parameters.{param['name']}"] = parameter_value(
@@ -509,7 +540,8 @@ class OperatorCore(abc.ABC):
         self.stop("Terminate", message)
 
     def suspend(self) -> None:
-        self.spec["suspend"] = True
+        # Argo's suspend sets the Workflow's own spec; its stored spec follows.
+        self.spec["suspend"] = self.wf["spec"]["suspend"] = True
         self._resume.clear()
         self._changed()
 
@@ -517,6 +549,7 @@ class OperatorCore(abc.ABC):
         """Resume the workflow, and every suspend node (or only the one named)."""
         if node_name is None:
             self.spec.pop("suspend", None)
+            self.wf["spec"].pop("suspend", None)
             self._resume.set()
         for node in self.nodes.values():
             if (
@@ -557,15 +590,30 @@ class OperatorCore(abc.ABC):
         self._changed()
 
     async def _watch_deadline(self) -> None:
+        """Argo's workflow deadline: running pods and waiting suspend nodes, except those
+        of exit handlers, fail with "Step exceeded its deadline"; so does every step that
+        starts after it. The workflow's exit handler still runs."""
         if self._deadline is None:
             return
         await asyncio.sleep(max(0.0, self._deadline - time.monotonic()))
-        self.shutdown = self.shutdown or "Terminate"
-        self._deadline_exceeded = True
-        self.host.pods.shutdown_all(self, message="Step exceeded its deadline")
+        self.deadline_exceeded = True
+        self.host.pods.end_at_deadline()
         self._resume.set()
-        for event in self._node_waiters.values():
-            event.set()
+        for nid, event in self._node_waiters.items():
+            if nid not in self._exit_suspends:
+                event.set()
+
+    def _deadline_text(self) -> str:
+        """The deadline as Argo's message prints it (Go's time.Time String, in UTC):
+        startedAt truncated to the second plus activeDeadlineSeconds."""
+        import datetime
+
+        started = datetime.datetime.strptime(
+            str(self.status.get("startedAt")), "%Y-%m-%dT%H:%M:%SZ"
+        ).replace(tzinfo=datetime.timezone.utc)
+        seconds = int(float(self.spec.get("activeDeadlineSeconds") or 0))
+        moment = started + datetime.timedelta(seconds=seconds)
+        return moment.strftime("%Y-%m-%d %H:%M:%S +0000 UTC")
 
     # ---- nodes (Argo's initializeNode, markNodePhase, addChildNode) -----------------
 
@@ -618,6 +666,9 @@ class OperatorCore(abc.ABC):
         node["startedAt"] = stamp
         if is_fulfilled(phase):
             node["finishedAt"] = stamp
+        estimate = self.host.estimator.node(name) if self.host.estimator else 0
+        if estimate:
+            node["estimatedDuration"] = estimate
         if flag:
             node["nodeFlag"] = dict(flag)
         if template is not None:
@@ -631,9 +682,6 @@ class OperatorCore(abc.ABC):
             if isinstance(memoize, Mapping):  # initializeExecutableNode: a miss until a hit
                 node["memoizationStatus"] = memoization_status(memoize, hit=False)
         self.nodes[nid] = node
-        if node_type in ("Pod", "Container"):
-            self._pods_total += 1
-            self._pods_done += phase == "Succeeded"
         self._changed(nid)
         return node
 
@@ -652,8 +700,6 @@ class OperatorCore(abc.ABC):
         )
 
     def mark(self, node: dict[str, Any], phase: str, message: str | None = None) -> dict[str, Any]:
-        if node["type"] in ("Pod", "Container"):
-            self._pods_done += (phase == "Succeeded") - (node["phase"] == "Succeeded")
         node["phase"] = phase
         if message is not None:
             if message:
@@ -771,7 +817,7 @@ class OperatorCore(abc.ABC):
                 local["tasks.name"] = str(holder.get("name", ""))
             elif "isStep" in holder:
                 local["steps.name"] = str(holder.get("name", ""))
-            processed = process_inputs(tmpl, arguments, self.host.pods.configmap_value)
+            processed = process_inputs(tmpl, arguments, self.host.pods.configmap_parameter)
             processed = substitute_template(processed, self.globals, local)
             _display_name(processed)
         except ArgoError as err:
@@ -979,6 +1025,8 @@ class OperatorCore(abc.ABC):
         """None to try again, else the message the retry node ends with."""
         if self.shutdown:
             return f"Stopped with strategy '{self.shutdown}'"
+        if self.deadline_exceeded:
+            return f"retry exceeded workflow deadline {self._deadline_text()}"
         failed = last["phase"] == "Failed"
         retry_on_failed = policy in ("Always", "OnFailure")
         retry_on_error = policy in ("Always", "OnError")
@@ -1065,6 +1113,10 @@ class OperatorCore(abc.ABC):
         duration = (tmpl.get("suspend") or {}).get("duration")
         seconds = duration_seconds(str(duration)) if duration not in (None, "") else None
         waiter = self._node_waiters.setdefault(node["id"], asyncio.Event())
+        if call.on_exit:
+            self._exit_suspends.add(node["id"])
+        elif self.deadline_exceeded:
+            waiter.set()
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(waiter.wait(), seconds)
         outcome = self._node_outcomes.get(node["id"])
@@ -1079,6 +1131,8 @@ class OperatorCore(abc.ABC):
             return self.mark(node, outcome[0], outcome[1] or "")
         if self.shutdown and node["id"] not in self._resumed_nodes:
             return self.mark(node, "Failed", f"Stopped with strategy '{self.shutdown}'")
+        if self.deadline_exceeded and not call.on_exit and node["id"] not in self._resumed_nodes:
+            return self.mark(node, "Failed", DEADLINE_MESSAGE)
         # Resumed or the duration passed: output parameters take their supplied or default values.
         for param in (node.get("outputs") or {}).get("parameters") or []:
             value_from = param.pop("valueFrom", None) or {}

@@ -24,7 +24,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from jupyter_argo import expr
-from jupyter_argo.engine.objects import configmap_value, secret_keys, secret_value
+from jupyter_argo.engine.objects import (
+    configmap_parameter,
+    configmap_value,
+    secret_keys,
+    secret_value,
+)
 from jupyter_argo.engine.variables import parameter_value
 from jupyter_argo.errors import ArgoError, BackendError, UnsupportedError, UserError
 from jupyter_argo.status import pod_name
@@ -69,6 +74,8 @@ class PodOperator(Protocol):
     @property
     def shutdown(self) -> str: ...
     @property
+    def deadline_exceeded(self) -> bool: ...
+    @property
     def host(self) -> _Lookup: ...
     @property
     def parallelism(self) -> _Slots: ...
@@ -96,6 +103,11 @@ class PodOperator(Protocol):
     def storage_failed(self, message: str) -> None: ...
 
 
+# What a step not yet running when the workflow's activeDeadlineSeconds passes says
+# (failNodesWithoutCreatedPodsAfterDeadlineOrShutdown); a running pod, whose own deadline
+# Argo sets to what is left of the workflow's (workflowpod.go), ends as the kubelet ends it.
+DEADLINE_MESSAGE = "Step exceeded its deadline"
+POD_DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
 # Argo keeps the last 256 KiB of stdout as `outputs.result`.
 RESULT_LIMIT = 256 * 1024
 RETIRE_WAIT = 0.02  # seconds a finished pod's sandbox waits for the next start
@@ -116,6 +128,7 @@ class PodHost:
     artifacts: Any  # jupyter_argo.artifacts.RepositoryConfig for this run
     running: dict[str, list[Process]] = field(default_factory=dict)
     shutdown_message: dict[str, str] = field(default_factory=dict)
+    exit_pods: set[str] = field(default_factory=set)  # nodes of exit handlers
     retired: list[Sandbox] = field(default_factory=list)  # finished, not yet cleaned up
     handoffs: Any = None  # jupyter_argo.artifacts._handoff.Handoffs, with the first output
 
@@ -123,6 +136,9 @@ class PodHost:
 
     def configmap_value(self, name: str, key: str) -> str | None:
         return configmap_value(self.lookup("ConfigMap", name), key)
+
+    def configmap_parameter(self, name: str, key: str) -> str:
+        return configmap_parameter(self.lookup("ConfigMap", name), name, key)
 
     def secret_value(self, name: str, key: str) -> str | None:
         return secret_value(self.lookup("Secret", name), key)
@@ -138,6 +154,16 @@ class PodHost:
             self.shutdown_message[nid] = message or f"Stopped with strategy '{op.shutdown}'"
             for process in processes:
                 process.terminate(grace=grace)
+
+    def end_at_deadline(self) -> None:
+        """The workflow's deadline passed: every running pod but those of exit handlers
+        ends Failed, as the kubelet ends a pod past its activeDeadlineSeconds."""
+        for nid, processes in list(self.running.items()):
+            if nid in self.exit_pods:
+                continue
+            self.shutdown_message[nid] = POD_DEADLINE_MESSAGE
+            for process in processes:
+                process.terminate(grace=2.0)
 
     def kill_all(self) -> None:
         """SIGKILL every running step now; safe from any thread (a last resort)."""
@@ -156,8 +182,13 @@ class PodHost:
     ) -> None:
         if not on_exit:
             await op.wait_resumed()
+        else:
+            self.exit_pods.add(node["id"])
         if op.shutdown and not (on_exit and op.shutdown == "Stop"):
             op.mark(node, "Failed", f"Stopped with strategy '{op.shutdown}'")
+            return
+        if op.deadline_exceeded and not on_exit:
+            op.mark(node, "Failed", DEADLINE_MESSAGE)
             return
         if not await op.parallelism.acquire_unless(op.stopped):
             if not (on_exit and op.shutdown == "Stop"):
@@ -168,6 +199,9 @@ class PodHost:
             async with _acquire(self.slots):
                 if op.shutdown and not (on_exit and op.shutdown == "Stop"):
                     op.mark(node, "Failed", f"Stopped with strategy '{op.shutdown}'")
+                    return
+                if op.deadline_exceeded and not on_exit:
+                    op.mark(node, "Failed", DEADLINE_MESSAGE)
                     return
                 try:
                     await self._run(op, node, tmpl)
@@ -398,9 +432,7 @@ class PodHost:
             code = await _wait(process, timeout)
             if code is None:
                 process.terminate(grace=2.0)
-                self.shutdown_message[nid] = (
-                    "Pod was active on the node longer than the specified deadline"
-                )
+                self.shutdown_message[nid] = POD_DEADLINE_MESSAGE
                 code = await _wait(process, None)
         finally:
             running = self.running.get(nid, [])

@@ -491,6 +491,18 @@ class Store:
             ).fetchone()
         return None if row is None else int(row[0])
 
+    def newest_succeeded(self, namespace: str, label: str, value: str) -> dict[str, Any] | None:
+        """The newest Succeeded workflow of the namespace labelled `label=value` (what
+        Argo's estimator takes as its baseline), or None."""
+        path = '$.metadata.labels."' + label.replace('"', "") + '"'
+        with self._db() as db:
+            row = db.execute(
+                "SELECT body FROM workflows WHERE namespace=? AND phase='Succeeded' "
+                "AND json_extract(body, ?)=? ORDER BY created DESC, name LIMIT 1",
+                (namespace, path, value),
+            ).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
     def list_workflows(self, namespace: str | None = None) -> list[dict[str, Any]]:
         with self._db() as db:
             query = "SELECT body, owner, phase FROM workflows"

@@ -14,7 +14,14 @@ from typing import Any
 
 from jupyter_argo.errors import NotFoundError, UserError
 
-__all__ = ["ObjectLookup", "ResolvedTemplate", "TemplateContext", "deep_merge", "template_type"]
+__all__ = [
+    "ObjectLookup",
+    "ResolvedTemplate",
+    "TemplateContext",
+    "deep_merge",
+    "execution_spec",
+    "template_type",
+]
 
 # (kind, name) -> manifest, or None when not applied.
 ObjectLookup = Callable[[str, str], "dict[str, Any] | None"]
@@ -127,3 +134,14 @@ class TemplateContext:
             if kind != own and kind not in template:
                 merged.pop(kind, None)
         return merged
+
+
+def execution_spec(workflow: Mapping[str, Any]) -> dict[str, Any]:
+    """The spec a workflow runs (Argo's execWf): for one made from a `workflowTemplateRef`,
+    the merged spec kept in `status.storedWorkflowTemplateSpec`, its own `spec` being left
+    as submitted; else its `spec`."""
+    spec: dict[str, Any] = workflow["spec"]
+    stored = (workflow.get("status") or {}).get("storedWorkflowTemplateSpec")
+    if spec.get("workflowTemplateRef") and isinstance(stored, dict):
+        return stored
+    return spec

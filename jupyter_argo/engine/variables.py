@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from jupyter_argo import expr
+from jupyter_argo.engine.templates import execution_spec
 from jupyter_argo.errors import NotFoundError, UserError
 
 __all__ = [
@@ -221,7 +222,7 @@ def _strftime_all(moment: datetime) -> dict[str, str]:
 def global_variables(workflow: Mapping[str, Any]) -> dict[str, Any]:
     """Argo's setGlobalParameters for a run about to start."""
     meta = workflow.get("metadata") or {}
-    spec = workflow.get("spec") or {}
+    spec = execution_spec(workflow) if workflow.get("spec") else {}
     created = str(meta.get("creationTimestamp", ""))
     out: dict[str, Any] = {
         "workflow.name": meta.get("name", ""),
@@ -263,7 +264,7 @@ def global_variables(workflow: Mapping[str, Any]) -> dict[str, Any]:
 def process_inputs(
     template: dict[str, Any],
     arguments: Mapping[str, Any],
-    configmap_value: Callable[[str, str], str | None],
+    configmap_value: Callable[[str, str], str],
 ) -> dict[str, Any]:
     """Argo's ProcessArgs before substitution: input parameters and artifacts get their
     values from the arguments, else their defaults; a missing required one is an error."""
@@ -285,19 +286,23 @@ def process_inputs(
                     )
             else:
                 param["value"] = supplied["value"]
+                param.pop("valueFrom", None)  # overwriteWithArguments
         elif supplied is not None and "valueFrom" in supplied:
             param["valueFrom"] = supplied["valueFrom"]
         ref = (param.get("valueFrom") or {}).get("configMapKeyRef")
-        if ref and "value" not in param:
-            found = configmap_value(str(ref.get("name", "")), str(ref.get("key", "")))
-            if found is None:
-                if not ref.get("optional"):
-                    raise NotFoundError(
-                        f"inputs.parameters.{param['name']}: ConfigMap key "
-                        f"{ref.get('name')}/{ref.get('key')} not found (apply the ConfigMap)"
-                    )
-            else:
-                param["value"] = found
+        if ref:
+            # Argo's substituteAndGetConfigMapValue: the ConfigMap wins over a `default`;
+            # `valueFrom.default` stands in only for a missing ConfigMap or key.
+            try:
+                param["value"] = configmap_value(str(ref.get("name", "")), str(ref.get("key", "")))
+            except UserError as err:
+                fallback = param["valueFrom"].get("default")
+                if fallback is None or not isinstance(err, NotFoundError):
+                    raise UserError(
+                        f"unable to retrieve inputs.parameters.{param['name']} from ConfigMap: "
+                        f"{err}"
+                    ) from None
+                param["value"] = fallback
         if "value" not in param and "valueFrom" not in param:
             raise UserError(f"inputs.parameters.{param['name']} was not supplied")
         if "value" in param:
