@@ -110,6 +110,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     `main` parses a command line with: building all twenty costs more than the rest of a
     short command's start), or the whole parser if there is no such subcommand."""
     from jupyter_argo.cli_cp import register as register_cp_command
+    from jupyter_argo.cli_cron import register as register_cron_command
     from jupyter_argo.cli_runs import add_backend_flags
     from jupyter_argo.cli_runs import register as register_run_commands
 
@@ -163,6 +164,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         doctor.set_defaults(func=_doctor)
     register_run_commands(commands, wanted)
     register_cp_command(commands, wanted)
+    register_cron_command(commands, wanted)
     if command is not None and not built:
         return build_parser()  # no such subcommand: the whole parser says so, listing all
     return parser

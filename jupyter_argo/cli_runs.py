@@ -31,7 +31,13 @@ __all__ = [
     "resolve_name",
 ]
 
-_APPLY_KINDS = ("WorkflowTemplate", "ClusterWorkflowTemplate", "ConfigMap", "Secret")
+_APPLY_KINDS = (
+    "WorkflowTemplate",
+    "ClusterWorkflowTemplate",
+    "CronWorkflow",
+    "ConfigMap",
+    "Secret",
+)
 
 
 # The argo CLI's Argo Server flags (`cmd/argo/commands/client/conn.go`): (dest, flag).
@@ -198,22 +204,57 @@ def _files(paths: Iterable[str]) -> list[Path]:
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
+    for kind, name, result in check_and_apply(backend_for(args), args.paths):
+        print(f"{kind.lower()}/{name} {result}")
+    return 0
+
+
+def check_and_apply(
+    backend: Any, paths: Iterable[str], kinds: tuple[str, ...] = _APPLY_KINDS
+) -> list[tuple[str, str, str]]:
+    """Read every file, check its CronWorkflows (their schedules above all) as Argo's
+    server does before storing one, then apply what `kinds` takes: a manifest refused
+    leaves nothing half-written. Returns (kind, name, result) for each applied."""
+    from jupyter_argo.spec import lint, raise_for
     from jupyter_argo.spec.parse import parse_file
 
-    backend = backend_for(args)
-    for file in _files(args.paths):
+    documents = []
+    for file in _files(paths):
         for doc in parse_file(file):
-            if doc.kind not in _APPLY_KINDS:
-                kind = doc.body.get("kind", doc.kind) if isinstance(doc.body, dict) else doc.kind
-                what = f"{kind} {doc.name}" if doc.name else str(kind)
-                print(
-                    f"{file}: {what} skipped (apply takes {', '.join(_APPLY_KINDS)})",
-                    file=sys.stderr,
-                )
+            if doc.kind in kinds:
+                documents.append(doc)
                 continue
-            result = backend.apply(doc.body)
-            print(f"{doc.kind.lower()}/{doc.name} {result}")
-    return 0
+            kind = doc.body.get("kind", doc.kind) if isinstance(doc.body, dict) else doc.kind
+            what = f"{kind} {doc.name}" if doc.name else str(kind)
+            print(f"{file}: {what} skipped (apply takes {', '.join(kinds)})", file=sys.stderr)
+    crons = [d for d in documents if d.kind == "CronWorkflow"]
+    if crons:  # the CronWorkflows only; their references may be in the other files
+        store = getattr(backend, "template_store", None)
+        applied = _AppliedTemplates(documents, store() if callable(store) else None)
+        raise_for(lint(crons, templates=applied))
+    return [(doc.kind, str(doc.name), backend.apply(doc.body)) for doc in documents]
+
+
+class _AppliedTemplates:
+    """The (Cluster)WorkflowTemplates about to be applied, then the backend's."""
+
+    def __init__(self, documents: list[Any], store: Any) -> None:
+        self._store = store
+        self._here = {
+            (d.kind, str(d.name)): d.body
+            for d in documents
+            if d.kind in ("WorkflowTemplate", "ClusterWorkflowTemplate")
+        }
+
+    @property
+    def available(self) -> bool:
+        return bool(self._here) or bool(self._store is not None and self._store.available)
+
+    def get(self, kind: str, name: str) -> dict[str, Any] | None:
+        found = self._here.get((kind, name))
+        if found is None and self._store is not None:
+            found = self._store.get(kind, name)
+        return found
 
 
 # ---- submit / run ---------------------------------------------------------------------------
@@ -1266,7 +1307,7 @@ def register(commands: Any, wanted: Callable[[str], bool] = lambda name: True) -
     if wanted("apply"):
         apply = add(
             "apply",
-            "store WorkflowTemplates, ClusterWorkflowTemplates, ConfigMaps, Secrets",
+            "store WorkflowTemplates, ClusterWorkflowTemplates, CronWorkflows, ConfigMaps, Secrets",
             cmd_apply,
         )
         apply.add_argument("paths", nargs="+", metavar="PATH")

@@ -89,6 +89,7 @@ _LINE_COMMANDS = {
     "node": "set NAME --node-field-selector S [--phase P] [--message M] [-p k=v]",
     "delete": "NAME ... [--force]",
     "export": "NAME [-o FILE]",
+    "cron": "list | get NAME | suspend NAME | resume NAME | delete NAME",
     "backend": "[NAME]",
     "login": "[HOST:PORT]",
     "logout": "",
@@ -717,6 +718,13 @@ class ArgoMagics(magic.Magics):  # type: ignore[misc]
                 lines.extend(body)
         return Text("\n".join(lines) or f"{run.name} has no outputs")
 
+    def _cmd_cron(self, args: Any) -> Text:
+        from jupyter_argo.cli_cron import line_verb
+
+        backend, namespace = self._backend_for(args)
+        verb, *names = args.args or ["list"]
+        return Text(line_verb(backend, namespace, verb, names).rstrip("\n"))
+
     def _cmd_templates(self, args: Any) -> Text:
         if not len(self.library):
             return Text("the notebook's library is empty (add templates with a %%argo cell)")
@@ -970,11 +978,17 @@ class ArgoMagics(magic.Magics):  # type: ignore[misc]
             return [k for k in self._user_ns if not k.startswith("_")]
         if command == "backend" and position == 2:
             return list(BACKENDS)
+        if command == "cron" and position == 2:
+            return ["list", "get", "suspend", "resume", "delete"]
         try:  # completion must never raise into the editor
             backend = self._backend()
             if command in _NAMED and (position == 2 or command == "delete"):
                 listed = backend.list(self.namespace)
                 return ["@latest", *(w["metadata"]["name"] for w in listed)]
+            if command == "cron" and position >= 3 and words[2] != "list":
+                from jupyter_argo.cli_cron import cron_names
+
+                return cron_names(backend, self.namespace)
             if command in ("logs", "resume") and position == 3:
                 run = Run(backend, backend.get(words[2], self.namespace), self.namespace)
                 return sorted({node.display_name for node in run.nodes()})

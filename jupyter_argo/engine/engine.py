@@ -183,6 +183,10 @@ class Engine:
             )
         if kind != "Secret":  # a Secret's values never go into an error message
             self._validate(manifest, kind)
+        if kind == "CronWorkflow":  # its schedules checked, its uid and status kept
+            from jupyter_argo.engine.cron import apply_cron
+
+            return apply_cron(self.store, manifest, namespace or self.namespace)
         return self.store.apply(dict(manifest), namespace or self.namespace)
 
     def lookup(self, namespace: str) -> Any:
