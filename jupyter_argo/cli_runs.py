@@ -1173,19 +1173,23 @@ _DONE = {  # as `argo stop` and the others print it
 
 def _action(verb: str) -> Any:
     def run(args: argparse.Namespace) -> int:
+        # As `argo`: a bad selector is refused before anything is asked of anyone.
+        selector = _node_selector(getattr(args, "node_field_selector", None))
         backend = backend_for(args)
         options: dict[str, Any] = {}
         if verb in ("retry", "resubmit") and args.parameter:
             options["parameters"] = _parameters(args.parameter)
         if verb == "retry":
             options["restart_successful"] = args.restart_successful
-            options["node_field_selector"] = args.node_field_selector or None
+            options["node_field_selector"] = selector
+        if verb == "resume" and selector:
+            options["node"] = selector
         if verb == "resubmit" and args.memoized:
             options["memoized"] = True
         if verb in ("retry", "resubmit") and backend.name == "local":
             options["detach"] = True  # the run must outlive this command
         if verb == "stop":
-            options = {"node_field_selector": args.node_field_selector, "message": args.message}
+            options = {"node_field_selector": selector, "message": args.message}
             options = {k: v for k, v in options.items() if v}
         target = resolve_name(backend, args.name, args.namespace)
         result = getattr(backend, verb)(target, **options)
@@ -1194,6 +1198,15 @@ def _action(verb: str) -> Any:
         return 0
 
     return run
+
+
+def _node_selector(text: str | None) -> str | None:
+    """`--node-field-selector` as `argo` sends it on (or None when not given)."""
+    if not text:
+        return None
+    from jupyter_argo.backends._k8s.actions import node_selector_text
+
+    return node_selector_text(text) or None
 
 
 def cmd_node(args: argparse.Namespace) -> int:
@@ -1206,10 +1219,11 @@ def cmd_node(args: argparse.Namespace) -> int:
         if not sep:
             raise UserError(f"expected parameter of the form: NAME=VALUE. Received: {pair}")
         outputs[name] = _unquote(value)
+    selector = _node_selector(args.node_field_selector) or ""
     backend = backend_for(args)
     backend.set_node(
         resolve_name(backend, args.name, args.namespace),
-        node_field_selector=args.node_field_selector,
+        node_field_selector=selector,
         phase=args.phase or None,
         message=args.message or None,
         output_parameters=outputs or None,
@@ -1439,7 +1453,7 @@ def register(commands: Any, wanted: Callable[[str], bool] = lambda name: True) -
                 action="store_true",
                 help="also restart the succeeded nodes matching --node-field-selector",
             )
-        if verb in ("retry", "stop"):
+        if verb in ("retry", "stop", "resume"):
             parser.add_argument("--node-field-selector", metavar="SELECTOR")
         if verb == "stop":
             parser.add_argument("--message", help="the message of the stopped suspend nodes")

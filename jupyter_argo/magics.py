@@ -83,7 +83,7 @@ _LINE_COMMANDS = {
     "stop": "NAME [--node-field-selector S --message M]",
     "terminate": "NAME",
     "suspend": "NAME",
-    "resume": "NAME [NODE]",
+    "resume": "NAME [NODE | --node-field-selector S]",
     "retry": "NAME [-p k=v] [--restart-successful --node-field-selector S]",
     "resubmit": "NAME [-p k=v] [--memoized]",
     "node": "set NAME --node-field-selector S [--phase P] [--message M] [-p k=v]",
@@ -630,7 +630,9 @@ class ArgoMagics(magic.Magics):  # type: ignore[misc]
         help="retry: also rerun the succeeded nodes matching --node-field-selector",
     )
     @argument(
-        "--node-field-selector", metavar="SELECTOR", help="retry, stop, node set: which nodes"
+        "--node-field-selector",
+        metavar="SELECTOR",
+        help="retry, stop, resume, node set: which nodes",
     )
     @argument("--message", help="stop (by node), node set: the node's message")
     @argument("--phase", help="node set: Succeeded, Failed or Error")
@@ -760,8 +762,10 @@ class ArgoMagics(magic.Magics):  # type: ignore[misc]
         verb = args.command
         parameters = _pairs(args.parameter)
         if verb == "resume":
-            run.resume(args.args[1] if len(args.args) > 1 else None)
-        elif verb == "retry" and (parameters or args.restart_successful):
+            run.resume(args.node_field_selector or (args.args[1] if len(args.args) > 1 else None))
+        elif verb == "retry" and (
+            parameters or args.restart_successful or args.node_field_selector
+        ):
             run.backend.retry(
                 run.name,
                 run.namespace,

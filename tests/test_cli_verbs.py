@@ -173,7 +173,10 @@ def test_resubmit_and_retry_take_parameters_and_logs_filter(tmp_path: Path) -> N
     assert "workflow must be Failed/Error to resubmit in memoized mode" in memo.stderr
     refused = cli("retry", first, "-p", "who=x", check=False)  # it Succeeded: nothing to retry
     assert refused.returncode == 1
-    assert "only Failed or Error runs can be retried" in refused.stderr
+    assert refused.stderr.strip() == (
+        "jupyter-argo: To retry a succeeded workflow, set the options restartSuccessful and "
+        "nodeFieldSelector"
+    )
 
 
 RETRYABLE = """\

@@ -88,6 +88,11 @@ class _Run:
     changed: threading.Condition = field(default_factory=threading.Condition)
     # Set from any thread to end the expression this run is evaluating (see `interrupt`).
     interrupt: Interrupt = field(default_factory=Interrupt)
+    # Requests of other processes applied but not yet saved (see `_take_requests`).
+    requests: list[int] = field(default_factory=list)
+    # The store's version of its final save: another one means another process has
+    # changed it since (a retry from the command line).
+    final_version: int | None = None
 
 
 class Engine:
@@ -439,7 +444,10 @@ class Engine:
     def _start(self, workflow: dict[str, Any]) -> None:
         meta = workflow["metadata"]
         key = (meta["namespace"], meta["name"])
-        run = _Run(workflow=workflow, snapshot=copy.deepcopy(workflow))
+        # Nodes it starts with (a retry's, resubmit --memoized's) are in every snapshot,
+        # touched or not.
+        carried = set((workflow.get("status") or {}).get("nodes") or ())
+        run = _Run(workflow=workflow, snapshot=copy.deepcopy(workflow), dirty_nodes=carried)
         with self._lock:
             self._runs[key] = run
         loop = self._ensure_loop()
@@ -547,6 +555,9 @@ class Engine:
             try:
                 try:
                     self.store.save_workflow(snapshot)
+                    run.final_version = self.store.workflow_version(
+                        snapshot["metadata"]["name"], snapshot["metadata"]["namespace"]
+                    )
                 except StoreError as err:
                     # The status could not be stored: what this process shows and what
                     # the store will show (once this process is gone) both say Error.
@@ -567,6 +578,8 @@ class Engine:
                     with contextlib.suppress(StoreError):
                         self.store.save_workflow(ended)
             finally:
+                with contextlib.suppress(StoreError):
+                    self.store.finish_requests(run.requests)
                 with run.changed:
                     run.done = True
                     run.changed.notify_all()
@@ -574,7 +587,10 @@ class Engine:
         await asyncio.get_running_loop().run_in_executor(self._io, save_and_end)
 
     async def _take_requests(self) -> None:
-        """Stop/terminate/suspend/resume asked by other processes (`jupyter-argo stop`)."""
+        """Stop/terminate/suspend/resume/node set asked by other processes (`jupyter-argo
+        stop`). Each request is finished once the status that has it is saved, so the
+        command that asked returns when what it did can be read back."""
+        taken: set[int] = set()
         while True:
             await asyncio.sleep(CONTROL_INTERVAL)
             live = {key for key, run in self._runs.items() if not run.done and run.operator}
@@ -582,29 +598,45 @@ class Engine:
                 continue
             try:
                 requests = await asyncio.get_running_loop().run_in_executor(
-                    self._io, self.store.take_requests, live
+                    self._io, self.store.take_requests, live, set(taken)
                 )
             except StoreError:
                 continue  # the runs' own saves report a store that fails; ask again later
-            for ns, name, action, node in requests:
-                operator = self._runs[(ns, name)].operator
-                if operator is None:
-                    continue
-                if action in ("Stop", "Terminate"):
-                    operator.stop(action)
-                elif action == "suspend":
-                    operator.suspend()
-                elif action == "resume":
-                    operator.resume(node)
-                elif action == "set" and node:
-                    with contextlib.suppress(UserError):  # checked when it was asked
-                        values = json.loads(node)
-                        operator.set_nodes(
-                            values["selector"],
-                            values.get("phase"),
-                            values.get("message"),
-                            values.get("outputs"),
-                        )
+            touched = []
+            for request, ns, name, action, node in requests:
+                taken.add(request)
+                run = self._runs[(ns, name)]
+                self._apply_request(run, action, node)
+                run.requests.append(request)
+                touched.append(run)
+            for run in touched:
+                self._publish(run)  # and saved at once (`_schedule_persist`)
+            finished = await asyncio.get_running_loop().run_in_executor(
+                self._io, self.store.finished_requests, set(taken)
+            )
+            taken -= finished
+
+    @staticmethod
+    def _apply_request(run: _Run, action: str, node: str | None) -> None:
+        operator = run.operator
+        if operator is None:
+            return
+        if action in ("Stop", "Terminate"):
+            operator.stop(action)
+        elif action == "suspend":
+            operator.suspend()
+        elif action == "resume":
+            with contextlib.suppress(UserError):  # checked when it was asked
+                operator.resume(node)
+        elif action == "set" and node:
+            with contextlib.suppress(UserError):  # checked when it was asked
+                values = json.loads(node)
+                operator.set_nodes(
+                    values["selector"],
+                    values.get("phase"),
+                    values.get("message"),
+                    values.get("outputs"),
+                )
 
     async def _collect_garbage(self, run: _Run) -> None:
         """Artifact GC `OnWorkflowCompletion`, as Argo's controller runs it at the end."""
@@ -673,7 +705,9 @@ class Engine:
         if run.persist_scheduled:
             return
         run.persist_scheduled = True
-        if run.last_persist:
+        if run.requests:
+            due = time.monotonic()  # a command waits for it
+        elif run.last_persist:
             due = run.last_persist + max(PERSIST_INTERVAL, 20 * run.last_persist_cost)
         else:
             due = run.started + FIRST_PERSIST_DELAY
@@ -684,13 +718,20 @@ class Engine:
         def saved(cost: float) -> None:
             run.persist_scheduled = False
             run.last_persist_cost = cost
+            if run.requests and not run.done:
+                self._schedule_persist(run)
 
-        def save(snapshot: dict[str, Any]) -> None:
+        def save(snapshot: dict[str, Any], requests: list[int]) -> None:
             if run.done:
-                return  # ended meanwhile (perhaps from outside, by `interrupt`): not older
+                # Ended meanwhile (perhaps from outside, by `interrupt`): not older; its
+                # final save has what the requests did.
+                with contextlib.suppress(StoreError):
+                    self.store.finish_requests(requests)
+                return
             began = time.monotonic()
             try:
                 self.store.save_workflow(snapshot)
+                self.store.finish_requests(requests)
             except StoreError as err:
                 # A full (or failing) store: the run cannot be recorded, so it ends now.
                 if run.operator is not None:
@@ -702,7 +743,8 @@ class Engine:
             if run.done:
                 run.persist_scheduled = False
                 return
-            self._io.submit(save, run.snapshot)
+            requests, run.requests = run.requests, []
+            self._io.submit(save, run.snapshot, requests)
 
         loop.call_later(delay, persist)
 
@@ -711,10 +753,19 @@ class Engine:
     def get(self, name: str, namespace: str | None = None) -> dict[str, Any]:
         ns = namespace or self.namespace
         run = self._runs.get((ns, name))
-        if run is not None:
+        if run is not None and not self._changed_elsewhere(run, name, ns):
             with run.changed:
                 return run.snapshot
         return self.store.get_workflow(name, ns)
+
+    def _changed_elsewhere(self, run: _Run, name: str, namespace: str) -> bool:
+        """Whether a run that ended here has been changed by another process since (a
+        retry from the command line): then the store has it."""
+        if not run.done or run.final_version is None:
+            return False
+        with contextlib.suppress(StoreError):
+            return self.store.workflow_version(name, namespace) != run.final_version
+        return False
 
     def list(self, namespace: str | None = None) -> list[dict[str, Any]]:
         listed = self.store.list_workflows(namespace)
@@ -732,7 +783,7 @@ class Engine:
         ns = namespace or self.namespace
         deadline = None if timeout is None else time.monotonic() + timeout
         run = self._runs.get((ns, name))
-        if run is None:
+        if run is None or self._changed_elsewhere(run, name, ns):
             yield from self._watch_store(name, ns, deadline)
             return
         seen = -1
@@ -861,8 +912,8 @@ class Engine:
         ns = namespace or self.namespace
         run = self._runs.get((ns, name))
         if run is None or run.done or run.operator is None:
-            # Another process runs it: leave a request it picks up.
-            self.store.request(name, ns, action, node)
+            # Another process runs it: leave a request it picks up, and wait for it.
+            self.store.wait_request(self.store.request(name, ns, action, node))
             return
         operator = run.operator
         if action == "Terminate":
@@ -873,6 +924,7 @@ class Engine:
             self._call(operator.suspend)
         else:
             self._call(operator.resume, node)
+        self._call(self._publish, run)  # what `get` shows next has it
 
     def stop(
         self,
@@ -927,9 +979,10 @@ class Engine:
                 "message": message,
                 "outputs": dict(output_parameters or {}),
             }
-            self.store.request(name, ns, "set", json.dumps(payload))
+            self.store.wait_request(self.store.request(name, ns, "set", json.dumps(payload)))
             return
         self._call(run.operator.set_nodes, node_field_selector, phase, message, output_parameters)
+        self._call(self._publish, run)  # what `get` shows next has it
 
     def terminate(
         self, name: str, namespace: str | None = None, *, message: str | None = None
@@ -1011,7 +1064,20 @@ class Engine:
         self._control(name, namespace, "suspend")
 
     def resume(self, name: str, namespace: str | None = None, *, node: str | None = None) -> None:
-        self._control(name, namespace, "resume", node)
+        """Argo's resume: the workflow and its suspend nodes, or with `node` (a node
+        field selector, or a node's name) only the matching suspend nodes. Refused with
+        Argo's message, changing nothing, as Argo refuses it; a run of another process
+        is checked against its last saved status here, then asked to do it."""
+        from jupyter_argo.backends._k8s.actions import resume_nodes
+
+        ns = namespace or self.namespace
+        run = self._runs.get((ns, name))
+        if run is None or run.done or run.operator is None:
+            resume_nodes(copy.deepcopy(self.get(name, ns)), node)
+            self.store.wait_request(self.store.request(name, ns, "resume", node))
+            return
+        self._call(run.operator.resume, node)
+        self._call(self._publish, run)  # what `get` shows next has it
 
     def retry(
         self,
@@ -1023,44 +1089,33 @@ class Engine:
         parameters: Mapping[str, str] | None = None,
         detach: bool = False,
     ) -> dict[str, Any]:
-        """Argo's retry: keep what succeeded, run again what failed, same name;
-        `parameters` override the arguments as `argo retry -p` does; `detach` as for
-        `submit` (the retried run outlives the command that asked for it)."""
-        if restart_successful or node_field_selector:
-            raise UnsupportedError(
-                "retry --restart-successful --node-field-selector: not on the local "
-                "backend (use the kubernetes backend, or resubmit)"
-            )
+        """`argo retry`, same name: Argo's FormulateRetryWorkflow decides which nodes
+        stay, which restart (Running) and which go (`backends._k8s.actions`); the run
+        then goes on from there. `restart_successful` with `node_field_selector` also
+        reruns the succeeded nodes matching it (and what follows them); `parameters`
+        override the arguments as `-p` does; `detach` as for `submit` (the retried run
+        outlives the command that asked for it). Refused, changing nothing, as Argo
+        refuses it."""
+        from jupyter_argo.backends._k8s.actions import formulate_retry
+
         ns = namespace or self.namespace
         existing = self._runs.get((ns, name))
         if existing is not None and not existing.done:
-            raise UserError(f"workflow {name} is still running; wait for it or stop it first")
-        workflow = self.store.get_workflow(name, ns)
-        status = workflow.get("status") or {}
-        if status.get("phase") not in ("Failed", "Error"):
-            raise UserError(
-                f"workflow {name} is {status.get('phase')}: "
-                "only Failed or Error runs can be retried"
-            )
-        nodes = status.get("nodes") or {}
-        keep = {
-            nid: n
-            for nid, n in nodes.items()
-            if n.get("phase") in ("Succeeded", "Skipped")
-            and n.get("type") in ("Pod", "Skipped", "Suspend", "HTTP", "Container")
-        }
-        for node in keep.values():
-            node["children"] = [c for c in node.get("children") or [] if c in keep]
-            if not node["children"]:
-                node.pop("children", None)
-        status["nodes"] = keep
-        for field_name in ("message", "finishedAt", "outputs"):
-            status.pop(field_name, None)
+            raise UserError("Cannot retry a workflow in phase Running")
+        workflow, pods = formulate_retry(
+            self.store.get_workflow(name, ns),
+            restart_successful=restart_successful,
+            node=node_field_selector or None,
+            parameters=parameters,
+        )
+        status = workflow["status"]
         status["phase"] = "Running"
         workflow["metadata"].setdefault("labels", {})["workflows.argoproj.io/completed"] = "false"
-        if parameters:
-            override_parameters(workflow, parameters)
         self.store.save_workflow(workflow, owned=not detach)
+        # As Argo deletes their pods: the rerun ones start with no log of the last run.
+        logs = self.store.home / "runs" / workflow["metadata"]["uid"] / "logs"
+        for pod in pods:
+            shutil.rmtree(logs / pod, ignore_errors=True)
         if detach:
             self._spawn_runner(workflow)
         else:

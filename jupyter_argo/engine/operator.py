@@ -36,6 +36,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from jupyter_argo import expr
+from jupyter_argo.backends._k8s.actions import supply_defaults
 from jupyter_argo.engine.cache import CacheError, memoization_status, parse_max_age
 from jupyter_argo.engine.pods import DEADLINE_MESSAGE
 from jupyter_argo.engine.progress import update_progress
@@ -439,6 +440,9 @@ class OperatorCore(abc.ABC):
             self.status["message"] = message
         self.status["finishedAt"] = format_time(now())
         self.status["progress"] = self._progress()
+        for condition in self.status.get("conditions") or []:
+            if condition.get("type") == "Completed":  # a retry's (or resubmit's) "False"
+                condition["status"] = "True"
         self._kill_all_daemons()
         self._changed()
 
@@ -546,21 +550,41 @@ class OperatorCore(abc.ABC):
         self._changed()
 
     def resume(self, node_name: str | None = None) -> None:
-        """Resume the workflow, and every suspend node (or only the one named)."""
+        """Argo's ResumeWorkflow: unset `spec.suspend` and resume every active suspend
+        node, its outputs without a value taking their defaults; refused, nothing
+        changed, when one has neither. With `node_name` (a node field selector, or a
+        node's name or display name): only the matching active suspend nodes, at least
+        one (Argo's updateSuspendedNode, as `resume --node-field-selector`)."""
+        from jupyter_argo.backends._k8s.actions import matches_node
+
+        active = [
+            n for n in self.nodes.values() if n["type"] == "Suspend" and n["phase"] == "Running"
+        ]
         if node_name is None:
+            chosen = active
+            for node in chosen:
+                supply_defaults(copy.deepcopy(node))  # raises Argo's message, changing nothing
             self.spec.pop("suspend", None)
             self.wf["spec"].pop("suspend", None)
             self._resume.set()
-        for node in self.nodes.values():
-            if (
-                node["type"] == "Suspend"
-                and node["phase"] == "Running"
-                and node_name in (None, node["name"], node.get("displayName"))
-            ):
-                self._resumed_nodes.add(node["id"])
-                waiter = self._node_waiters.get(node["id"])
-                if waiter is not None:
-                    waiter.set()
+        else:
+            chosen = [n for n in active if matches_node(node_name, n)]
+            if not chosen:
+                raise UserError(
+                    "currently, set only targets suspend nodes: no suspend nodes matching "
+                    f"nodeFieldSelector: {node_name}"
+                )
+        for node in chosen:
+            if node_name is not None:
+                # As `node set --phase Succeeded`: no output takes its default here.
+                self._node_outcomes.setdefault(node["id"], ("Succeeded", node.get("message")))
+            elif node.get("message"):
+                node["message"] = f"{node['message']}; "  # Argo appends its (empty) actor note
+                self._changed(node["id"])
+            self._resumed_nodes.add(node["id"])
+            waiter = self._node_waiters.get(node["id"])
+            if waiter is not None:
+                waiter.set()
         self._changed()
 
     def set_nodes(
@@ -575,9 +599,13 @@ class OperatorCore(abc.ABC):
         from jupyter_argo.backends._k8s.actions import set_nodes
 
         view = {"status": {"nodes": self.nodes, "outputs": {}}}
+        before = {nid: copy.deepcopy(n) for nid, n in self.nodes.items() if n["type"] == "Suspend"}
         supplied = set_nodes(
             view, selector, phase=phase, message=message, output_parameters=output_parameters
         )
+        for nid, node in before.items():
+            if self.nodes[nid] != node:
+                self._changed(nid)
         for name, value in supplied:
             self._add_outputs_to_globals({"parameters": [{"globalName": name, "value": value}]})
         if phase:
@@ -1106,10 +1134,12 @@ class OperatorCore(abc.ABC):
 
     async def _execute_suspend(self, call: TemplateCall) -> dict[str, Any]:
         tmpl = call.tmpl
+        new = self.node_by_name(call.name) is None
         node = self._node(call, "Suspend", "Running")
-        outputs = tmpl.get("outputs") or {}
-        if outputs.get("parameters"):
-            node["outputs"] = {"parameters": copy.deepcopy(outputs["parameters"])}
+        if new:
+            supplied = raw_output_fields(tmpl)
+            if supplied:
+                node["outputs"] = {"parameters": supplied}
         duration = (tmpl.get("suspend") or {}).get("duration")
         seconds = duration_seconds(str(duration)) if duration not in (None, "") else None
         waiter = self._node_waiters.setdefault(node["id"], asyncio.Event())
@@ -1121,28 +1151,21 @@ class OperatorCore(abc.ABC):
             await asyncio.wait_for(waiter.wait(), seconds)
         outcome = self._node_outcomes.get(node["id"])
         if outcome is not None:
-            node["phase"] = "Running"  # `node set` wrote the phase ahead: record it now
-            if outcome[0] == "Succeeded":
-                for param in (node.get("outputs") or {}).get("parameters") or []:
-                    value_from = param.get("valueFrom") or {}
-                    if "value" not in param and "default" in value_from:
-                        param["value"] = parameter_value(value_from["default"])
-                        param.pop("valueFrom")
+            # `node set` wrote the phase ahead: record it now. Its outputs stay as they
+            # are (Argo's updateSuspendedNode gives none its default).
+            node["phase"] = "Running"
             return self.mark(node, outcome[0], outcome[1] or "")
         if self.shutdown and node["id"] not in self._resumed_nodes:
             return self.mark(node, "Failed", f"Stopped with strategy '{self.shutdown}'")
         if self.deadline_exceeded and not call.on_exit and node["id"] not in self._resumed_nodes:
             return self.mark(node, "Failed", DEADLINE_MESSAGE)
-        # Resumed or the duration passed: output parameters take their supplied or default values.
-        for param in (node.get("outputs") or {}).get("parameters") or []:
-            value_from = param.pop("valueFrom", None) or {}
-            if "value" not in param:
-                if "default" in value_from:
-                    param["value"] = parameter_value(value_from["default"])
-                elif "supplied" in value_from:
-                    return self.mark(
-                        node, "Failed", f"output parameter {param['name']} was not supplied"
-                    )
+        # Resumed (`resume` checked every output has a value or a default) or the
+        # duration passed: Argo's OverrideOutputParametersWithDefault, which fails the node
+        # (Error) when an output has neither.
+        try:
+            supply_defaults(node)
+        except UserError as err:
+            return self.mark_error(node, err)
         return self.mark(node, "Succeeded")
 
     # ---- scope helpers (possiblyGetRetryChildNode; resolveReferences' artifacts) -------
@@ -1344,6 +1367,33 @@ def _display_name(tmpl: Mapping[str, Any]) -> str:
     if not _DISPLAY_NAME.fullmatch(str(name)):
         raise UserError(f"displayName must match the regex {_DISPLAY_NAME.pattern}")
     return str(name)
+
+
+def raw_output_fields(tmpl: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Argo's addRawOutputFields: a new suspend node's outputs are its template's
+    `valueFrom.supplied` parameters; one without a default takes the default of the
+    template's input parameter of the same name (so resuming without a value, or the
+    duration running out, gives that)."""
+    inputs = {
+        p.get("name"): p
+        for p in (tmpl.get("inputs") or {}).get("parameters") or []
+        if isinstance(p, Mapping)
+    }
+    supplied = []
+    for param in (tmpl.get("outputs") or {}).get("parameters") or []:
+        value_from = param.get("valueFrom") if isinstance(param, Mapping) else None
+        if not isinstance(value_from, Mapping) or value_from.get("supplied") is None:
+            continue
+        copied = copy.deepcopy(dict(param))
+        source = copied["valueFrom"]
+        if source.get("default") is None:
+            given = inputs.get(param.get("name")) or {}
+            if given.get("default") is not None:
+                source["default"] = given["default"]
+        if source.get("default") is not None:
+            source["default"] = parameter_value(source["default"])
+        supplied.append(copied)
+    return supplied
 
 
 def _node_type(tmpl: dict[str, Any]) -> str:

@@ -37,7 +37,7 @@ import sqlite3
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -524,28 +524,71 @@ class Store:
 
     # ---- control requests from other processes (like patching spec.shutdown) -------------
 
-    def request(self, name: str, namespace: str, action: str, node: str | None = None) -> None:
-        """Ask the process that runs a workflow to stop, terminate, suspend or resume it."""
+    def request(self, name: str, namespace: str, action: str, node: str | None = None) -> int:
+        """Ask the process that runs a workflow to stop, terminate, suspend or resume it
+        (or set nodes); returns the request's ID for `wait_request`."""
         workflow = self.get_workflow(name, namespace)
         phase = (workflow.get("status") or {}).get("phase")
         if phase not in ("", "Pending", "Running"):
             raise UserError(f"workflow {name} has already finished ({phase})")
         with self._db() as db:
-            db.execute(
+            cursor = db.execute(
                 "INSERT INTO controls (namespace, name, action, node) VALUES (?, ?, ?, ?)",
                 (namespace, name, action, node),
             )
+        return int(cursor.lastrowid or 0)
 
-    def take_requests(self, live: set[tuple[str, str]]) -> list[tuple[str, str, str, str | None]]:
-        """Requests for the runs this process owns, removed as they are taken."""
+    def take_requests(
+        self, live: set[tuple[str, str]], taken: Collection[int] = ()
+    ) -> list[tuple[int, str, str, str, str | None]]:
+        """Requests for the runs this process owns, but those it has `taken` already:
+        (ID, namespace, name, action, node). A request stays until `finish_requests`
+        (applied and saved), so the process that asked can wait for it."""
         if not live:
             return []
         with self._db() as db:
             rows = db.execute("SELECT id, namespace, name, action, node FROM controls").fetchall()
-            taken = [r for r in rows if (r[1], r[2]) in live]
-            for row in taken:
-                db.execute("DELETE FROM controls WHERE id=?", (row[0],))
-        return [(r[1], r[2], r[3], r[4]) for r in taken]
+        return [
+            (r[0], r[1], r[2], r[3], r[4])
+            for r in rows
+            if (r[1], r[2]) in live and r[0] not in taken
+        ]
+
+    def finish_requests(self, ids: Collection[int]) -> None:
+        """The requests are applied, and the status saved with them."""
+        if not ids:
+            return
+        with self._db() as db:
+            db.executemany("DELETE FROM controls WHERE id=?", [(i,) for i in ids])
+
+    def finished_requests(self, ids: Collection[int]) -> set[int]:
+        """Those of `ids` no longer queued."""
+        if not ids:
+            return set()
+        with self._db() as db:
+            rows = db.execute("SELECT id FROM controls").fetchall()
+        return set(ids) - {r[0] for r in rows}
+
+    def wait_request(self, request: int, timeout: float = 10.0) -> bool:
+        """Until the request is applied and saved (True), or its run has ended without
+        taking it (False, the request dropped), or `timeout` seconds (False: it stays
+        queued for its run)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._db() as db:
+                row = db.execute(
+                    "SELECT w.phase FROM controls c LEFT JOIN workflows w"
+                    " ON w.namespace = c.namespace AND w.name = c.name WHERE c.id=?",
+                    (request,),
+                ).fetchone()
+                if row is not None and row[0] not in ("", "Pending", "Running"):
+                    db.execute("DELETE FROM controls WHERE id=?", (request,))
+                    return False
+            if row is None:
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
 
     def run_dir(self, uid: str) -> Path:
         path = self.home / "runs" / uid

@@ -13,7 +13,6 @@ and the pods to delete.
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -25,10 +24,13 @@ __all__ = [
     "formulate_resubmit",
     "formulate_retry",
     "matches_node",
+    "node_selector_text",
     "override_parameters",
+    "parse_node_selector",
     "pod_name",
     "resume_nodes",
     "set_nodes",
+    "supply_defaults",
     "workflow_from",
 ]
 
@@ -101,24 +103,90 @@ def _node_fields(node: Mapping[str, Any]) -> dict[str, str]:
     return fields
 
 
-_REQUIREMENT = re.compile(r"^\s*([^!=\s]+)\s*(==|!=|=)\s*(.*?)\s*$")
+_OPERATORS = ("!=", "==", "=")  # in the order apimachinery's fields.splitTerm tries them
+
+
+def parse_node_selector(selector: str) -> list[tuple[str, bool, str]]:
+    """A node field selector as Kubernetes' `fields.ParseSelector` reads it: terms split at
+    unescaped commas (sorted, empty ones dropped), each `field OP value` at its first
+    operator, no space trimmed, the value unescaped (a backslash before a backslash, a
+    comma or `=`). (field, equal?, value) per term; Kubernetes' message, as Argo returns
+    it, when it cannot be read."""
+    terms: list[str] = []
+    start, escaped = 0, False
+    for i, char in enumerate(selector):
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == ",":
+            terms.append(selector[start:i])
+            start = i + 1
+    terms.append(selector[start:])
+    parsed = []
+    for term in sorted(t for t in terms if t):
+        split = next(
+            (
+                (term[:i], op, term[i + len(op) :])
+                for i in range(len(term))
+                for op in _OPERATORS
+                if term.startswith(op, i)
+            ),
+            None,
+        )
+        if split is None:
+            raise UserError(f"invalid selector: '{selector}'; can't understand '{term}'")
+        field, op, value = split
+        parsed.append((field, op != "!=", _unescape_selector_value(value)))
+    return parsed
+
+
+def node_selector_text(selector: str) -> str:
+    """The selector as `argo` sends it to the server (`fields.Selector.String()`): terms
+    sorted, `==` written `=`, values escaped again. A bad selector fails here with
+    `argo`'s message."""
+    try:
+        parsed = parse_node_selector(selector)
+    except UserError as err:
+        raise UserError(f"unable to parse node field selector '{selector}': {err}") from None
+
+    def escape(value: str) -> str:
+        return value.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=")
+
+    return ",".join(f"{k}{'=' if equal else '!='}{escape(v)}" for k, equal, v in parsed)
+
+
+def _unescape_selector_value(value: str) -> str:
+    out, escaped = [], False
+    for char in value:
+        if escaped:
+            if char not in "\\,=":
+                raise UserError(f"invalid field selector: invalid escape sequence: \\{char}")
+            out.append(char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char in ",=":
+            # Go prints the rune with %v: its code point.
+            raise UserError(f"invalid field selector: unescaped character in value: {ord(char)}")
+        else:
+            out.append(char)
+    if escaped:
+        raise UserError("invalid field selector: invalid escape sequence: \\")
+    return "".join(out)
 
 
 def matches_node(selector: str, node: Mapping[str, Any]) -> bool:
-    """Whether `node` matches: a field selector (`displayName=approve,phase!=Failed`), or
-    a bare node ID, name or display name."""
+    """Whether `node` matches: a field selector (`displayName=approve,phase!=Failed`, as
+    Argo's SelectorMatchesNode reads it), or a bare node ID, name or display name (the
+    notebook's `%argo resume NAME NODE`)."""
     fields = _node_fields(node)
     if "=" not in selector:
         return selector in (fields["id"], fields["name"], fields["displayName"])
-    for part in selector.split(","):
-        found = _REQUIREMENT.match(part)
-        if found is None:
-            raise UserError(f"invalid node field selector {selector!r}")
-        key, op, value = found.groups()
-        equal = fields.get(key, "") == value
-        if equal != (op != "!="):
-            return False
-    return True
+    return all(
+        (fields.get(key, "") == value) == equal
+        for key, equal, value in parse_node_selector(selector)
+    )
 
 
 # --- resume -------------------------------------------------------------------------------
@@ -147,7 +215,7 @@ def resume_nodes(workflow: dict[str, Any], node: str | None) -> bool:
                 entry["finishedAt"] = _now()
                 changed = True
             continue
-        _supply_defaults(entry)
+        supply_defaults(entry)
         entry["phase"] = "Succeeded"
         if entry.get("message"):
             entry["message"] = f"{entry['message']}; "  # Argo appends its (empty) actor note
@@ -161,7 +229,7 @@ def resume_nodes(workflow: dict[str, Any], node: str | None) -> bool:
     return changed
 
 
-def _supply_defaults(node: dict[str, Any]) -> None:
+def supply_defaults(node: dict[str, Any]) -> None:
     """`OverrideOutputParametersWithDefault`: a suspend node's unsupplied outputs take
     their defaults, or the resume fails."""
     for param in (node.get("outputs") or {}).get("parameters") or []:
@@ -456,6 +524,7 @@ def set_nodes(
         raise UserError(
             "'set' currently only targets suspend nodes, use a node field selector to target them"
         )
+    parse_node_selector(selector)
     if phase and phase not in SETTABLE_PHASES:
         raise UserError(f"{phase} is an invalid phase to set to")
     status = workflow.setdefault("status", {})
@@ -695,6 +764,7 @@ def formulate_retry(
 
     selected: set[str] = set()
     if restart_successful and node:
+        parse_node_selector(node)  # a bad selector fails here, as Argo's getNodeIDsToReset
         selected = {nid for nid, n in old_nodes.items() if matches_node(node, n)}
     to_restart = set(selected)
     for nid, entry in old_nodes.items():
@@ -723,6 +793,12 @@ def formulate_retry(
             reset |= path_reset
             delete |= path_delete
 
+    if parameters:
+        # New parameters: the step and task groups that restart lose their children, so
+        # they are expanded again with the new values (Argo's fix for #15802).
+        for nid in reset - delete:
+            if old_nodes[nid].get("type") in ("TaskGroup", "StepGroup"):
+                delete |= dag.descendants(nid)
     nodes: dict[str, dict[str, Any]] = new_status["nodes"]
     for nid in reset - delete:
         nodes[nid] = _reset_node(copy.deepcopy(old_nodes[nid]))
