@@ -83,7 +83,7 @@ class Widget(Progress):
             found = run.backend.logs(run.name, run.namespace, node=node_id)
             return "\n".join(line for _, line in found)
 
-        self.view = WorkflowView(workflow, logs=logs)
+        self.view = WorkflowView(workflow, logs=logs, backend=str(run.backend.name))
         self._coalescer: Coalescer[Workflow] = Coalescer(self.view.update, name="argo-view")
 
     def show(self) -> None:

@@ -825,3 +825,98 @@ def test_a_blocking_cell_answers_clicks_and_streams_the_running_log(lab: Lab, pa
     assert not detail.locator(".argo-detail-head").inner_text().endswith(" 0s")
     detail.scroll_into_view_if_needed()
     _shot(page, "live-running-log-while-the-cell-blocks")
+
+
+# One task writing a CSV table and a PNG (a 48×24 gradient, made with zlib alone), then
+# one that keeps the run (and so the cell, and the kernel) busy for a while.
+HOLD_SECONDS = 30
+ARTIFACTS_CELL = """%%argo
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: report-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    dag:
+      tasks:
+      - {name: report, template: report}
+      - {name: hold, template: hold, depends: report}
+  - name: hold
+    script:
+      image: python:3.12
+      command: [python]
+      source: import time; time.sleep(HOLD_SECONDS)
+  - name: report
+    script:
+      image: python:3.12
+      command: [python]
+      source: |
+        import struct, zlib
+        with open("/tmp/scores.csv", "w") as f:
+            f.write("team,score\\n" + "".join(f"team-{i},{i * 7}\\n" for i in range(80)))
+        def chunk(kind, body):
+            crc = zlib.crc32(kind + body) & 0xFFFFFFFF
+            return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+        w, h = 48, 24
+        raw = b"".join(
+            b"\\x00" + b"".join(bytes((x * 5, y * 10, 160)) for x in range(w)) for y in range(h)
+        )
+        header = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
+        png = b"\\x89PNG\\r\\n\\x1a\\n" + chunk(b"IHDR", header)
+        with open("/tmp/chart.png", "wb") as f:
+            f.write(png + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    outputs:
+      artifacts:
+      - {name: scores, path: /tmp/scores.csv}
+      - {name: chart, path: /tmp/chart.png}
+""".replace("HOLD_SECONDS", str(HOLD_SECONDS))
+
+
+@pytest.mark.slow
+def test_a_nodes_artifacts_are_previewed_in_the_panel(lab: Lab, page: Any) -> None:
+    write_notebook(lab.root / "artifacts.ipynb", ["%load_ext jupyter_argo", ARTIFACTS_CELL])
+    open_notebook(page, lab, "artifacts.ipynb")
+    # Not awaited: the command's promise settles only when the cells are done.
+    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+    view = page.locator(".argo-view")
+    # While the cell still runs (the kernel busy, the run holding), the report is done:
+    # a click shows its artifacts, from the updates and the server, not the kernel.
+    report = view.locator("g.node.Pod.phase-Succeeded").filter(has_text="report")
+    report.wait_for(timeout=GRAPH_TIMEOUT_MS)
+    report.click()
+    detail = view.locator(".argo-artifacts")
+    table = detail.locator(".argo-artifact-table")
+    table.wait_for(timeout=GRAPH_TIMEOUT_MS)
+    assert table.locator("th").all_inner_texts() == ["team", "score"]
+    assert table.locator("tbody tr").first.locator("td").all_inner_texts() == ["team-0", "0"]
+    assert table.locator("tbody tr").count() == 50
+    assert "the first 50 rows" in detail.inner_text()
+    image = detail.locator("img.argo-artifact-image")
+    image.wait_for(timeout=GRAPH_TIMEOUT_MS)
+    page.wait_for_function(
+        "() => document.querySelector('.argo-artifact-image')?.naturalWidth === 48",
+        timeout=GRAPH_TIMEOUT_MS,
+    )
+    assert "Running" in view.locator(".argo-header .argo-badge").inner_text()
+    assert cell(page, 1).locator(".jp-InputPrompt").inner_text().strip() == "[*]:"
+    text = detail.inner_text()
+    assert "Artifacts of report" in text
+    assert ".outputs.artifacts['scores'].to_pandas()" in text
+    assert ".outputs.artifacts['chart'].bytes()" in text
+    assert detail.locator("a.argo-artifact-download").count() == 2
+    assert "Traceback" not in page.locator(".jp-Notebook").inner_text()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    detail.screenshot(path=str(ARTIFACTS / "artifacts-panel-busy.png"))
+    # Once the run is over, the same panel sits in the node's details.
+    page.wait_for_function(
+        "(ends) => ends.some(end => document.querySelector('.argo-view .argo-header .argo-badge')"
+        "?.textContent.includes(end))",
+        arg=list(DONE),
+        timeout=GRAPH_TIMEOUT_MS + HOLD_SECONDS * 1000,
+    )
+    assert "Succeeded" in view.locator(".argo-header .argo-badge").inner_text()
+    view.locator(".argo-detail .argo-artifacts .argo-artifact-table").wait_for(
+        timeout=GRAPH_TIMEOUT_MS
+    )
+    view.locator(".argo-detail").screenshot(path=str(ARTIFACTS / "artifacts-panel.png"))

@@ -19,6 +19,9 @@ Design. One anywidget (JupyterLab, Notebook 7, VS Code, Colab): a small ES modul
   nodes whose fan-out is unfolded, and either side may change it: clicking a group node
   unfolds it, the fold button of an unfolded fan-out (or `fold`) folds it again; the set
   outlives updates.
+- Artifacts: `artifacts` carries each node's (name, location, the Python that reads it)
+  with the updates, so a click lists them even while a cell keeps the kernel busy; the
+  browser asks the Jupyter server extension (`jupyter_argo.server`) for their previews.
 - Bad input (no status, nodes pointing at missing children, ...) shows what can be shown;
   `header["problems"]` says in words what could not be.
 - `update(workflow)` applies one snapshot now; `follow(stream)` applies a watch stream
@@ -41,8 +44,10 @@ Design. One anywidget (JupyterLab, Notebook 7, VS Code, Colab): a small ES modul
 
 from __future__ import annotations
 
+import re
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -98,6 +103,12 @@ class WorkflowView(anywidget.AnyWidget):  # type: ignore[misc]
     header = traitlets.Dict().tag(sync=True)
     selected = traitlets.Unicode("").tag(sync=True)
     detail = traitlets.Dict().tag(sync=True)
+    # Which backend holds the run ("local", "kubernetes", "argo-server"): the panel asks
+    # the Jupyter server extension for artifact previews with it (no kernel round trip).
+    backend = traitlets.Unicode("").tag(sync=True)
+    # {node ID: its artifacts} for every node that has some, sent with the updates (which
+    # reach the browser while a cell runs), so a click shows them with the kernel busy.
+    artifacts = traitlets.Dict().tag(sync=True)
 
     # Whether a widget frontend has drawn a view in this kernel (its `rendered` message).
     frontend_seen: ClassVar[bool] = False
@@ -108,6 +119,7 @@ class WorkflowView(anywidget.AnyWidget):  # type: ignore[misc]
         *,
         logs: Logs | None = None,
         collapse: Collapse = FOLD,
+        backend: str = "",
     ) -> None:
         super().__init__()
         self._lock = threading.RLock()
@@ -133,6 +145,7 @@ class WorkflowView(anywidget.AnyWidget):  # type: ignore[misc]
         self.on_msg(self._on_message)
         with self.hold_sync():  # the first state in one message
             self._memory_key = str(self.model_id)
+            self.backend = backend
             self.palette = {
                 phase: {"fill": s.fill, "text": s.text, "glyph": s.glyph}
                 for phase, s in PALETTE.items()
@@ -205,6 +218,13 @@ class WorkflowView(anywidget.AnyWidget):  # type: ignore[misc]
                 self.expanded = sorted(self._expanded)
             self.phases = graph.phases()
             self.notes = graph.notes()
+            nodes = _nodes(clean)
+            shown = _display_counts(nodes)
+            self.artifacts = {
+                str(key): found
+                for key, node in nodes.items()
+                if isinstance(node, Mapping) and (found := _artifacts(node, shown))
+            }
             self.groups = graph.groups()
             header = self._with_failure(_header(clean), clean)
             header["problems"] = list(problems)
@@ -470,13 +490,17 @@ def _header(workflow: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+_USERINFO = re.compile(r"(://)[^/@\s]+@")  # user:password in a URL, never shown
+_HIDDEN = r"\1***@"
+
+
 def _artifact_place(artifact: Mapping[str, Any]) -> str:
     for kind in ("s3", "gcs", "oss", "azure", "hdfs", "artifactory", "http", "git", "raw"):
         where = artifact.get(kind)
         if isinstance(where, Mapping):
             spot = where.get("key") or where.get("blob") or where.get("path") or where.get("url")
             spot = spot or where.get("repo") or ("inline" if kind == "raw" else "")
-            return f"{kind}: {spot}"
+            return f"{kind}: {_USERINFO.sub(_HIDDEN, str(spot))}"
     return str(artifact.get("path") or "")
 
 
@@ -496,6 +520,35 @@ def _io(section: Any) -> dict[str, list[list[str]]]:
         if isinstance(a, Mapping)
     ]
     return {"parameters": parameters, "artifacts": artifacts}
+
+
+def _display_counts(nodes: Mapping[str, Any]) -> Counter[str]:
+    """How many nodes have each display name."""
+    return Counter(str(n.get("displayName")) for n in nodes.values() if isinstance(n, Mapping))
+
+
+def _artifacts(node: Mapping[str, Any], shown: Counter[str]) -> list[dict[str, str]]:
+    """The node's artifacts for the panel: where each is stored and the Python that reads
+    it (the node named as `Run.node` finds it: its display name if no other node has it;
+    `shown` counts the nodes by display name)."""
+    if not any(
+        isinstance(node.get(io), Mapping) and node[io].get("artifacts")
+        for io in ("inputs", "outputs")
+    ):
+        return []
+    node_id = str(node.get("id", ""))
+    display = str(node.get("displayName") or "")
+    key = display if display and shown[display] <= 1 else node_id
+    out = []
+    for io in ("inputs", "outputs"):
+        section = node.get(io)
+        for a in (section.get("artifacts") or ()) if isinstance(section, Mapping) else ():
+            if not isinstance(a, Mapping) or not a.get("name"):
+                continue
+            name = str(a["name"])
+            reader = f"run.node({key!r}).{io}.artifacts[{name!r}]"
+            out.append({"io": io, "name": name, "location": _artifact_place(a), "python": reader})
+    return out
 
 
 def _detail(node: Mapping[str, Any], log: str) -> dict[str, Any]:

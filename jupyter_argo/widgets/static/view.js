@@ -6,8 +6,10 @@
 // phase}), `notes` ({group id: counts}), `groups` ({group id: {name, parent, members,
 // nodes, counts, failed, running}}), `header` (with `problems` and `foldable`, the
 // unfolded fan-outs) and `detail`; `palette` ({phase: {fill, text, glyph}}) and
-// `_memory_key` once. We send back `selected`, `expanded` (the nodes whose fan-out is
-// unfolded) and a `rendered` message each time a view is drawn.
+// `_memory_key` once; `backend` and `artifacts` ({node id: its artifacts}) for the
+// artifact panel, whose previews come from the server extension. We send back `selected`,
+// `expanded` (the nodes whose fan-out is unfolded) and a `rendered` message each time a
+// view is drawn.
 // A phase-only change repaints nodes in place: no new SVG, no layout. Zoom, pan, fit, the
 // minimap, search and the phase filter work on the SVG's viewBox and classes, here in the
 // browser, with no round-trip to the kernel.
@@ -82,11 +84,12 @@ function table(rows) {
   return body;
 }
 
-function ioSection(title, io) {
+function ioSection(title, io, listed) {
   const section = element("div", "argo-section");
   section.append(element("h4", "", title));
   const parameters = (io && io.parameters) || [];
-  const artifacts = (io && io.artifacts) || [];
+  // Artifacts listed in their own section (with previews) are not repeated here.
+  const artifacts = listed ? [] : (io && io.artifacts) || [];
   if (!parameters.length && !artifacts.length) {
     section.append(element("div", "argo-muted", "none"));
   }
@@ -94,6 +97,150 @@ function ioSection(title, io) {
   if (artifacts.length) {
     section.append(element("div", "argo-muted", "artifacts"));
     section.append(table(artifacts));
+  }
+  return section;
+}
+
+// Artifacts -------------------------------------------------------------------------------
+// Previews come from the Jupyter server extension (jupyter_argo/server.py), not the
+// kernel, so they show while a cell keeps the kernel busy. The server decides what a file
+// is; HTML and SVG are only ever shown inside an iframe with sandbox="" (no scripts, no
+// same origin), images through <img>, text with textContent.
+
+const ARTIFACT_ROUTE = "jupyter-argo/artifact";
+const previews = new Map(); // url -> Promise of the preview (or {error})
+
+function serverBase() {
+  const config = document.getElementById("jupyter-config-data");
+  let base = "/";
+  try {
+    if (config) base = JSON.parse(config.textContent || "{}").baseUrl || "/";
+  } catch (err) {
+    base = "/";
+  }
+  return base.endsWith("/") ? base : `${base}/`;
+}
+
+function artifactUrl(model, nodeId, artifact, view) {
+  const h = model.get("header") || {};
+  const query = new URLSearchParams({
+    backend: model.get("backend") || "local",
+    namespace: h.namespace || "",
+    workflow: h.name || "",
+    node: nodeId,
+    io: artifact.io,
+    artifact: artifact.name,
+    view,
+  });
+  return `${serverBase()}${ARTIFACT_ROUTE}?${query}`;
+}
+
+async function askServer(url) {
+  let response;
+  try {
+    response = await fetch(url, { credentials: "same-origin" });
+  } catch (err) {
+    return { error: "no preview: this frontend has no jupyter-argo server extension" };
+  }
+  const body = await response.json().catch(() => null);
+  if (body && (body.kind || body.error)) return body;
+  return { error: `no preview (the server answered ${response.status})` };
+}
+
+function fetchPreview(url) {
+  if (!previews.has(url)) {
+    const found = askServer(url);
+    found.then((body) => {
+      if (body.error) setTimeout(() => previews.delete(url), 2000); // try again later
+    });
+    previews.set(url, found);
+  }
+  return previews.get(url);
+}
+
+function sizeWords(size) {
+  if (size < 1024) return `${size} bytes`;
+  const units = ["KB", "MB", "GB"];
+  let value = size;
+  for (const unit of units) {
+    value /= 1024;
+    if (value < 1024 || unit === "GB") return `${value.toFixed(1)} ${unit}`;
+  }
+  return `${size} bytes`;
+}
+
+const READERS = { table: ".to_pandas()", json: ".json()", image: ".bytes()", binary: ".bytes()", directory: ".path()" };
+
+function showPreview(box, model, nodeId, artifact, found) {
+  const { size, kind, note, error } = found;
+  const facts = box.querySelector(".argo-artifact-size");
+  const code = box.querySelector(".argo-artifact-python");
+  const body = box.querySelector(".argo-artifact-preview");
+  body.replaceChildren();
+  if (error) {
+    body.append(element("div", "argo-muted argo-artifact-error", error));
+    return;
+  }
+  facts.textContent = kind === "directory" ? `${sizeWords(size)} in all` : sizeWords(size);
+  if (kind === "directory") box.querySelector(".argo-artifact-download")?.remove();
+  code.textContent = `${artifact.python}${READERS[kind] || ".text()"}`;
+  if (kind === "table") {
+    const grid = element("table", "argo-table argo-artifact-table");
+    const [head, ...rows] = found.rows || [];
+    if (head) {
+      const row = grid.createTHead().insertRow();
+      for (const value of head) row.append(element("th", "", value));
+    }
+    const tbody = grid.createTBody();
+    for (const values of rows) {
+      const row = tbody.insertRow();
+      for (const value of values) row.insertCell().textContent = value;
+    }
+    body.append(grid);
+  } else if (kind === "text" || kind === "json") {
+    body.append(element("pre", "argo-log argo-artifact-text", found.text || ""));
+  } else if (kind === "image") {
+    const img = element("img", "argo-artifact-image");
+    img.alt = artifact.name;
+    img.src = artifactUrl(model, nodeId, artifact, "raw");
+    body.append(img);
+  } else if (kind === "html" || kind === "svg") {
+    const frame = element("iframe", "argo-artifact-frame");
+    frame.setAttribute("sandbox", "");
+    frame.setAttribute("referrerpolicy", "no-referrer");
+    frame.title = artifact.name;
+    frame.src = artifactUrl(model, nodeId, artifact, "raw");
+    body.append(frame);
+  } else if (kind === "directory") {
+    body.append(element("pre", "argo-log argo-artifact-text", (found.files || []).join("\n")));
+  }
+  if (note) body.append(element("div", "argo-muted argo-artifact-note", note));
+}
+
+function artifactsSection(model, nodeId, artifacts) {
+  const section = element("div", "argo-section argo-artifacts");
+  const names = model.get("names") || {};
+  section.append(element("h4", "", `Artifacts of ${names[nodeId] || nodeId}`));
+  for (const artifact of artifacts) {
+    const box = element("div", "argo-artifact");
+    const line = element("div", "argo-artifact-line");
+    const name = element("strong", "argo-artifact-name", artifact.name);
+    const io = element("span", "argo-muted", artifact.io === "inputs" ? "input" : "output");
+    const size = element("span", "argo-artifact-size argo-muted");
+    const where = element("span", "argo-artifact-location argo-muted", artifact.location);
+    const download = element("a", "argo-artifact-download", "download");
+    download.href = artifactUrl(model, nodeId, artifact, "download");
+    download.setAttribute("download", "");
+    download.rel = "noopener";
+    line.append(name, io, size, where, download);
+    const code = element("code", "argo-artifact-python", `${artifact.python}.text()`);
+    code.title = "Reads it in Python";
+    const body = element("div", "argo-artifact-preview argo-muted", "loading preview…");
+    box.append(line, code, body);
+    section.append(box);
+    fetchPreview(artifactUrl(model, nodeId, artifact, "preview")).then((found) =>
+      showPreview(box, model, nodeId, artifact, found),
+    );
   }
   return section;
 }
@@ -141,7 +288,9 @@ function render({ model, el }) {
   const legend = element("div", "argo-legend");
   const detail = element("div", "argo-detail");
   el.append(head, message, warnings, problems, failure, tools, results, groupsPanel);
-  el.append(viewport, legend, detail);
+  const artifactsPanel = element("div", "argo-artifacts-panel");
+  artifactsPanel.hidden = true;
+  el.append(viewport, legend, detail, artifactsPanel);
 
   let svg = null; // the graph's <svg>
   let byId = new Map(); // node id -> its <g>
@@ -913,6 +1062,7 @@ function render({ model, el }) {
   function drawDetail() {
     const d = shownDetail();
     detail.replaceChildren();
+    el.append(artifactsPanel);
     detail.hidden = !d.id;
     if (!d.id) return;
     const top = element("div", "argo-detail-head");
@@ -925,14 +1075,32 @@ function render({ model, el }) {
     detail.append(top);
     if (d.message) detail.append(element("div", "argo-message", d.message));
     const columns = element("div", "argo-columns");
-    columns.append(ioSection("Inputs", d.inputs), ioSection("Outputs", d.outputs));
+    const listed = ((model.get("artifacts") || {})[d.id] || []).length > 0;
+    columns.append(ioSection("Inputs", d.inputs, listed), ioSection("Outputs", d.outputs, listed));
     detail.append(columns);
+    // The artifacts panel sits in the details when they are the selected node's.
+    if (d.id === model.get("selected")) detail.append(artifactsPanel);
     if (d.log) {
       detail.append(element("h4", "", "Log (tail)"));
       const log = element("pre", "argo-log", d.log);
       detail.append(log);
       log.scrollTop = log.scrollHeight;
     }
+  }
+
+  // The selected node's artifacts: from `artifacts`, which the updates bring, so they show
+  // on a click while the kernel is busy (before, or without, `detail`).
+  let artifactsShown = "";
+  function drawArtifacts() {
+    const id = model.get("selected") || "";
+    const list = (model.get("artifacts") || {})[id] || [];
+    const h = model.get("header") || {};
+    const key = JSON.stringify([id, h.name, h.namespace, list]);
+    if (key === artifactsShown) return;
+    artifactsShown = key;
+    artifactsPanel.replaceChildren();
+    artifactsPanel.hidden = !list.length;
+    if (list.length) artifactsPanel.append(artifactsSection(model, id, list));
   }
 
   model.on("change:svg", drawSvg);
@@ -949,11 +1117,15 @@ function render({ model, el }) {
   });
   model.on("change:header", drawHeader);
   model.on("change:detail", drawDetail);
+  model.on("change:selected", drawArtifacts);
+  model.on("change:artifacts", drawArtifacts);
+  model.on("change:header", drawArtifacts);
   drawHeader();
   drawLegend();
   drawSvg();
   drawIndex();
   drawDetail();
+  drawArtifacts();
   // Tells the kernel a widget frontend draws views (else its final output is static).
   model.send({ event: "rendered" });
   const timer = setInterval(tick, 1000);
