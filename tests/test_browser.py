@@ -324,7 +324,7 @@ def test_a_failed_run_is_shown_up_front_and_the_saved_notebook_keeps_the_graph(
     view = page.locator(".argo-view")
     failure = view.locator(".argo-failure")
     failure.locator(".argo-failure-name", has_text="crunch").wait_for(timeout=GRAPH_TIMEOUT_MS)
-    assert "Error (exit code 3)" in failure.inner_text()
+    assert "main: Error (exit code 3)" in failure.inner_text()
     assert failure.locator("pre").inner_text() == "reading input\nbad row 7"
     assert view.locator("g.node.argo-failed-first").count() == 1
     # The cell failed in one line, and Run All stopped there.
@@ -334,7 +334,7 @@ def test_a_failed_run_is_shown_up_front_and_the_saved_notebook_keeps_the_graph(
     assert shown.startswith("WorkflowFailed: breaks-"), shown
     assert "\n" not in shown
     assert shown.endswith(
-        "Failed at step crunch: Error (exit code 3) | log: reading input ⏎ bad row 7"
+        "Failed at step crunch: main: Error (exit code 3) | log: reading input ⏎ bad row 7"
     )
     assert cell(page, 2).locator(".jp-InputPrompt").inner_text().strip() == "[ ]:"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

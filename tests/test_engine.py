@@ -154,7 +154,7 @@ spec:
     )
     nodes = by_display(wf)
     assert wf["status"]["phase"] == "Failed"
-    assert nodes["boom"]["message"] == "Error (exit code 3)"
+    assert nodes["boom"]["message"] == "main: Error (exit code 3)"
     assert nodes["boom"]["outputs"]["exitCode"] == "3"
     group = nodes["[0]"]
     assert group["message"] == f"child '{nodes['boom']['id']}' failed"

@@ -120,7 +120,7 @@ def test_workflow_failures_is_the_quoted_json_list_argo_substitutes(
         expected, key=lambda e: e["displayName"]
     )
     broken = next(e for e in listed if e["displayName"] == "broken")
-    assert broken["message"] == "Error (exit code 3)"
+    assert broken["message"] == "main: Error (exit code 3)"
     assert broken["templateName"] == "fail"
     assert broken["podName"] == pod_name(wf["metadata"]["name"], nodes["broken"]["name"], "fail")
     # Without a shell the argument is the quoted text itself, as Argo passes it.

@@ -186,8 +186,8 @@ def test_a_failed_run_fails_the_cell_in_one_line_with_its_step_message_and_log(
     (line,) = reply["traceback"]  # one line, no traceback
     assert "\n" not in line
     assert line.startswith("WorkflowFailed: breaks-")
-    # Argo's message for a container that exits 3 is "Error (exit code 3)".
-    assert " Failed at step crunch: Error (exit code 3) | log: " in line
+    # Argo's message for a container that exits 3 is "main: Error (exit code 3)".
+    assert " Failed at step crunch: main: Error (exit code 3) | log: " in line
     assert line.endswith("reading input ⏎ bad row 7 ⏎ giving up")
     # The view's header carried the failure before anyone clicked.
     headers = [
@@ -197,7 +197,7 @@ def test_a_failed_run_fails_the_cell_in_one_line_with_its_step_message_and_log(
     ]
     failure = headers[-1]["failure"]
     assert (failure["name"], failure["phase"]) == ("crunch", "Failed")
-    assert failure["message"] == "Error (exit code 3)"
+    assert failure["message"] == "main: Error (exit code 3)"
     assert failure["log"] == "reading input\nbad row 7\ngiving up"
     (final,) = [m for m in messages if m["msg_type"] == "update_display_data"]
     plain = final["content"]["data"]["text/plain"]

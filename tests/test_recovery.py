@@ -36,6 +36,7 @@ apiVersion: v1
 kind: ConfigMap
 metadata:
   name: gate
+  labels: {workflows.argoproj.io/configmap-type: Parameter}
 data:
   open: "{OPEN}"
 """

@@ -472,7 +472,7 @@ class PodHost:
             if stopped or code == 0:
                 op.mark(node, "Succeeded")
             else:
-                op.mark(node, "Failed", f"Error (exit code {code})")
+                op.mark(node, "Failed", f"main: Error (exit code {code})")
             sandbox.cleanup()
 
         op.background(reap())
@@ -690,7 +690,8 @@ class PodHost:
         message = ""
         phase = "Succeeded" if code == 0 else "Failed"
         if code != 0:
-            message = reason or f"Error (exit code {code})"
+            # Argo v4's podReconciliation names the container: `main: Error (exit code 3)`.
+            message = reason or f"main: Error (exit code {code})"
         stopped = self.shutdown_message.pop(node["id"], None)
         if op.shutdown and code != 0:
             message = f"Stopped with strategy '{op.shutdown}'"
