@@ -151,7 +151,6 @@ def test_fields_set_and_not_honoured_are_named_by_path_and_reason() -> None:
     assert [f.path for f in findings] == [
         "spec.nodeSelector",
         "spec.ttlStrategy",
-        "spec.synchronization",
         "templates.main.metrics",
         "templates.work.volumes.host.hostPath",
         "templates.work.container.resources",
@@ -208,7 +207,6 @@ def test_the_cli_shows_what_the_run_ignored(tmp_path: Path) -> None:
     """`jupyter-argo run` and `get` print the SpecWarning under Conditions, as `argo get`
     prints a workflow's conditions; the run itself goes on."""
     workflow = yaml.safe_load(ALL_KINDS)
-    del workflow["spec"]["synchronization"]  # a lock would wait for nobody here
     manifest = tmp_path / "wf.yaml"
     manifest.write_text(yaml.safe_dump(workflow))
     run = subprocess.run(

@@ -422,7 +422,8 @@ def test_failed_run_fails_the_cell_and_still_binds_its_run(ip: TestingShell) -> 
     assert failed.value.run is run
     # A Python cell's workflow is its one step: no "at step" to add.
     assert failed.value.node == run.name
-    assert str(failed.value) == f"{run.name} Failed: main: Error (exit code 3) | log: partial output"
+    said = "main: Error (exit code 3) | log: partial output"
+    assert str(failed.value) == f"{run.name} Failed: {said}"
     assert failed.value._render_traceback_() == [f"WorkflowFailed: {failed.value}"]
     value = cell(ip, "--out failed --bind --no-raise", body)
     run = ip.user_ns["failed"]

@@ -34,6 +34,7 @@ from jupyter_argo.engine.pods import PodHost
 from jupyter_argo.engine.progress import update_progress
 from jupyter_argo.engine.repositories import StoreRepositories
 from jupyter_argo.engine.store import Store
+from jupyter_argo.engine.sync import SyncManager
 from jupyter_argo.engine.templates import deep_merge, execution_spec
 from jupyter_argo.engine.woc import WorkflowOperator
 from jupyter_argo.errors import (
@@ -107,6 +108,7 @@ class Engine:
         namespace: str = "default",
     ) -> None:
         self.store = Store(home)
+        self._sync = SyncManager(self.store)
         self.namespace = namespace
         self.max_pods = max_pods
         self._images = images
@@ -495,6 +497,7 @@ class Engine:
             changed=lambda nid: self._changed(run, nid),
             caches=CacheFactory(self.store, meta["namespace"]),
             estimator=estimator_for(workflow, self.store),
+            sync=self._sync,
         )
         run.operator = WorkflowOperator(workflow, host)
         task = asyncio.ensure_future(self._drive(run))
@@ -539,6 +542,8 @@ class Engine:
         labels = run.workflow["metadata"].setdefault("labels", {})
         labels["workflows.argoproj.io/completed"] = "true"
         labels["workflows.argoproj.io/phase"] = run.workflow["status"].get("phase", "")
+        # Argo's ReleaseAll, once the run is over.
+        run.dirty_nodes.update(self._sync.release_all(run.workflow))
         self._publish(run)
         if run.operator is not None:
             from jupyter_argo.executors import remove_later
@@ -1053,6 +1058,7 @@ class Engine:
             labels = snapshot.setdefault("metadata", {}).setdefault("labels", {})
             labels["workflows.argoproj.io/completed"] = "true"
             labels["workflows.argoproj.io/phase"] = "Failed"
+            self._sync.release_all(snapshot)
             run.snapshot = snapshot
             run.version += 1
             run.done = True

@@ -27,7 +27,6 @@ TTL: Final = "~ttl"
 VOLUME: Final = "~volume"
 MOUNT: Final = "~mount"
 EVENTS: Final = "~events"
-SYNC: Final = "~sync"
 REFUSE_RESOURCE: Final = "!resource"
 REFUSE_PLUGIN: Final = "!plugin"
 REFUSE_DATA: Final = "!data"
@@ -46,7 +45,6 @@ REASONS: Final[dict[str, str]] = {
     " configMap and secret volumes have contents",
     MOUNT: "mount options are not applied locally",
     EVENTS: "Argo Events bindings do not reach the local engine",
-    SYNC: "locks are not taken locally",
     REFUSE_RESOURCE: "creates Kubernetes objects",
     REFUSE_PLUGIN: "needs an executor plugin",
     REFUSE_DATA: "is not supported locally yet",
@@ -113,8 +111,7 @@ TYPES: Final[dict[str, dict[str, str]]] = {
         "podPriorityClassName": CLUSTER,
         "podResources": RESOURCES,
         "podSpecPatch": CLUSTER,
-        # Orders workflows waiting for the controller's parallelism or a lock.
-        "priority": SYNC,
+        "priority": RUN,  # orders the runs waiting for a lock (engine/sync.py)
         "resourceClaims": CLUSTER,
         "retryStrategy": "RetryStrategy",
         "schedulerName": CLUSTER,
@@ -122,7 +119,7 @@ TYPES: Final[dict[str, dict[str, str]]] = {
         "serviceAccountName": CLUSTER,
         "shutdown": RUN,
         "suspend": RUN,
-        "synchronization": SYNC,
+        "synchronization": RUN,  # engine/sync.py; database locks refused when taken
         "templateDefaults": "Template",
         "templates": "[Template]",
         "tolerations": CLUSTER,
@@ -172,7 +169,7 @@ TYPES: Final[dict[str, dict[str, str]]] = {
         "sidecars": "[UserContainer]",
         "steps": "[[WorkflowStep]]",
         "suspend": RUN,
-        "synchronization": SYNC,
+        "synchronization": RUN,
         "timeout": RUN,
         "tolerations": CLUSTER,
         "volumes": "[Volume]",

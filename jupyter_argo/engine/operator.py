@@ -40,6 +40,7 @@ from jupyter_argo.backends._k8s.actions import supply_defaults
 from jupyter_argo.engine.cache import CacheError, memoization_status, parse_max_age
 from jupyter_argo.engine.pods import DEADLINE_MESSAGE
 from jupyter_argo.engine.progress import update_progress
+from jupyter_argo.engine.sync import Attempt, SyncItem, holder_key, sync_items
 from jupyter_argo.engine.templates import (
     ResolvedTemplate,
     TemplateContext,
@@ -70,6 +71,7 @@ if TYPE_CHECKING:
     from jupyter_argo.engine.cache import CacheFactory
     from jupyter_argo.engine.estimation import Estimator
     from jupyter_argo.engine.pods import PodHost
+    from jupyter_argo.engine.sync import SyncManager
 
 __all__ = ["BoundaryContext", "Limiter", "OperatorCore", "OperatorHost", "TemplateCall"]
 
@@ -100,6 +102,7 @@ class OperatorHost:
     max_depth: int = 100
     caches: CacheFactory | None = None  # memoization caches (cache.py) of the namespace
     estimator: Estimator | None = None  # estimated durations (estimation.py)
+    sync: SyncManager | None = None  # mutexes and semaphores (sync.py) shared by every run
 
 
 class GlobalParameterError(UserError):
@@ -267,6 +270,12 @@ class OperatorCore(abc.ABC):
 
     async def run(self) -> None:
         status = self.status
+        # Argo's operate: with the globals known, the workflow's own locks first, the
+        # workflow Pending while it waits for them.
+        sync = self.host.sync if self.spec.get("synchronization") is not None else None
+        locked = sync is not None
+        if sync is not None and not (self._prepare() and await self._acquire_workflow_locks(sync)):
+            return
         status["phase"] = "Running"
         status["startedAt"] = format_time(now())
         status.pop("finishedAt", None)
@@ -277,6 +286,21 @@ class OperatorCore(abc.ABC):
         if deadline is not None:
             self._deadline = time.monotonic() + float(deadline)
         self._changed()
+        if not locked and not self._prepare():
+            return
+        if self.spec.get("suspend"):
+            self.suspend()
+        watchdog = asyncio.ensure_future(self._watch_deadline())
+        hooks = StartedHooks()
+        try:
+            root = await self._execute_root(hooks)
+        finally:
+            watchdog.cancel()
+        await self._handed_off()
+        await self._finish_with_exit_handler(root, hooks)
+
+    def _prepare(self) -> bool:
+        """The globals and the root template context; False when the run ended Error."""
         try:
             self.globals = global_variables(self.wf)
             self._root_context = TemplateContext(
@@ -289,20 +313,11 @@ class OperatorCore(abc.ABC):
             self._update_workflow_metadata()
         except GlobalParameterError as err:
             self._finish("Failed", str(err))  # operate: markWorkflowFailed
-            return
+            return False
         except ArgoError as err:
             self._finish("Error", str(err))
-            return
-        if self.spec.get("suspend"):
-            self.suspend()
-        watchdog = asyncio.ensure_future(self._watch_deadline())
-        hooks = StartedHooks()
-        try:
-            root = await self._execute_root(hooks)
-        finally:
-            watchdog.cancel()
-        await self._handed_off()
-        await self._finish_with_exit_handler(root, hooks)
+            return False
+        return True
 
     async def _handed_off(self) -> None:
         """Outputs handed to later steps at copy speed are stored in the background; the
@@ -853,18 +868,132 @@ class OperatorCore(abc.ABC):
             return self._error_node(name, context, holder, boundary_id, err, flag)
         try:
             call = TemplateCall(name, holder, resolved, processed, boundary_id, on_exit, flag)
-            if existing is None and isinstance(processed.get("memoize"), Mapping):
-                try:
-                    hit = self._check_cache(call)
-                except ArgoError as err:
-                    return self._error_node(name, context, holder, boundary_id, err, flag)
-                if hit is not None:
-                    return hit
-            if retry is not None:
-                return await self._execute_with_retries(call)
-            return await self._execute_kind(call)
+            fresh, retried = existing is None, retry is not None
+            sync = self.host.sync
+            if sync is not None and processed.get("synchronization") is not None:
+                # The template's locks before its cache is read, as Argo's executeTemplate.
+                return await self._execute_locked(sync, call, fresh, retried)
+            return await self._execute_call(call, fresh, retried)
         finally:
             _DEPTH.reset(token)
+
+    async def _execute_call(self, call: TemplateCall, fresh: bool, retried: bool) -> dict[str, Any]:
+        if fresh and isinstance(call.tmpl.get("memoize"), Mapping):
+            try:
+                hit = self._check_cache(call)
+            except ArgoError as err:
+                return self._error_node(
+                    call.name, call.resolved.context, call.holder, call.boundary_id, err, call.flag
+                )
+            if hit is not None:
+                return hit
+        if retried:
+            return await self._execute_with_retries(call)
+        return await self._execute_kind(call)
+
+    # ---- synchronization (operate's and executeTemplate's TryAcquire and Release) -------
+
+    async def _acquire_workflow_locks(self, sync: SyncManager) -> bool:
+        """The workflow's own locks, before it runs, Pending with the lock's message while
+        it waits; False when the run ended instead (the locks refused, or terminated)."""
+        status = self.status
+        namespace = str(self.wf["metadata"].get("namespace") or "default")
+
+        def waiting(attempt: Attempt) -> None:
+            status["phase"] = "Pending"
+            status["message"] = attempt.message
+            self._changed()
+
+        try:
+            # setExecWorkflow: the spec's global variables are substituted first.
+            strings = {k: v for k, v in self.globals.items() if v is None or isinstance(v, str)}
+            spec_sync = expr.substitute_object(self.spec["synchronization"], strings)
+            items = sync_items(spec_sync, namespace, "spec.synchronization")
+            taken = await sync.acquire(
+                self.wf,
+                holder_key(self.wf),
+                items,
+                waiting=waiting,
+                given_up=lambda: self.shutdown == "Terminate",
+            )
+        except UserError as err:
+            self._finish("Failed", f"Failed to acquire the synchronization lock. {err}")
+            return False
+        status.pop("message", None)
+        if taken:
+            self._changed()
+        elif self.shutdown_reason:  # ended from here for a reason (an interrupted cell)
+            self._finish("Failed", self.shutdown_reason)
+        else:  # releaseLocksForPendingShuttingdownWfs: a terminated waiting run succeeds
+            self._finish("Succeeded")
+        return taken
+
+    async def _execute_locked(
+        self, sync: SyncManager, call: TemplateCall, fresh: bool, retried: bool
+    ) -> dict[str, Any]:
+        """A template with `synchronization`: its node waits Pending for the locks
+        (markNodeWaitingForLock), runs, and gives them back once fulfilled."""
+        nid = node_id(self.name, call.name)
+        holder = holder_key(self.wf, nid)
+        namespace = str(self.wf["metadata"].get("namespace") or "default")
+        path = f"templates.{call.tmpl.get('name', '')}.synchronization"
+
+        def waiting(attempt: Attempt) -> None:
+            node = self.node_by_name(call.name) or self.init_node(
+                call.name,
+                _node_type(call.tmpl),
+                call.resolved.context,
+                call.holder,
+                call.boundary_id,
+                "Pending",
+                resolved=call.resolved,
+                flag=call.flag,
+                template=call.tmpl,
+            )
+            node["synchronizationStatus"] = {"waiting": attempt.failed}
+            node["message"] = attempt.message
+            self._changed(nid)
+
+        def given_up() -> bool:
+            return bool(self.shutdown) and not (call.on_exit and self.shutdown == "Stop")
+
+        try:
+            items = sync_items(call.tmpl["synchronization"], namespace, path)
+            taken = await sync.acquire(self.wf, holder, items, waiting=waiting, given_up=given_up)
+        except UserError as err:
+            return self._error_node(
+                call.name, call.resolved.context, call.holder, call.boundary_id, err, call.flag
+            )
+        node = self.node_by_name(call.name)
+        if node is not None and node.pop("synchronizationStatus", None) is not None:
+            if not taken:
+                return self.mark(node, "Failed", f"Stopped with strategy '{self.shutdown}'")
+            node.pop("message", None)
+            if node["type"] not in ("Pod", "HTTP"):
+                node["phase"] = "Running"
+            self._changed(nid)
+        try:
+            done = await self._execute_call(call, fresh, retried)
+        except BaseException:
+            sync.release(self.wf, holder, items)
+            raise
+        if done.get("daemoned") and not is_fulfilled(done["phase"]):
+            self.background(self._release_when_fulfilled(sync, done, holder, items))
+        else:
+            sync.release(self.wf, holder, items)
+        return done
+
+    async def _release_when_fulfilled(
+        self, sync: SyncManager, node: dict[str, Any], holder: str, items: list[SyncItem]
+    ) -> None:
+        """A daemon keeps its template's locks until it is killed."""
+        try:
+            while not is_fulfilled(node["phase"]):  # woken by `mark`
+                event = self._node_waiters.setdefault(node["id"], asyncio.Event())
+                await event.wait()
+                event.clear()
+        finally:
+            sync.release(self.wf, holder, items)
 
     # ---- memoization (executeTemplate's cache check; the saves of podReconciliation,
     # executeSteps and executeDAG) ---------------------------------------------------------

@@ -4,7 +4,8 @@ Layout under the data directory (`JUPYTER_ARGO_HOME`, default the user's data di
 
     store.sqlite3                  objects (WorkflowTemplates, ConfigMaps, Secrets, ...) and
                                    the index of workflows; memoization caches are ConfigMaps
-                                   here, labelled as Argo labels them (engine/cache.py)
+                                   here, labelled as Argo labels them (engine/cache.py); the
+                                   mutexes and semaphores held and awaited (engine/sync.py)
     runs/<uid>/workflow.json       each run's Workflow object, as last saved: the record the
                                    index is rebuilt from (`jupyter-argo doctor`)
     runs/<uid>/logs/<pod>/...      container logs
@@ -80,6 +81,16 @@ CREATE TABLE IF NOT EXISTS controls (
     name TEXT NOT NULL,
     action TEXT NOT NULL,
     node TEXT
+);
+CREATE TABLE IF NOT EXISTS sync_locks (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    lock TEXT NOT NULL,
+    holder TEXT NOT NULL,
+    uid TEXT NOT NULL,
+    priority INTEGER NOT NULL DEFAULT 0,
+    created TEXT NOT NULL,
+    held INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (lock, holder)
 );
 """
 
@@ -232,6 +243,16 @@ class Store:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
             raise
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, for a module that keeps a table of its own (sync.py)."""
+        with self._db() as db:
+            yield db
+
+    def owner_gone(self, owner: str | None) -> bool:
+        """Whether the process recorded as running a run has exited (not this one)."""
+        return owner is not None and owner != self.owner and not _alive(owner)
 
     def close(self) -> None:
         """Close this thread's connection (others close with their threads)."""
@@ -520,6 +541,7 @@ class Store:
             (self.home / "runs" / workflow["metadata"]["uid"] / RECORD_FILE).unlink()
         with self._db() as db:
             db.execute("DELETE FROM workflows WHERE namespace=? AND name=?", (namespace, name))
+            db.execute("DELETE FROM sync_locks WHERE uid=?", (workflow["metadata"]["uid"],))
         return workflow
 
     # ---- control requests from other processes (like patching spec.shutdown) -------------
@@ -605,6 +627,7 @@ class Store:
             return workflow
         status = workflow.setdefault("status", {})
         stamp = format_time(now())
+        status.pop("synchronization", None)
         status["phase"] = "Error"
         status["message"] = (
             f"the engine running this workflow stopped (process {owner.split(':')[0]} "
@@ -616,9 +639,13 @@ class Store:
                 node["phase"] = "Error"
                 node["message"] = "the engine running this node stopped"
                 node.setdefault("finishedAt", stamp)
+            node.pop("synchronizationStatus", None)
         # Best effort: a store that cannot be written now is told the same next time.
         with contextlib.suppress(StoreError):
             self.save_workflow(workflow, owned=False)
+        # Its mutexes and semaphores go with it, as Argo's ReleaseAll for a finished run.
+        with contextlib.suppress(StoreError), self._db() as db:
+            db.execute("DELETE FROM sync_locks WHERE uid=?", (workflow["metadata"]["uid"],))
         return workflow
 
 
