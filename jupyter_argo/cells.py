@@ -44,6 +44,7 @@ __all__ = [
 APPLY_KINDS = ("WorkflowTemplate", "ClusterWorkflowTemplate", "CronWorkflow", "ConfigMap", "Secret")
 PYTHON_TEMPLATE = "python"
 _PARAMETER_NAME = re.compile(r"^[A-Za-z0-9_][-A-Za-z0-9_.]*$")
+_ARTIFACT_NAME = re.compile(r"^[-A-Za-z0-9_]+$")  # as Argo's validation checks it
 
 
 @dataclass(frozen=True)
@@ -174,12 +175,18 @@ def default_image() -> str:
     return f"python:{sys.version_info.major}.{sys.version_info.minor}"
 
 
-def _parameter(text: str, what: str) -> tuple[str, str | None]:
+def _parameter(
+    text: str, flag: str, where: Location | None = None, *, artifact: bool = False
+) -> tuple[str, str | None]:
     name, sep, value = text.partition("=")
     name = name.strip()
-    if not _PARAMETER_NAME.match(name):
-        raise UserError(f"{what} {text!r}: expected a parameter name (letters, digits, - _ .)")
-    return name, (value if sep else None)
+    if artifact and not _ARTIFACT_NAME.match(name):
+        expected = "an artifact name (letters, digits, - _)"
+    elif not _PARAMETER_NAME.match(name):
+        expected = "a parameter name (letters, digits, - _ .)"
+    else:
+        return name, (value if sep else None)
+    raise UserError(f"{flag} {text!r}: expected {expected}", where)
 
 
 def script_template(
@@ -189,30 +196,70 @@ def script_template(
     image: str | None = None,
     inputs: Sequence[str] = (),
     outputs: Sequence[str] = (),
+    input_artifacts: Sequence[str] = (),
+    output_artifacts: Sequence[str] = (),
+    file: str = "<cell>",
 ) -> dict[str, Any]:
     """A Python script template. `inputs` are `P` or `P=DEFAULT`; `outputs` are `P=PATH`
-    (the parameter's value is read from the file at PATH when the script ends)."""
+    (the parameter's value is read from the file at PATH when the script ends);
+    `input_artifacts` are `A=PATH` (the artifact the caller passes is placed at PATH
+    before the script starts) and `output_artifacts` `A=PATH` (the file or directory the
+    script leaves at PATH is saved as artifact A). A wrong flag is an error located on the
+    cell's first line, the `%%argo` line."""
+    where = Location(file, 1)
     template: dict[str, Any] = {"name": name}
-    declared = []
+    declared: list[dict[str, Any]] = []
     for text in inputs:
-        param, default = _parameter(text, "--input")
+        param, default = _parameter(text, "--input", where)
         declared.append({"name": param} if default is None else {"name": param, "value": default})
-    if declared:
-        template["inputs"] = {"parameters": declared}
-    produced = []
+    produced: list[dict[str, Any]] = []
     for text in outputs:
-        param, path = _parameter(text, "--output")
+        param, path = _parameter(text, "--output", where)
         if not path:
-            raise UserError(f"--output {text!r}: expected NAME=PATH (the file holding the value)")
+            raise UserError(
+                f"--output {text!r}: expected NAME=PATH (the file holding the value)", where
+            )
         produced.append({"name": param, "valueFrom": {"path": path}})
-    if produced:
-        template["outputs"] = {"parameters": produced}
+    taken = [_artifact(text, "--input-artifact", where) for text in input_artifacts]
+    given = [_artifact(text, "--output-artifact", where) for text in output_artifacts]
+    for flag, items in (
+        ("--input", declared),
+        ("--output", produced),
+        ("--input-artifact", taken),
+        ("--output-artifact", given),
+    ):
+        _unique(flag, items, where)
+    inputs_section = {k: v for k, v in (("parameters", declared), ("artifacts", taken)) if v}
+    outputs_section = {k: v for k, v in (("parameters", produced), ("artifacts", given)) if v}
+    if inputs_section:
+        template["inputs"] = inputs_section
+    if outputs_section:
+        template["outputs"] = outputs_section
     template["script"] = {
         "image": image or default_image(),
         "command": ["python"],
         "source": source,
     }
     return template
+
+
+def _artifact(text: str, flag: str, where: Location) -> dict[str, Any]:
+    name, path = _parameter(text, flag, where, artifact=True)
+    if not path or not path.startswith("/"):
+        raise UserError(
+            f"{flag} {text!r}: expected NAME=PATH, PATH absolute (where the script "
+            f"{'reads' if flag == '--input-artifact' else 'writes'} the file or directory)",
+            where,
+        )
+    return {"name": name, "path": path}
+
+
+def _unique(flag: str, items: Sequence[Mapping[str, Any]], where: Location) -> None:
+    seen: set[str] = set()
+    for item in items:
+        if item["name"] in seen:
+            raise UserError(f"{flag} {item['name']!r} is given twice: names must be unique", where)
+        seen.add(item["name"])
 
 
 def python_workflow(

@@ -36,6 +36,7 @@ from jupyter_argo.errors import (
     ArgoError,
     ConfigError,
     LintError,
+    Location,
     NotFoundError,
     UserError,
     WorkflowFailed,
@@ -104,6 +105,10 @@ class RunInterrupted(KeyboardInterrupt):
 
     def _render_traceback_(self) -> list[str]:
         return [f"KeyboardInterrupt: {self}"]
+
+
+# The flags of `%%argo script NAME`, which no other cell takes (but for --image on Python).
+_SCRIPT_FLAGS = ("--image", "--input", "--output", "--input-artifact", "--output-artifact")
 
 
 def _env(name: str, fallback: str = "") -> str:
@@ -383,7 +388,9 @@ class ArgoMagics(magic.Magics):  # type: ignore[misc]
         metavar="SECONDS",
         help="terminate the run if it has not finished after this long",
     )
-    @argument("--image", help="script NAME: the image (default: python:<this Python>)")
+    @argument(
+        "--image", help="script NAME and Python cells: the image (default: python:<this Python>)"
+    )
     @argument(
         "--input", action="append", default=[], metavar="P[=DEFAULT]", help="script NAME: input"
     )
@@ -393,6 +400,20 @@ class ArgoMagics(magic.Magics):  # type: ignore[misc]
         default=[],
         metavar="P=PATH",
         help="script NAME: output parameter P, read from the file PATH the script writes",
+    )
+    @argument(
+        "--input-artifact",
+        action="append",
+        default=[],
+        metavar="A=PATH",
+        help="script NAME: input artifact A, placed at PATH before the script starts",
+    )
+    @argument(
+        "--output-artifact",
+        action="append",
+        default=[],
+        metavar="A=PATH",
+        help="script NAME: output artifact A, the file or directory the script leaves at PATH",
     )
     @cell_magic("argo")
     def argo_cell(self, line: str, cell: str) -> Any:
@@ -414,7 +435,20 @@ class ArgoMagics(magic.Magics):  # type: ignore[misc]
         if args.words:
             return self._script(args, cell)
         content = cells.read(cell, file=self._cell_file())
+        self._script_flags(args, python=content.python is not None)
         return self._pipeline(content, args)
+
+    def _script_flags(self, args: Any, *, python: bool) -> None:
+        """Refuse a flag of `%%argo script NAME` on a cell it does nothing for (--image also
+        suits a Python cell run as it is)."""
+        for flag in _SCRIPT_FLAGS:
+            if flag == "--image" and python:
+                continue
+            if getattr(args, flag.lstrip("-").replace("-", "_")):
+                where = "`%%argo script NAME` (a Python cell run as it is takes -p NAME=VALUE)"
+                if flag == "--image":
+                    where = "`%%argo script NAME` and Python cells"
+                raise UserError(f"{flag}: only for {where}", Location(self._cell_file(), 1))
 
     def _script(self, args: Any, cell: str) -> None:
         if args.words[0] != "script" or len(args.words) != 2:
@@ -426,6 +460,9 @@ class ArgoMagics(magic.Magics):  # type: ignore[misc]
             image=args.image or self.python_image,
             inputs=args.input,
             outputs=args.output,
+            input_artifacts=args.input_artifact,
+            output_artifacts=args.output_artifact,
+            file=self._cell_file(),
         )
         content = cells.Cell(documents=[cells.document(template, file=self._cell_file())])
         self._validate(content, self._backend(args.backend), args, lint_only=args.lint)
@@ -493,7 +530,8 @@ class ArgoMagics(magic.Magics):  # type: ignore[misc]
         """The workflows to submit, and the parameters to override in them."""
         parameters = cells.parameters(args.parameter)
         if content.python is not None:
-            workflow = cells.python_workflow(content.python, parameters, image=self.python_image)
+            image = args.image or self.python_image
+            workflow = cells.python_workflow(content.python, parameters, image=image)
             return [workflow], {}
         scope = self.library.copy()
         scope.add(content.templates)

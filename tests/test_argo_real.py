@@ -192,6 +192,80 @@ def test_outputs_and_artifacts_reach_python(backend: Either, tmp_path: Path) -> 
     assert shape(final) == shape(local)
 
 
+SCRIPT_CELLS_WIRING = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: script-cells-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {name: make, template: make-csv}
+    - - name: group
+        template: by-region
+        arguments:
+          artifacts: [{name: table, from: "{{steps.make.outputs.artifacts.table}}"}]
+    - - name: show
+        template: report
+        arguments:
+          artifacts: [{name: totals, from: "{{steps.group.outputs.artifacts.totals}}"}]
+    outputs:  # Argo keeps a script's stdout as `result` only when something refers to it
+      parameters:
+      - name: totals
+        valueFrom: {parameter: "{{steps.show.outputs.result}}"}
+"""
+
+
+def test_script_cells_with_artifacts_run_on_argo_as_locally(
+    backend: Either, tmp_path: Path
+) -> None:
+    """The templates `%%argo script NAME --input-artifact/--output-artifact` makes, run by
+    Argo's controller and executor: the files pass between steps as they do locally."""
+    from jupyter_argo.cells import script_template
+
+    image = "python:alpine3.23"
+    made = [
+        script_template(
+            "make-csv",
+            "import os\nos.makedirs('/tmp/out', exist_ok=True)\n"
+            "open('/tmp/out/sales.csv', 'w').write('region,amount\\nnorth,10\\nsouth,32\\n"
+            "north,5\\n')\n",
+            image=image,
+            output_artifacts=["table=/tmp/out/sales.csv"],
+        ),
+        script_template(
+            "by-region",
+            "import csv, collections\ntotals = collections.Counter()\n"
+            "for row in csv.DictReader(open('/tmp/in.csv')):\n"
+            "    totals[row['region']] += int(row['amount'])\n"
+            "with open('/tmp/totals.csv', 'w') as f:\n"
+            "    f.writelines(f'{k},{v}\\n' for k, v in sorted(totals.items()))\n",
+            image=image,
+            input_artifacts=["table=/tmp/in.csv"],
+            output_artifacts=["totals=/tmp/totals.csv"],
+        ),
+        script_template(
+            "report",
+            "print(';'.join(open('/tmp/totals.csv').read().split()))\n",
+            image=image,
+            input_artifacts=["totals=/tmp/totals.csv"],
+        ),
+    ]
+    manifest = workflow(SCRIPT_CELLS_WIRING)
+    manifest["spec"]["templates"] += made
+    final, local = run_both(backend, manifest, tmp_path / "home")
+    assert final["status"]["phase"] == "Succeeded", final["status"].get("message")
+    assert local["status"]["phase"] == "Succeeded", local["status"].get("message")
+    shown = Run(backend, final).node("show").outputs.result
+    assert shown == "north,15;south,32"
+    assert Run(LocalBackend(home=tmp_path / "home"), local).node("show").outputs.result == shown
+    # The steps' output parameter, as Argo's controller records it on the root node.
+    roots = [wf["status"]["nodes"][wf["metadata"]["name"]]["outputs"] for wf in (final, local)]
+    assert roots[0] == {"parameters": [{"name": "totals", "value": shown}]}
+    assert roots[1] == roots[0]
+
+
 # ---- Argo's own examples ---------------------------------------------------------------------
 
 _APPLY = ("WorkflowTemplate", "ClusterWorkflowTemplate", "ConfigMap")

@@ -131,7 +131,7 @@ def test_unmapped_image_is_refused_with_its_name(tmp_path: Path) -> None:
     with pytest.raises(UnsupportedError) as caught:
         executor.start(container, sandbox, stdout_path=tmp_path / "o", log_path=tmp_path / "l")
     message = str(caught.value)
-    for part in ("'golang:1.18'", "'go'", "ImageRule"):
+    for part in ("'golang:1.18'", "'go'", "%config ArgoMagics.images = [{'match': 'golang'"):
         assert part in message
     assert "\n" not in message
 
@@ -252,3 +252,12 @@ def test_python_image_uses_this_interpreter(tmp_path: Path) -> None:
     container = ContainerSpec("main", "python:3.12", ["python3", "-V"], [], {})
     launch = executor._launch(container, sandbox)
     assert launch.argv == [sys.executable, "-V"]
+
+
+def test_from_config_takes_image_rules_as_they_are() -> None:
+    # `%config ArgoMagics.images = [ImageRule(...)]` works as the plain-data form does.
+    mine = ImageRule(match="acme/tools", entrypoint=("echo",))
+    images = ImageMap.from_config([mine, {"match": "acme/other"}])
+    assert images.rule_for("acme/tools:1.0") is mine
+    assert images.rule_for("acme/other") is images.rules[1]
+    assert images.rule_for("golang:1.18") is None

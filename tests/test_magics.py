@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+import sys
 import textwrap
 import time
 from collections.abc import Iterator
@@ -299,6 +302,129 @@ def test_script_cell_registers_a_python_template(ip: TestingShell) -> None:
     assert node.outputs.parameters == {"sq": "144"}
     assert ip.user_ns["sq"] == "144"
     assert ip.user_ns["result"] == "squared 12"
+
+
+def assert_argo_template(template: Any) -> None:
+    """`template` fits Argo's schema (its JSON schema, where ../shared holds it) and our
+    strict field check (every field one Argo's types have)."""
+    from conftest import ARGO
+
+    from jupyter_argo.spec.schema import check_fields, field_table
+
+    table = field_table()
+    root = table.root("Template")
+    assert root is not None
+    assert list(check_fields(template, root, table)) == []
+    schema = ARGO / "schema.json"
+    if schema.is_file():
+        import jsonschema
+
+        definitions = json.loads(schema.read_text())["definitions"]
+        jsonschema.validate(
+            template,
+            {
+                "$ref": "#/definitions/io.argoproj.workflow.v1alpha1.Template",
+                "definitions": definitions,
+            },
+        )
+
+
+def test_script_cells_pass_artifacts_a_csv_to_pandas_pipeline(ip: TestingShell) -> None:
+    # Three script cells and the steps calling them: a CSV made, read by pandas, summed.
+    cell(
+        ip,
+        "script make-csv --output-artifact table=/tmp/out/sales.csv",
+        """
+        import os
+        os.makedirs("/tmp/out", exist_ok=True)
+        with open("/tmp/out/sales.csv", "w") as f:
+            f.write("region,amount\\nnorth,10\\nsouth,32\\nnorth,5\\n")
+        """,
+    )
+    cell(
+        ip,
+        "script by-region --input-artifact table=/tmp/in/sales.csv "
+        "--output-artifact totals=/tmp/totals.csv",
+        """
+        import pandas as pd
+        frame = pd.read_csv("/tmp/in/sales.csv")
+        frame.groupby("region")["amount"].sum().to_csv("/tmp/totals.csv")
+        """,
+    )
+    cell(
+        ip,
+        "script report --input-artifact totals=/tmp/totals.csv",
+        """
+        import pandas as pd
+        totals = pd.read_csv("/tmp/totals.csv", index_col="region")["amount"]
+        print(";".join(f"{region}={amount}" for region, amount in totals.items()))
+        """,
+    )
+    library = ip.magics_manager.registry["ArgoMagics"].library
+    by_region = library.get("by-region")
+    assert by_region["inputs"] == {"artifacts": [{"name": "table", "path": "/tmp/in/sales.csv"}]}
+    assert by_region["outputs"] == {"artifacts": [{"name": "totals", "path": "/tmp/totals.csv"}]}
+    for name in ("make-csv", "by-region", "report"):
+        assert_argo_template(library.get(name))
+    run = cell(
+        ip,
+        "--bind",
+        """
+        apiVersion: argoproj.io/v1alpha1
+        kind: Workflow
+        metadata: {generateName: sales-}
+        spec:
+          entrypoint: main
+          templates:
+          - name: main
+            steps:
+            - - {name: make, template: make-csv}
+            - - name: group
+                template: by-region
+                arguments:
+                  artifacts: [{name: table, from: "{{steps.make.outputs.artifacts.table}}"}]
+            - - name: show
+                template: report
+                arguments:
+                  artifacts: [{name: totals, from: "{{steps.group.outputs.artifacts.totals}}"}]
+            outputs:
+              parameters:
+              - name: totals
+                valueFrom: {parameter: "{{steps.show.outputs.result}}"}
+        """,
+    )
+    assert run.phase == "Succeeded", run.message
+    assert ip.user_ns["totals"] == "north=15;south=32"
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (
+            "--input-artifact table",
+            "--input-artifact 'table': expected NAME=PATH, PATH absolute",
+        ),
+        (
+            "--output-artifact out=relative.csv",
+            "--output-artifact 'out=relative.csv': expected NAME=PATH, PATH absolute",
+        ),
+        (
+            "--input-artifact t=/tmp/a --input-artifact t=/tmp/b",
+            "--input-artifact 't' is given twice",
+        ),
+        ("--output-artifact a.b=/tmp/x", "expected an artifact name"),
+    ],
+)
+def test_script_cell_artifact_flags_are_checked_on_the_magic_line(
+    ip: TestingShell, flags: str, message: str
+) -> None:
+    with pytest.raises(UserError) as caught:
+        cell(ip, f"script broken {flags}", "print(1)")
+    assert message in caught.value.message
+    assert "\n" not in caught.value.message
+    assert caught.value.location is not None
+    assert caught.value.location.line == 1
+    assert ip.run_line_magic("argo", "templates").startswith("the notebook's library is empty")
 
 
 def test_script_cell_with_bad_python_names_the_line(ip: TestingShell) -> None:
@@ -684,3 +810,146 @@ def test_interrupt_in_a_terminal_shell_ends_the_run(ip: TestingShell) -> None:
     assert run.phase == "Failed"
     assert "interrupted by the user" in run.message
     assert sleepers() == []
+
+
+TOOL = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {{generateName: tool-}}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    container: {{image: "acme/tools:1.0", {container}}}
+"""
+
+
+def _hint(error: WorkflowFailed) -> str:
+    found = re.search(r"map it with (%config ArgoMagics\.images = .*)\)", error.message)
+    assert found is not None, error.message
+    return found.group(1)
+
+
+@pytest.mark.parametrize(
+    ("container", "fill"),
+    [
+        # A program found here: the hint names it, and works as it is.
+        ("command: [echo, hello from the tool]", None),
+        # A program found nowhere: the hint says <program>; filled in, it works.
+        ("command: [tool-nowhere-installed, hello from the tool]", "/bin/echo"),
+        # No command and no known entrypoint: the rule gives the image's ENTRYPOINT.
+        ("args: [hello from the tool]", "echo"),
+    ],
+)
+def test_the_missing_image_hint_works_when_run_as_it_is(
+    ip: TestingShell, container: str, fill: str | None
+) -> None:
+    with pytest.raises(WorkflowFailed) as caught:
+        cell(ip, "", TOOL.format(container=container))
+    hint = _hint(caught.value)
+    assert ("<program>" in hint) == (fill is not None)
+    ip.run_cell(hint if fill is None else hint.replace("<program>", fill))
+    run = cell(ip, "--bind", TOOL.format(container=container))
+    assert run.phase == "Succeeded"
+    assert ip.user_ns["result"] == "hello from the tool"
+
+
+KERNEL_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+
+MIXED = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: mixed-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {name: a, template: py}
+      - {name: b, template: py}
+      - {name: c, template: old-py}
+      - {name: d, template: shell}
+  - name: py
+    script: {image: "python:3.12", command: [python], source: "import json; print(1)"}
+  - name: old-py
+    container: {image: "python:alpine3.6", command: [python3, -c, "print(2)"]}
+  - name: shell
+    container: {image: alpine, command: [sh, -c, "echo 3"]}
+"""
+
+SHELL_ONLY = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: shell-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    container: {image: alpine, command: [sh, -c, "echo 3"]}
+"""
+
+
+def _kernel_python_notes(run: Run) -> list[str]:
+    from jupyter_argo.widgets.view import WorkflowView
+
+    warnings = WorkflowView(run.workflow).header["warnings"]
+    return [n for w in warnings for n in w.split("; ") if "this kernel's Python" in n]
+
+
+def test_python_images_say_once_in_the_view_that_they_run_this_kernels_python(
+    ip: TestingShell,
+) -> None:
+    bare = cell(ip, "", "import json\nprint(json.dumps([1]))")
+    assert _kernel_python_notes(bare) == [
+        f"python:{KERNEL_PYTHON} runs this kernel's Python {KERNEL_PYTHON} here: a module it"
+        " imports may be missing from the image on a cluster"
+    ]
+    mixed = cell(ip, "", MIXED)
+    assert mixed.phase == "Succeeded"
+    (note,) = _kernel_python_notes(mixed)  # once for the run, whatever its steps
+    expected = f"python:3.12, python:alpine3.6 run this kernel's Python {KERNEL_PYTHON} here"
+    assert note.startswith(expected)
+    assert _kernel_python_notes(cell(ip, "", SHELL_ONLY)) == []
+
+
+@pytest.mark.parametrize(
+    ("flags", "body", "message"),
+    [
+        (
+            "--output-artifact t=/tmp/t.csv",
+            "print(1)",
+            "--output-artifact: only for `%%argo script NAME` (a Python cell run as it is "
+            "takes -p NAME=VALUE)",
+        ),
+        ("--input n", "print(1)", "--input: only for `%%argo script NAME`"),
+        (
+            "--image python:3.12",
+            "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {name: w}\n"
+            "spec: {entrypoint: m, templates: [{name: m, container: {image: alpine}}]}",
+            "--image: only for `%%argo script NAME` and Python cells",
+        ),
+    ],
+)
+def test_a_script_flag_on_a_cell_it_does_nothing_for_is_refused(
+    ip: TestingShell, flags: str, body: str, message: str
+) -> None:
+    with pytest.raises(UserError) as caught:
+        cell(ip, flags, body)
+    assert caught.value.message.startswith(message)
+    assert caught.value.location is not None
+    assert caught.value.location.line == 1
+
+
+def test_a_python_cell_runs_in_the_image_image_names(ip: TestingShell) -> None:
+    run = cell(ip, "--image python:3.9-slim --out r", "print('ran')")
+    assert run.phase == "Succeeded"
+    (template,) = run.workflow["spec"]["templates"]
+    assert template["script"]["image"] == "python:3.9-slim"
+
+
+def test_image_rules_may_be_given_to_config_as_objects(ip: TestingShell) -> None:
+    ip.run_cell("from jupyter_argo.executors import ImageRule")
+    ip.run_cell("%config ArgoMagics.images = [ImageRule(match='acme/tools', entrypoint=('echo',))]")
+    run = cell(ip, "--bind", TOOL.format(container="args: [hello from the tool]"))
+    assert run.phase == "Succeeded"
+    assert ip.user_ns["result"] == "hello from the tool"

@@ -245,3 +245,80 @@ def test_an_error_names_the_cell_by_the_number_the_frontend_shows(
     assert shown_error.startswith(f"LintError: In[{number}]:")
     # Every finding (entrypoint missing, a list for a name) points into this cell.
     assert re.findall(r"In\[(\d+)\]:(\d+)", shown_error) == [(str(number), "2"), (str(number), "4")]
+
+
+SALES_CELLS = [
+    """%%argo script make-csv --output-artifact table=/tmp/out/sales.csv
+import os
+os.makedirs("/tmp/out", exist_ok=True)
+with open("/tmp/out/sales.csv", "w") as f:
+    f.write("region,amount\\nnorth,10\\nsouth,32\\nnorth,5\\n")
+""",
+    """%%argo script by-region --input-artifact table=/tmp/i.csv --output-artifact totals=/tmp/t.csv
+import pandas as pd
+pd.read_csv("/tmp/i.csv").groupby("region")["amount"].sum().to_csv("/tmp/t.csv")
+""",
+    """%%argo script report --input-artifact totals=/tmp/totals.csv
+import pandas as pd
+totals = pd.read_csv("/tmp/totals.csv", index_col="region")["amount"]
+print(";".join(f"{region}={amount}" for region, amount in totals.items()))
+""",
+]
+
+SALES = """%%argo --bind
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: sales-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {name: make, template: make-csv}
+    - - name: group
+        template: by-region
+        arguments:
+          artifacts: [{name: table, from: "{{steps.make.outputs.artifacts.table}}"}]
+    - - name: show
+        template: report
+        arguments:
+          artifacts: [{name: totals, from: "{{steps.group.outputs.artifacts.totals}}"}]
+    outputs:
+      parameters:
+      - name: totals
+        valueFrom: {parameter: "{{steps.show.outputs.result}}"}
+"""
+
+
+def test_a_csv_to_pandas_pipeline_of_script_cells_binds_its_result(
+    kernel: tuple[KernelManager, BlockingKernelClient],
+) -> None:
+    _, client = kernel
+    run(client, "%load_ext jupyter_argo")
+    for script in SALES_CELLS:
+        run(client, script)
+    _, messages = run(client, SALES)
+    assert value(client, "totals") == "'north=15;south=32'"
+    # The view's header says once that the python images ran this kernel's Python.
+    python = value(client, "'python:%d.%d' % __import__('sys').version_info[:2]").strip("'")
+    headers = [
+        m["content"]["data"]["state"]["header"]
+        for m in messages
+        if m["msg_type"] in ("comm_open", "comm_msg")
+        and m["content"]["data"].get("state", {}).get("header")
+    ]
+    assert headers
+    for header in headers:
+        notes = [w for w in header["warnings"] if "this kernel's Python" in w]
+        assert len(notes) == 1, header["warnings"]
+        assert notes[0].count("this kernel's Python") == 1
+        assert f"{python} runs this kernel's Python" in notes[0]
+    # A flag that is wrong fails the cell in one line naming the cell and its %%argo line.
+    reply, _ = collect(client, client.execute(SALES_CELLS[2].replace("=/tmp/totals.csv", "", 1)))
+    assert reply["status"] == "error", reply
+    (line,) = reply["traceback"]
+    assert re.fullmatch(
+        r"UserError: In\[\d+\]:1: --input-artifact 'totals': expected NAME=PATH, PATH absolute "
+        r"\(where the script reads the file or directory\)",
+        line,
+    ), line

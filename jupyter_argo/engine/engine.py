@@ -264,7 +264,11 @@ class Engine:
             raise UserError("spec.entrypoint is required (or pass --entrypoint)")
         notes = "; ".join(
             note
-            for note in (getattr(self.executor, "warning", ""), self._check_supported(spec, ns))
+            for note in (
+                getattr(self.executor, "warning", ""),
+                _python_note(self.executor, spec),
+                self._check_supported(spec, ns),
+            )
             if note
         )
         meta["uid"] = _new_uid()
@@ -1330,6 +1334,12 @@ def _override_parameters(spec: dict[str, Any], parameters: Mapping[str, str]) ->
             raise UserError(f"parameter '{name}' is not a workflow argument (known: {choices})")
         known[name]["value"] = value
         known[name].pop("valueFrom", None)
+
+
+def _python_note(executor: Any, spec: Mapping[str, Any]) -> str:
+    """The process executor's note on python images running this kernel's Python."""
+    note = getattr(executor, "python_note", None)
+    return str(note(spec)) if note is not None else ""
 
 
 def _new_uid() -> str:

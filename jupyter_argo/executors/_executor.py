@@ -19,10 +19,10 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from jupyter_argo.errors import BackendError, ConfigError, UnsupportedError
 from jupyter_argo.executors import _bwrap, _linux, _watchdog
@@ -215,6 +215,27 @@ class ProcessExecutor:
             " home, keys, other runs); use it for workflows you trust (docs/isolation.md)"
         )
 
+    def python_note(self, spec: Mapping[str, Any]) -> str:
+        """One line when a container of `spec`'s templates runs this kernel's Python for its
+        python image ("" otherwise): what imports there finds is this environment's."""
+        images = sorted({c[0] for c in _containers(spec) if self._runs_kernel_python(c)})
+        if not images:
+            return ""
+        version = f"{sys.version_info.major}.{sys.version_info.minor}"
+        return (
+            f"{', '.join(images)} {'runs' if len(images) == 1 else 'run'} this kernel's Python"
+            f" {version} here: a module it imports may be missing from the image on a cluster"
+        )
+
+    def _runs_kernel_python(self, container: tuple[str, tuple[str, ...]]) -> bool:
+        image, argv = container
+        rule = self.images.rule_for(image)
+        if rule is None:
+            return False
+        argv = argv or tuple(rule.default_argv([]))
+        program = rule.program_for(argv[0]) if argv else None
+        return program is not None and program.split()[0] == "@python"
+
     @property
     def _runtime_dir(self) -> Runtime:
         with self._lock:
@@ -297,7 +318,9 @@ class ProcessExecutor:
         layout = sandbox._layout
         argv = list(container.command) + list(container.args)
         if not container.command:
-            argv = rule.default_argv(list(container.args)) if rule else list(container.args)
+            if rule is None:  # the args alone would run as a command: the image's is unknown
+                raise _no_entrypoint(container.image)
+            argv = rule.default_argv(list(container.args))
         if not argv:
             raise _no_entrypoint(container.image)
         script = container.script_source
@@ -371,6 +394,23 @@ class ProcessExecutor:
         if not found:
             raise _refusal(image, argv0, "it is not installed here")
         return [found], False
+
+
+def _containers(spec: Mapping[str, Any]) -> Iterator[tuple[str, tuple[str, ...]]]:
+    """(image, command) of every container the templates of `spec` declare."""
+    for template in spec.get("templates") or ():
+        if not isinstance(template, Mapping):
+            continue
+        found = [template.get("container"), template.get("script")]
+        for key in ("initContainers", "sidecars"):
+            found.extend(template.get(key) or ())
+        container_set = template.get("containerSet")
+        if isinstance(container_set, Mapping):
+            found.extend(container_set.get("containers") or ())
+        for container in found:
+            if isinstance(container, Mapping) and isinstance(container.get("image"), str):
+                command = container.get("command") or ()
+                yield container["image"], tuple(str(c) for c in command)
 
 
 def _under_tmp(paths: Iterable[str]) -> bool:
@@ -831,9 +871,10 @@ def _replace_path(text: str, path: str, replacement: str) -> str:
 def _refusal(image: str, argv0: str, reason: str) -> UnsupportedError:
     name, _ = split_image(image)
     key = posixpath.basename(argv0) or argv0
+    program = shutil.which(key) or "<program>"
     return UnsupportedError(
         f"image {image!r}: no local program for command {argv0!r} ({reason}; map it with"
-        f" ImageRule(match={name!r}, programs={{{key!r}: '<program>'}}))"
+        f" {_config_hint({'match': name, 'programs': {key: program}})})"
     )
 
 
@@ -841,8 +882,14 @@ def _no_entrypoint(image: str) -> UnsupportedError:
     name, _ = split_image(image)
     return UnsupportedError(
         f"image {image!r}: no command given and no known entrypoint (give a command, or map it"
-        f" with ImageRule(match={name!r}, cmd=['<program>']))"
+        f" with {_config_hint({'match': name, 'entrypoint': ['<program>']})})"
     )
+
+
+def _config_hint(rule: Mapping[str, Any]) -> str:
+    """The image rule as a line a notebook runs as it is (`<program>`, where it appears,
+    is the local program to run: no such program was found here)."""
+    return f"%config ArgoMagics.images = [{rule!r}]"
 
 
 def _stdin_fd(data: bytes | None) -> int:

@@ -201,7 +201,8 @@ class ImageMap:
 
     @classmethod
     def from_config(cls, data: Any) -> ImageMap:
-        """Rules from plain data: a list of rule mappings, or {rules: [...], defaults: bool}."""
+        """Rules from plain data: a list of rule mappings (or `ImageRule`s), or
+        {rules: [...], defaults: bool}."""
         defaults = True
         if isinstance(data, Mapping):
             defaults = bool(data.get("defaults", True))
@@ -218,6 +219,8 @@ _RULE_KEYS = {"match", "programs", "files", "entrypoint", "cmd", "host_programs"
 
 
 def _rule_from(item: Any, index: int) -> ImageRule:
+    if isinstance(item, ImageRule):
+        return item
     where = f"image map rule {index}"
     if not isinstance(item, Mapping):
         raise ConfigError(f"{where}: expected a mapping")
