@@ -167,7 +167,7 @@ def test_a_hit_is_a_finished_node_with_the_cached_outputs(engine: LocalBackend) 
     }
     assert node["outputs"] == ENTRY_OUTPUTS  # parameters and artifacts (their keys) as stored
     assert node["inputs"]["parameters"] == [{"name": "message", "value": "hi-there-world"}]
-    assert "podIP" not in node  # its template never ran
+    assert "hostNodeName" not in node  # its template never ran (no pod, no node)
     # Load sets the entry's last hit time (and keeps the rest).
     stored = cache_data(engine, "whalesay-cache")["hi-there-world"]
     assert stored["nodeID"] == "memoized-simple-workflow-5wj2p"
@@ -252,7 +252,7 @@ def test_an_entry_expires_after_max_age(engine: LocalBackend) -> None:
     time.sleep(3.2)  # timestamps have Argo's one-second resolution
     (expired,) = nodes_of(run(engine, cached("2s")))
     assert expired["memoizationStatus"]["hit"] is False
-    assert "podIP" in expired  # it ran again
+    assert "hostNodeName" in expired  # it ran again, in a pod
 
 
 # ---- a miss, then the save -----------------------------------------------------------------
@@ -570,7 +570,7 @@ def test_a_hit_reuses_the_artifacts_of_the_run_that_made_them(engine: LocalBacke
     assert produce["outputs"]["artifacts"] == first["produce"]["outputs"]["artifacts"]
     # And the consumer, which ran, read that artifact: the first run's random content.
     assert second["consume"]["outputs"]["result"] == made
-    assert "podIP" in second["consume"]
+    assert "hostNodeName" in second["consume"]
 
 
 # ---- across processes ----------------------------------------------------------------------
@@ -601,7 +601,7 @@ def test_the_cache_outlives_the_process_that_filled_it(tmp_path: Path) -> None:
     (node,) = nodes_of(run(LocalBackend(), cached()))
     assert node["memoizationStatus"]["hit"] is True
     assert node["outputs"]["parameters"][0]["value"] == "hi-there-world"
-    assert "podIP" not in node
+    assert "hostNodeName" not in node
 
 
 # ---- keys and maxAge Argo refuses -----------------------------------------------------------

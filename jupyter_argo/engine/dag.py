@@ -334,8 +334,6 @@ class _DagRun:
             op._start_hooks(task, node, self.ctx, hooks, "tasks")
         node = await op._await_with_hooks(task, node, future, self.ctx, hooks, "tasks")
         self._connect(task["name"], child_name, group_node)
-        if node.get("daemoned") and not is_fulfilled(node["phase"]):
-            op._daemons.setdefault(self.node["id"], []).append(node["id"])
         self.ctx.scope.add_node("tasks", str(task["name"]), op._retry_last(node))
         await op._after_node(task, node, self.ctx, hooks, "tasks")
 

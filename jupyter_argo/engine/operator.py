@@ -201,6 +201,20 @@ class StartedHooks:
     runs: list[asyncio.Future[Any]] = field(default_factory=list)
 
 
+@dataclass
+class _Retries:
+    """Where a retry node's attempts are (processNodeRetries' inputs, kept between
+    attempts)."""
+
+    strategy: Mapping[str, Any]
+    policy: str
+    limit: int | None
+    child_flag: dict[str, Any]
+    first_started: float
+    attempt: int = 0
+    last: dict[str, Any] | None = None
+
+
 class OperatorCore(abc.ABC):
     """Argo's wfOperationCtx, the part in operator.go; steps and DAGs come from the
     subclasses (steps.py, dag.py), put together in woc.py."""
@@ -231,7 +245,7 @@ class OperatorCore(abc.ABC):
         self._node_waiters: dict[str, asyncio.Event] = {}
         # Woken by every phase change of a node whose hooks are watched (hooks.py).
         self._phase_watchers: dict[str, asyncio.Event] = {}
-        self._daemons: dict[str, list[str]] = {}  # boundary id -> daemoned node ids
+        self._daemoned: set[str] = set()  # ids of the nodes marked daemoned now
         self._deadline: float | None = None
         # The workflow's activeDeadlineSeconds passed: not a shutdown (exit handlers run).
         self.deadline_exceeded = False
@@ -293,11 +307,14 @@ class OperatorCore(abc.ABC):
         watchdog = asyncio.ensure_future(self._watch_deadline())
         hooks = StartedHooks()
         try:
-            root = await self._execute_root(hooks)
+            try:
+                root = await self._execute_root(hooks)
+            finally:
+                watchdog.cancel()
+            await self._handed_off()
+            await self._finish_with_exit_handler(root, hooks)
         finally:
-            watchdog.cancel()
-        await self._handed_off()
-        await self._finish_with_exit_handler(root, hooks)
+            await self._daemons_gone()
 
     def _prepare(self) -> bool:
         """The globals and the root template context; False when the run ended Error."""
@@ -453,12 +470,12 @@ class OperatorCore(abc.ABC):
         self.status["phase"] = phase
         if message:
             self.status["message"] = message
+        self._kill_all_daemons()
         self.status["finishedAt"] = format_time(now())
         self.status["progress"] = self._progress()
         for condition in self.status.get("conditions") or []:
             if condition.get("type") == "Completed":  # a retry's (or resubmit's) "False"
                 condition["status"] = "True"
-        self._kill_all_daemons()
         self._changed()
 
     def _failures(self) -> str:
@@ -751,6 +768,10 @@ class OperatorCore(abc.ABC):
                 node.pop("message", None)
         if is_fulfilled(phase) and not node.get("finishedAt"):
             node["finishedAt"] = format_time(now())
+        if node.get("daemoned"):
+            self._daemoned.add(node["id"])
+        else:
+            self._daemoned.discard(node["id"])
         if is_fulfilled(phase) or node.get("daemoned"):
             waiter = self._node_waiters.get(node["id"])
             if waiter is not None:
@@ -1101,7 +1122,7 @@ class OperatorCore(abc.ABC):
 
     async def _execute_with_retries(self, call: TemplateCall) -> dict[str, Any]:
         """Argo's retry node: children `name(0)`, `name(1)`, ... (processNodeRetries)."""
-        name, tmpl, flag = call.name, call.tmpl, call.flag
+        tmpl, flag = call.tmpl, call.flag
         strategy = tmpl.get("retryStrategy") or {}
         retry_node = self._node(call, "Retry", "Running")
         child_flag = dict(flag or {})
@@ -1122,10 +1143,17 @@ class OperatorCore(abc.ABC):
         policy = strategy.get("retryPolicy") or (
             "Always" if strategy.get("expression") else "OnFailure"
         )
-        attempt = 0
-        last: dict[str, Any] | None = None
-        first_started = time.monotonic()
+        state = _Retries(strategy, policy, limit, child_flag, first_started=time.monotonic())
+        return await self._retry_attempts(call, retry_node, state)
+
+    async def _retry_attempts(
+        self, call: TemplateCall, retry_node: dict[str, Any], state: _Retries
+    ) -> dict[str, Any]:
+        """Attempt after attempt from `state.attempt` on, until one ends the retry node or
+        is daemoned."""
+        name, tmpl = call.name, call.tmpl
         while True:
+            attempt, last = state.attempt, state.last
             child_name = f"{name}({attempt})"
             self.add_child(name, child_name)
             local = {
@@ -1149,25 +1177,69 @@ class OperatorCore(abc.ABC):
                 )
             except ArgoError as err:
                 return self.mark_error(retry_node, err)
-            last = await self._execute_kind(
-                replace(call, name=child_name, tmpl=attempt_tmpl, flag=child_flag)
+            last = state.last = await self._execute_kind(
+                replace(call, name=child_name, tmpl=attempt_tmpl, flag=state.child_flag)
             )
             if last.get("daemoned") and not is_fulfilled(last["phase"]):
                 retry_node["daemoned"] = True
                 self.mark(retry_node, last["phase"])
+                boundary = self.nodes.get(call.boundary_id)
+                if boundary is not None and boundary["type"] == "DAG":
+                    self.background(self._keep_daemon_up(call, retry_node, state))
                 return retry_node
             if last["phase"] not in ("Failed", "Error"):
                 if last.get("outputs"):
                     retry_node["outputs"] = copy.deepcopy(last["outputs"])
                 return self.mark(retry_node, "Succeeded")
             decision = await self._retry_decision(
-                strategy, policy, limit, attempt, last, retry_node, first_started
+                state.strategy,
+                state.policy,
+                state.limit,
+                attempt,
+                last,
+                retry_node,
+                state.first_started,
             )
             if decision is not None:
                 if last.get("outputs"):
                     retry_node["outputs"] = copy.deepcopy(last["outputs"])
                 return self.mark(retry_node, last["phase"], decision)
-            attempt += 1
+            state.attempt += 1
+
+    async def _keep_daemon_up(
+        self, call: TemplateCall, retry_node: dict[str, Any], state: _Retries
+    ) -> None:
+        """A daemon task's retry node in a DAG: when its daemoned attempt ends by itself
+        while the DAG runs, the next attempt starts, as the DAG re-executes its daemoned
+        tasks (dag.go, "pre-execute daemoned tasks"; daemon_pod_test.go,
+        TestDaemonPodRetry). The retry node stays daemoned meanwhile, and when no retry
+        is left it is marked as its attempt ended, still daemoned, as processNodeRetries
+        leaves it. A steps template does not look at its finished step groups again."""
+        last = state.last
+        if last is None:
+            return
+        while not is_fulfilled(last["phase"]) and not self.shutdown:
+            event = self._node_waiters.setdefault(last["id"], asyncio.Event())
+            await event.wait()
+            event.clear()
+        if self.shutdown or not retry_node.get("daemoned") or last["phase"] == "Succeeded":
+            return  # killed with its DAG (or the workflow)
+        decision = await self._retry_decision(
+            state.strategy,
+            state.policy,
+            state.limit,
+            state.attempt,
+            last,
+            retry_node,
+            state.first_started,
+        )
+        if not retry_node.get("daemoned"):
+            return
+        if decision is not None:
+            self.mark(retry_node, last["phase"], decision)
+            return
+        state.attempt += 1
+        await self._retry_attempts(call, retry_node, state)
 
     async def _retry_decision(
         self,
@@ -1319,6 +1391,8 @@ class OperatorCore(abc.ABC):
             merged = dict(node)
             if last.get("outputs"):
                 merged["outputs"] = last["outputs"]
+            if last.get("podIP"):  # a daemon's: `{{steps.X.ip}}` of its retry node
+                merged["podIP"] = last["podIP"]
             return merged
         return node
 
@@ -1436,13 +1510,33 @@ class OperatorCore(abc.ABC):
 
     # ---- daemons ----------------------------------------------------------------------
 
-    def _kill_daemons(self, boundary_id: str) -> None:
-        for nid in self._daemons.pop(boundary_id, []):
-            self.host.pods.stop_daemon(self, self.nodes[nid])
+    def _kill_daemons(self, boundary_id: str | None) -> None:
+        """Argo's killDaemonedChildren: every daemoned node of the boundary (all of them
+        for None) ends Succeeded, no longer daemoned, its message kept; a pod's processes
+        are then terminated."""
+        for nid in sorted(self._daemoned):
+            node = self.nodes[nid]
+            if boundary_id is not None and node.get("boundaryID", "") != boundary_id:
+                continue
+            node.pop("daemoned", None)
+            self.mark(node, "Succeeded")
+            if node["type"] == "Pod":
+                self.host.pods.stop_daemon(node)
 
     def _kill_all_daemons(self) -> None:
-        for boundary in list(self._daemons):
-            self._kill_daemons(boundary)
+        self._kill_daemons(None)
+
+    async def _daemons_gone(self) -> None:
+        """Until the processes of every daemon (and of anything else run alongside the
+        workflow) have ended: nothing of a run outlives it."""
+        self._kill_all_daemons()
+        if not self._background:
+            return
+        while self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+        if self.status.get("finishedAt"):
+            self.status["progress"] = self._progress()  # a killed script daemon failed
+            self._changed()
 
 
 # Kubernetes' IsValidLabelValue.

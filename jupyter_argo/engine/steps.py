@@ -32,7 +32,7 @@ from jupyter_argo.engine.operator import (
 from jupyter_argo.engine.variables import aggregate_outputs, parameter_value
 from jupyter_argo.errors import ArgoError, UserError
 from jupyter_argo.limits import ITEMS_VARIABLE, max_items
-from jupyter_argo.status import is_fulfilled, node_id
+from jupyter_argo.status import node_id
 
 __all__ = ["StepsMixin", "expand_items", "should_expand"]
 
@@ -203,8 +203,6 @@ class StepsMixin(HooksMixin):
         node = await self._await_with_hooks(step, node, task, ctx, hooks, "steps")
         if node["phase"] in ("Failed", "Error"):
             ctx.failed = True
-        if node.get("daemoned") and not is_fulfilled(node["phase"]):
-            self._daemons.setdefault(ctx.boundary_id, []).append(node["id"])
         await self._after_node(step, node, ctx, hooks, "steps")
 
     def _resolve_step(self, step: dict[str, Any], ctx: BoundaryContext) -> dict[str, Any]:
