@@ -94,6 +94,10 @@ class _Run:
     # The store's version of its final save: another one means another process has
     # changed it since (a retry from the command line).
     final_version: int | None = None
+    # Saves of this run, one at a time: a periodic save of an older snapshot must never
+    # land after the final one (`ending` is set, under the lock, before that is written).
+    save_lock: threading.Lock = field(default_factory=threading.Lock)
+    ending: bool = False
 
 
 class Engine:
@@ -563,7 +567,9 @@ class Engine:
             # even when the save fails.
             try:
                 try:
-                    self.store.save_workflow(snapshot)
+                    with run.save_lock:
+                        run.ending = True
+                        self.store.save_workflow(snapshot)
                     run.final_version = self.store.workflow_version(
                         snapshot["metadata"]["name"], snapshot["metadata"]["namespace"]
                     )
@@ -731,16 +737,17 @@ class Engine:
                 self._schedule_persist(run)
 
         def save(snapshot: dict[str, Any], requests: list[int]) -> None:
-            if run.done:
-                # Ended meanwhile (perhaps from outside, by `interrupt`): not older; its
-                # final save has what the requests did.
-                with contextlib.suppress(StoreError):
-                    self.store.finish_requests(requests)
-                return
             began = time.monotonic()
             try:
-                self.store.save_workflow(snapshot)
-                self.store.finish_requests(requests)
+                with run.save_lock:
+                    if run.done or run.ending:
+                        # Ended meanwhile (perhaps from outside, by `interrupt`): not
+                        # older; its final save has what the requests did.
+                        with contextlib.suppress(StoreError):
+                            self.store.finish_requests(requests)
+                        return
+                    self.store.save_workflow(snapshot)
+                    self.store.finish_requests(requests)
             except StoreError as err:
                 # A full (or failing) store: the run cannot be recorded, so it ends now.
                 if run.operator is not None:
