@@ -12,7 +12,7 @@ controller default). A `RepositorySource` supplies ConfigMaps and the controller
 locally that default is the embedded directory (`embedded_repository`), which records its
 objects as key-only S3 locations exactly as a default S3 repository would.
 `open_repository` gives the `Repository` (local directory, S3-compatible, GCS, HTTP)
-holding a location.
+holding a location; `list_objects` lists a location's objects as Argo's drivers do.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from jupyter_argo._lazy import lazy_names
 
 if TYPE_CHECKING:
+    from jupyter_argo.artifacts._listing import list_objects
     from jupyter_argo.artifacts._passing import load_input, save_output
     from jupyter_argo.artifacts._repository import (
         DEFAULT_KEY_FORMAT,
@@ -52,6 +53,7 @@ __all__ = [
     "default_repository",
     "embedded_repository",
     "fetch_artifact",
+    "list_objects",
     "load_input",
     "location_key",
     "open_repository",
@@ -64,6 +66,7 @@ __all__ = [
 # Each name loads its module on first use (PEP 562): a run without artifacts resolves
 # its repository but never loads the archive formats (tarfile, zipfile, gzip).
 _HOMES = {
+    "list_objects": "_listing",
     "load_input": "_passing",
     "save_output": "_passing",
     "DEFAULT_KEY_FORMAT": "_repository",

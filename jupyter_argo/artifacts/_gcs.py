@@ -170,6 +170,29 @@ class GcsRepository:
         check_key(key)
         return self._object_exists(key) or next(iter(self._keys_below(key)), None) is not None
 
+    def list_objects(self, key: str) -> list[str] | None:
+        """Argo's GCS `ListObjects` (`listByPrefix`): the names starting with `key` (a raw
+        prefix, no `/` added), folder-like names ending in `/` skipped; just `[key]` when
+        `key` is itself an object; `[]` when nothing matches."""
+
+        def list_all() -> list[str]:
+            found: list[str] = []
+            for blob in self._client.list_blobs(self._bucket, prefix=key):
+                name = str(blob.name)
+                if name == key:
+                    return [name]
+                if not name.endswith("/"):
+                    found.append(name)
+            return found
+
+        try:
+            return with_retries(list_all, transient=_is_transient, backoff=self._backoff)
+        except RetriesExhausted as exhausted:
+            text = f"timed out waiting for the condition: {exhausted.last}"
+        except Exception as error:
+            text = str(error)
+        raise ArtifactError(self._redact(text))
+
     def open(self, key: str) -> BinaryIO:
         check_key(key)
         if not self._object_exists(key):

@@ -22,7 +22,13 @@ from typing import BinaryIO
 
 from jupyter_argo.errors import ArtifactError, NotFoundError
 
-__all__ = ["HttpRepository", "with_path"]
+__all__ = ["LIST_UNSUPPORTED", "HttpRepository", "with_path"]
+
+LIST_UNSUPPORTED = (
+    "ListObjects is currently not supported for this artifact type, "
+    "but it will be in a future version"
+)
+"""The error of Argo's drivers that cannot list (http, artifactory, git, raw)."""
 
 _TIMEOUT = 60.0
 _SENSITIVE = {"authorization", "cookie", "proxy-authorization"}
@@ -132,6 +138,10 @@ class HttpRepository:
         except NotFoundError:
             return False
         return True
+
+    def list_objects(self, key: str) -> list[str] | None:
+        """Argo's HTTP and Artifactory drivers cannot list."""
+        raise ArtifactError(LIST_UNSUPPORTED)
 
     def open(self, key: str) -> BinaryIO:
         """A streaming reader of the URL at path `key`."""

@@ -11,7 +11,7 @@ import posixpath
 
 from jupyter_argo.errors import ArtifactError
 
-__all__ = ["check_key", "join_key", "relative_part"]
+__all__ = ["check_key", "go_clean", "join_key", "relative_part"]
 
 
 def check_key(key: str, *, what: str = "key") -> str:
@@ -35,6 +35,13 @@ def join_key(*parts: str) -> str:
     joined = posixpath.normpath("/".join(kept))
     # POSIX keeps a leading `//`; Go's Clean does not.
     return "/" + joined.lstrip("/") if joined.startswith("//") else joined
+
+
+def go_clean(key: str) -> str:
+    """Go's `filepath.Clean` of a key: `.` and `..` parts resolved, slashes deduplicated,
+    no trailing slash."""
+    cleaned = posixpath.normpath(key)
+    return "/" + cleaned.lstrip("/") if cleaned.startswith("//") else cleaned
 
 
 def relative_part(key: str, prefix: str) -> str:

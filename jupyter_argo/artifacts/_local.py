@@ -16,7 +16,7 @@ import stat
 from pathlib import Path
 from typing import BinaryIO
 
-from jupyter_argo.artifacts._keys import check_key
+from jupyter_argo.artifacts._keys import check_key, go_clean
 from jupyter_argo.errors import ArtifactError, NotFoundError
 
 __all__ = ["LocalRepository", "copy_file"]
@@ -82,6 +82,10 @@ def _files_below(directory: Path) -> list[tuple[Path, str]]:
             if path.is_file():
                 found.append((path, path.relative_to(directory).as_posix()))
     return found
+
+
+def _s3_order(key: str) -> bytes:
+    return key.encode("utf-8", "surrogateescape")
 
 
 class LocalRepository:
@@ -162,6 +166,25 @@ class LocalRepository:
 
     def exists(self, key: str) -> bool:
         return self._path(key).exists()
+
+    def list_objects(self, key: str) -> list[str] | None:
+        """As the S3 repository this one stands in for (Argo's S3 `ListObjects`): every
+        object key under `key/` (the whole repository for `""`) in S3's order, by bytes;
+        None (Go's nil list) when there are none but `key` is itself an object."""
+        prefix = check_key(go_clean(key)) if key.strip("/") else ""
+        directory = self.root.joinpath(*prefix.split("/")) if prefix else self.root
+        found = _files_below(directory) if directory.is_dir() else []
+        keys = sorted((f"{prefix}/{rel}" if prefix else rel for _, rel in found), key=_s3_order)
+        if keys:
+            return keys
+        if not prefix:
+            raise ArtifactError(
+                f"failed to check if key {key} exists from the local repository {self.root}: "
+                "Object name cannot be empty"
+            )
+        if self._path(key).is_file():
+            return None
+        raise NotFoundError(f"no key found of name {key}")
 
     def open(self, key: str) -> BinaryIO:
         """A streaming reader of the object at `key` (a file, not a prefix)."""

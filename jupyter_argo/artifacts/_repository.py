@@ -78,6 +78,10 @@ class Repository(Protocol):
     def open(self, key: str) -> BinaryIO:
         """A streaming reader of the object `key`."""
 
+    def list_objects(self, key: str) -> list[str] | None:
+        """The keys of the objects under `key`, as Argo's driver `ListObjects` lists them
+        (None where Go's list is nil); data templates' `artifactPaths`."""
+
 
 @dataclass(frozen=True)
 class RepositoryConfig:

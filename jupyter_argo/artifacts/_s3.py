@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
-from jupyter_argo.artifacts._keys import check_key, join_key, relative_part
+from jupyter_argo.artifacts._keys import check_key, go_clean, join_key, relative_part
 from jupyter_argo.artifacts._retry import Backoff, RetriesExhausted, with_retries
 from jupyter_argo.errors import ArtifactError, NotFoundError
 
@@ -125,6 +125,16 @@ def _reason(error: BaseException) -> str:
         details = response["Error"]
         message = details.get("Message") or ""
         return f"{details['Code']}: {message}" if message else str(details["Code"])
+    return str(error) or type(error).__name__
+
+
+def _go_reason(error: BaseException) -> str:
+    """What minio-go's error says: the server's message (its code when there is none)."""
+    error = _unwrap(error)
+    response = getattr(error, "response", None)
+    if isinstance(response, dict) and response.get("Error", {}).get("Code"):
+        details = response["Error"]
+        return str(details.get("Message") or f"Error response code {details['Code']}.")
     return str(error) or type(error).__name__
 
 
@@ -378,6 +388,69 @@ class S3Repository:
     def exists(self, key: str) -> bool:
         check_key(key)
         return self._object_exists(key) or next(iter(self._keys_below(key)), None) is not None
+
+    def list_objects(self, key: str) -> list[str] | None:
+        """Argo's `ListObjects` (its `listObjects`, `ListDirectory` and `KeyExists`): every
+        object key under `key/` (the whole bucket for `""`), in the server's order, without
+        directory markers; None (Go's nil list) when there are none but `key` is itself an
+        object. Errors are worded as Argo's driver words them."""
+        prefix = go_clean(key) + "/" if key else ""
+        keys: list[str] = []
+
+        def list_all() -> None:
+            keys.clear()
+            token: str | None = None
+            while True:
+                kwargs: dict[str, Any] = {"Bucket": self.options.bucket, "Prefix": prefix}
+                if token:
+                    kwargs["ContinuationToken"] = token
+                page = self._client.list_objects_v2(**kwargs)
+                keys.extend(
+                    str(item["Key"])
+                    for item in page.get("Contents", [])
+                    if not str(item["Key"]).endswith("/")
+                )
+                if not page.get("IsTruncated"):
+                    return
+                token = page.get("NextContinuationToken")
+
+        self._argo_call("failed to list directory", list_all)
+        if keys:
+            return keys
+        checking = f"failed to check if key {key} exists from bucket {self.options.bucket}"
+        if not key:
+            # minio-go refuses an empty object name before asking the server.
+            raise ArtifactError(f"{checking}: Object name cannot be empty")
+        if not self._argo_call(checking, lambda: self._head_exists(key)):
+            raise NotFoundError(f"no key found of name {key}")
+        return None
+
+    def _head_exists(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self._client.head_object(Bucket=self.options.bucket, Key=key)
+        except ClientError as error:
+            if _error_code(error) in _NOT_FOUND_CODES:
+                return False
+            raise
+        return True
+
+    def _argo_call(self, what: str, attempt: Callable[[], T]) -> T:
+        """`attempt()` with Argo's executor retries; errors as `what: <server's message>`,
+        and `timed out waiting for the condition: ...` once transient ones run out (Argo's
+        `waitutil.Backoff`)."""
+        from boto3.exceptions import Boto3Error
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return with_retries(attempt, transient=_is_transient, backoff=self._backoff)
+        except RetriesExhausted as exhausted:
+            reason = _go_reason(exhausted.last)
+            text = f"timed out waiting for the condition: {what}: {reason}"
+        except (ClientError, BotoCoreError, Boto3Error) as error:
+            text = f"{what}: {_go_reason(error)}"
+        raise ArtifactError(self._redact(text))
 
     def open(self, key: str) -> BinaryIO:
         """A streaming reader of the object `key`."""

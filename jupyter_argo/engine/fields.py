@@ -29,7 +29,6 @@ MOUNT: Final = "~mount"
 EVENTS: Final = "~events"
 REFUSE_RESOURCE: Final = "!resource"
 REFUSE_PLUGIN: Final = "!plugin"
-REFUSE_DATA: Final = "!data"
 
 _MAX_REFERENCED: Final = 1000  # stored templates walked per workflow
 
@@ -47,7 +46,6 @@ REASONS: Final[dict[str, str]] = {
     EVENTS: "Argo Events bindings do not reach the local engine",
     REFUSE_RESOURCE: "creates Kubernetes objects",
     REFUSE_PLUGIN: "needs an executor plugin",
-    REFUSE_DATA: "is not supported locally yet",
 }
 
 # Volume sources a local run cannot reach: the mount is an empty directory.
@@ -140,7 +138,7 @@ TYPES: Final[dict[str, dict[str, str]]] = {
         "containerSet": "ContainerSetTemplate",
         "daemon": RUN,
         "dag": "DAGTemplate",
-        "data": REFUSE_DATA,
+        "data": RUN,  # engine/data.py
         "executor": CLUSTER,
         "failFast": RUN,
         "hostAliases": CLUSTER,

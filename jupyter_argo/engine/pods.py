@@ -225,10 +225,18 @@ class PodHost:
                 "and need the kubernetes backend"
             )
         if tmpl.get("data") is not None:
-            raise UnsupportedError(
-                f"template '{tmpl.get('name')}': data templates are not supported by the "
-                "local engine yet"
+            from jupyter_argo.engine.data import run_data
+
+            node["hostNodeName"] = socket.gethostname()
+            await run_data(
+                op,
+                node,
+                tmpl,
+                default=self._archive_repository(tmpl),
+                secrets=self.secret_value,
+                io=_IO,
             )
+            return
         from jupyter_argo.executors import SandboxSpec
 
         pod = pod_name(op.name, node["name"], _template_name(node, tmpl))

@@ -18,7 +18,7 @@ from jupyter_argo.expr import _ast as ast
 from jupyter_argo.expr._builtins import BUILTINS, PREDICATE_BUILTINS
 from jupyter_argo.expr._gotime import Duration, time_method
 from jupyter_argo.expr._regex import RegexError, compile_re2
-from jupyter_argo.expr._values import AnyKeyMap, GoFunc, Struct, go_param_name
+from jupyter_argo.expr._values import AnyKeyMap, GoFunc, StringSlice, Struct, go_param_name
 
 __all__ = ["CheckFailure", "Nature", "check", "free_names", "nature_of"]
 
@@ -105,6 +105,8 @@ def nature_of(value: Any) -> Nature:
         return Nature("anymap")
     if isinstance(value, Mapping):
         return MAP
+    if isinstance(value, StringSlice):
+        return Nature("array", elem=STRING)
     if isinstance(value, list | tuple):
         return ARRAY
     if isinstance(value, datetime):

@@ -83,7 +83,7 @@ def _signature(env: Mapping[str, Any], name: str) -> Any:
         return (name, nature.struct.name, tuple(nature.struct.fields))
     if nature.func is not None:
         return (name, nature.func.name, nature.func.params, nature.func.variadic)
-    return (name, nature.kind)
+    return (name, nature.kind, nature.elem)
 
 
 @lru_cache(maxsize=1024)

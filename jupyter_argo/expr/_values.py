@@ -22,6 +22,7 @@ __all__ = [
     "AnyKeyMap",
     "GoError",
     "GoFunc",
+    "StringSlice",
     "Struct",
     "add",
     "deep_equal",
@@ -72,6 +73,13 @@ class AnyKeyMap(dict):  # type: ignore[type-arg]
     """A Go map[interface{}]...: what groupBy and fromPairs build. JSON cannot encode it."""
 
     go_name = "map[interface {}]interface {}"
+
+
+class StringSlice(list):  # type: ignore[type-arg]
+    """A Go []string in an environment: expr's checker knows its elements are strings
+    (a data template's `data`, the listed artifact paths)."""
+
+    go_name = "[]string"
 
 
 @dataclass(frozen=True)
