@@ -187,22 +187,6 @@ TYPES: Final[dict[str, dict[str, str]]] = {
         "withSequence": RUN,
     },
     "DAGTemplate": {"failFast": RUN, "target": RUN, "tasks": "[DAGTask]"},
-    "DAGTask": {
-        "arguments": "Arguments",
-        "continueOn": RUN,
-        "dependencies": RUN,
-        "depends": RUN,
-        "hooks": "{LifecycleHook}",
-        "inline": "Template",
-        "name": RUN,
-        "onExit": RUN,
-        "template": RUN,
-        "templateRef": RUN,
-        "when": RUN,
-        "withItems": RUN,
-        "withParam": RUN,
-        "withSequence": RUN,
-    },
     "LifecycleHook": {
         "arguments": "Arguments",
         "expression": RUN,
@@ -362,6 +346,8 @@ TYPES: Final[dict[str, dict[str, str]]] = {
 TYPES["UserContainer"] = {**TYPES["Container"], "mirrorVolumeMounts": RUN}
 TYPES["ScriptTemplate"] = {**TYPES["Container"], "source": RUN}
 TYPES["ContainerNode"] = {**TYPES["Container"], "dependencies": RUN}
+# A DAG task is a step that also says what it depends on.
+TYPES["DAGTask"] = {**TYPES["WorkflowStep"], "dependencies": RUN, "depends": RUN}
 
 
 class Finding(tuple[str, str]):

@@ -358,6 +358,8 @@ class OperatorCore(abc.ABC):
             labels[name] = self.globals[f"workflow.labels.{name}"] = str(value)
         for name, value in (wanted.get("annotations") or {}).items():
             annotations[name] = self.globals[f"workflow.annotations.{name}"] = str(value)
+        from jupyter_argo.expr._values import go_type
+
         env = expr.expand_variables(self.globals)
         for name, source in (wanted.get("labelsFrom") or {}).items():
             expression = str((source or {}).get("expression", ""))
@@ -370,7 +372,7 @@ class OperatorCore(abc.ABC):
             if not isinstance(value, str):
                 raise UserError(
                     f'failed to evaluate label "{name}" expression "{expression}" evaluted to'
-                    f" {_go_type(value)} but must be a string"
+                    f" {go_type(value)} but must be a string"
                 )
             _check_label_value(
                 value,
@@ -1556,23 +1558,6 @@ def _check_label_value(value: str, what: str) -> None:
         )
     if errors:
         raise UserError(f"{what}: {';'.join(errors)}")
-
-
-def _go_type(value: Any) -> str:
-    """The Go type expr-lang's result has, as Argo's message prints it (%T)."""
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "float64"
-    if value is None:
-        return "<nil>"
-    if isinstance(value, list):
-        return "[]interface {}"
-    if isinstance(value, Mapping):
-        return "map[string]interface {}"
-    return type(value).__name__
 
 
 DISPLAY_NAME_ANNOTATION = "workflows.argoproj.io/display-name"
