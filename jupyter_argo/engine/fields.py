@@ -21,6 +21,7 @@ RUN: Final = ""  # honoured (or refused with a message where it is used: never s
 CLUSTER: Final = "~cluster"
 RESOURCES: Final = "~resources"
 PROBES: Final = "~probes"
+PROBE_TIMING: Final = "~probe-timing"
 LIFECYCLE: Final = "~lifecycle"
 METRICS: Final = "~metrics"
 TTL: Final = "~ttl"
@@ -36,7 +37,8 @@ _MAX_REFERENCED: Final = 1000  # stored templates walked per workflow
 REASONS: Final[dict[str, str]] = {
     CLUSTER: "scheduling and pod settings that mean something on a cluster only",
     RESOURCES: "resource requests and limits are not enforced locally",
-    PROBES: "liveness and startup probes are not run locally",
+    PROBES: "liveness and startup probes, and exec or gRPC checks, are not run locally",
+    PROBE_TIMING: "a readiness probe is tried every 0.1 s, for up to 60 s, locally",
     LIFECYCLE: "container lifecycle handlers are not run locally",
     METRICS: "Prometheus metrics are not exported locally",
     TTL: "local runs are kept until deleted (jupyter-argo delete)",
@@ -279,7 +281,7 @@ TYPES: Final[dict[str, dict[str, str]]] = {
         "livenessProbe": PROBES,
         "name": RUN,
         "ports": RUN,  # informational in Kubernetes too
-        "readinessProbe": RUN,  # a daemon is ready when it answers
+        "readinessProbe": "Probe",  # a daemon is ready when it answers
         "resizePolicy": CLUSTER,
         "resources": RESOURCES,
         "restartPolicy": CLUSTER,
@@ -294,6 +296,18 @@ TYPES: Final[dict[str, dict[str, str]]] = {
         "volumeDevices": CLUSTER,
         "volumeMounts": "[VolumeMount]",
         "workingDir": RUN,
+    },
+    "Probe": {
+        "exec": PROBES,
+        "failureThreshold": PROBE_TIMING,
+        "grpc": PROBES,
+        "httpGet": RUN,  # a status of 200-399 is ready
+        "initialDelaySeconds": RUN,
+        "periodSeconds": PROBE_TIMING,
+        "successThreshold": PROBE_TIMING,
+        "tcpSocket": RUN,
+        "terminationGracePeriodSeconds": PROBE_TIMING,
+        "timeoutSeconds": PROBE_TIMING,
     },
     "EnvVar": {"name": RUN, "value": RUN, "valueFrom": "EnvVarSource"},
     "EnvVarSource": {
