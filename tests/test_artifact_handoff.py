@@ -113,3 +113,41 @@ def test_once_the_run_is_over_its_artifacts_come_from_the_repository(tmp_path: P
     later = Run(LocalBackend(home=home), wf)
     assert later.node("produce").outputs.artifacts["blob"].bytes() == EXPECTED
     assert later.node("produce").outputs.artifacts["dir"].path().is_dir()
+
+
+LISTED = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: listed-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {name: produce, template: produce}
+    - - {name: list, template: list}
+  - name: produce
+    script:
+      image: python:3.11
+      command: [python]
+      source: |
+        import os
+        with open("/tmp/blob", "wb") as f:
+            f.write(os.urandom(32 << 20))
+    outputs:
+      artifacts:
+      - {name: blob, path: /tmp/blob, s3: {key: "made/{{workflow.name}}/blob.tgz"}}
+  - name: list
+    data:
+      source: {artifactPaths: {name: made, s3: {bucket: any, key: "made/{{workflow.name}}"}}}
+      transformation: [{expression: data}]
+"""
+
+
+def test_a_data_template_lists_what_the_step_before_it_stored(tmp_path: Path) -> None:
+    """A data template reads the repository itself (no hand-off): the stores still
+    running in the background are finished before it lists."""
+    _backend, wf = run(LISTED, tmp_path / "home")
+    assert wf["status"]["phase"] == "Succeeded", wf["status"].get("message")
+    name = wf["metadata"]["name"]
+    assert node(wf, "list")["outputs"]["result"] == f'["made/{name}/blob.tgz"]'

@@ -122,6 +122,14 @@ class Handoffs:
             future.result()
         load_input(artifact, dest, default=default, secrets=secrets)
 
+    def settle(self) -> None:
+        """Until every store begun so far is done (failed or not: `drain` reports it), for
+        a reader of the repository itself, as a data template's listing is."""
+        with self._lock:
+            stores = list(self._stores.values())
+        for future in stores:
+            future.exception()
+
     def drain(self) -> str:
         """Wait for every store; remove the snapshots. The first failure, or ""."""
         with self._lock:

@@ -228,6 +228,8 @@ class PodHost:
             from jupyter_argo.engine.data import run_data
 
             node["hostNodeName"] = socket.gethostname()
+            if self.handoffs is not None:  # it lists the repository: all of it stored
+                await asyncio.get_running_loop().run_in_executor(_IO, self.handoffs.settle)
             await run_data(
                 op,
                 node,
