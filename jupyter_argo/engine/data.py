@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from jupyter_argo import expr
 from jupyter_argo.errors import ArgoError
@@ -27,12 +27,23 @@ from jupyter_argo.expr._values import StringSlice
 
 if TYPE_CHECKING:
     from jupyter_argo.artifacts import RepositoryConfig, SecretLookup
-    from jupyter_argo.engine.pods import PodOperator
+
 
 __all__ = ["EXIT_ERROR", "DataError", "process_data", "run_data"]
 
 EXIT_ERROR = 64
 """argoexec's exit code for its own errors (cmd/argoexec/main.go)."""
+
+
+class DataOperator(Protocol):
+    """What a data template needs of the operator (pods.py's PodOperator has it; a
+    Protocol of its own keeps this module out of an import cycle with pods.py)."""
+
+    def mark(
+        self, node: dict[str, Any], phase: str, message: str | None = None
+    ) -> dict[str, Any]: ...
+    def add_node_outputs_to_globals(self, outputs: Mapping[str, Any]) -> None: ...
+
 
 Lister = Callable[[Mapping[str, Any]], "list[str] | None"]
 
@@ -84,7 +95,7 @@ def result_json(value: Any) -> str:
 
 
 async def run_data(
-    op: PodOperator,
+    op: DataOperator,
     node: dict[str, Any],
     tmpl: Mapping[str, Any],
     *,
