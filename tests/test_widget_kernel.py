@@ -241,4 +241,5 @@ def test_a_blocking_cell_pushes_details_and_streams_running_logs(
     running = [t.count("tick") for t in slow_tails if "tick" in t]
     assert len(running) >= 3, slow_tails  # about once a second over ~6 s
     assert running == sorted(running)
-    assert running[0] < running[-1] == 8
+    # Growing while it ran (the last tail, sent as it ends, may follow the cell's end).
+    assert running[0] < running[-1]
