@@ -83,7 +83,13 @@ class Widget(Progress):
             found = run.backend.logs(run.name, run.namespace, node=node_id)
             return "\n".join(line for _, line in found)
 
-        self.view = WorkflowView(workflow, logs=logs, backend=str(run.backend.name))
+        from jupyter_argo.widgets.actions import RunActions
+
+        self._run = run
+        actions = RunActions(run.backend, run.name, run.namespace, retried=self._retried)
+        self.view = WorkflowView(
+            workflow, logs=logs, backend=str(run.backend.name), actions=actions
+        )
         self._coalescer: Coalescer[Workflow] = Coalescer(self.view.update, name="argo-view")
 
     def show(self) -> None:
@@ -97,6 +103,13 @@ class Widget(Progress):
     def close(self, workflow: Workflow) -> None:
         self._coalescer.close(flush=False, timeout=5)
         self.view.update(workflow)
+
+    def _retried(self) -> None:
+        # A retried run goes on under its name: the same view follows it again.
+        from jupyter_argo.widgets import Coalescer
+
+        self._coalescer = Coalescer(self.view.update, name="argo-view")
+        follow_in_background(self._run, self, done=self.close)
 
 
 def prepare(mode: str) -> None:

@@ -920,3 +920,77 @@ def test_a_nodes_artifacts_are_previewed_in_the_panel(lab: Lab, page: Any) -> No
         timeout=GRAPH_TIMEOUT_MS
     )
     view.locator(".argo-detail").screenshot(path=str(ARTIFACTS / "artifacts-panel.png"))
+
+
+# Argo's intermediate-parameters pattern: an approval node whose `approve` input (an enum,
+# NO by default) the person resuming it chooses; deploy runs only on YES.
+APPROVAL_CELL = """%%argo
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: approve-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {name: approval, template: approval}
+    - - name: deploy
+        template: deploy
+        when: "{{steps.approval.outputs.parameters.approve}} == YES"
+  - name: approval
+    suspend: {}
+    inputs:
+      parameters:
+      - {name: approve, default: 'NO', enum: ['YES', 'NO'], description: Deploy?}
+    outputs:
+      parameters:
+      - name: approve
+        valueFrom: {supplied: {}}
+  - name: deploy
+    container: {image: alpine, command: [echo, deploying]}
+"""
+
+
+@pytest.mark.slow
+def test_actions_resume_a_suspended_node_with_its_values_while_the_cell_blocks(
+    lab: Lab, page: Any
+) -> None:
+    """The header offers the Argo UI's actions; a suspended node's panel has its resume
+    form. Chosen and resumed while the `%%argo` cell blocks the kernel, the value is the
+    node's output and the run goes on (issue 13 item 4)."""
+    write_notebook(lab.root / "actions.ipynb", ["%load_ext jupyter_argo", APPROVAL_CELL])
+    open_notebook(page, lab, "actions.ipynb")
+    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+    view = page.locator(".argo-view")
+    view.locator(".argo-actions .argo-action-resume").wait_for(timeout=GRAPH_TIMEOUT_MS)
+    offered = view.locator(".argo-actions button").all_inner_texts()
+    assert offered == ["Resume", "Stop", "Terminate"], offered
+    assert "*" in cell(page, 1).locator(".jp-InputPrompt").inner_text()
+    view.locator(f'g.node[id="{_node_id(page, "approval")}"]').click()
+    form = view.locator(".argo-detail form.argo-resume")
+    form.wait_for(timeout=10_000)
+    choice = form.locator("select[name=approve]")
+    assert choice.input_value() == "NO"  # the enum starts at its default, as in the UI
+    choice.select_option("YES")
+    view.scroll_into_view_if_needed()
+    _shot(page, "actions-resume-form-while-the-cell-blocks")
+    form.locator("button.argo-resume-node").click()
+    page.wait_for_function(
+        "() => document.querySelector('.argo-view .argo-header .argo-badge')"
+        "?.textContent.includes('Succeeded')",
+        timeout=GRAPH_TIMEOUT_MS,
+    )
+    deploy = view.locator(f'g.node[id="{_node_id(page, "deploy")}"]')
+    assert "phase-Succeeded" in (deploy.get_attribute("class") or "")
+    assert view.locator(".argo-actions button").count() == 0  # nothing to do once done
+    page.wait_for_function(
+        "() => !document.querySelectorAll('.jp-Cell')[1]"
+        "?.querySelector('.jp-InputPrompt')?.textContent.includes('*')",
+        timeout=GRAPH_TIMEOUT_MS,
+    )
+    # Still selected: its panel now shows the output the form supplied.
+    outputs = view.locator(".argo-detail .argo-section").nth(1)
+    outputs.get_by_text("YES", exact=True).wait_for(timeout=10_000)
+    assert "resumed approval" in view.locator(".argo-action-note").inner_text()
+    view.scroll_into_view_if_needed()
+    _shot(page, "actions-resumed")

@@ -22,6 +22,11 @@ Design. One anywidget (JupyterLab, Notebook 7, VS Code, Colab): a small ES modul
 - Artifacts: `artifacts` carries each node's (name, location, the Python that reads it)
   with the updates, so a click lists them even while a cell keeps the kernel busy; the
   browser asks the Jupyter server extension (`jupyter_argo.server`) for their previews.
+- Actions: with `actions` (a run's, `widgets/actions.py`) the header offers the Argo UI's
+  buttons (`header["actions"]`) and a suspended node's panel its resume form (`detail`'s
+  `resume`). A button sends an `action` message; the view's custom messages are handled
+  on a kernel subshell (`subshell.py`), so it is answered (`{"type": "action", ok,
+  message}`) while a cell blocks the kernel.
 - Bad input (no status, nodes pointing at missing children, ...) shows what can be shown;
   `header["problems"]` says in words what could not be.
 - `update(workflow)` applies one snapshot now; `follow(stream)` applies a watch stream
@@ -67,7 +72,9 @@ from jupyter_argo.render.summary import (
     text_summary,
 )
 from jupyter_argo.render.svg import draw_parts, recolour, stack, with_title
+from jupyter_argo.widgets.actions import ACTIONS, available, suspended_inputs
 from jupyter_argo.widgets.coalesce import Follower
+from jupyter_argo.widgets.subshell import route_custom_messages
 
 __all__ = ["STATIC_KEY", "WIDGET_VIEW", "WorkflowView"]
 
@@ -80,6 +87,16 @@ _LOG_CHARS = 16_000
 _LOG_REFRESH = 1.0  # seconds between log fetches for a running node
 
 Logs = Callable[[str], str]
+# Does an action (`widgets.actions.RunActions`): (action, node ID or "", parameters);
+# raises with the backend's message when refused.
+Act = Callable[[str, str, Mapping[str, str] | None], object]
+_DONE_WORDS = {
+    "retry": "retrying",
+    "suspend": "suspended",
+    "resume": "resumed",
+    "stop": "stopping",
+    "terminate": "terminating",
+}
 
 
 class WorkflowView(anywidget.AnyWidget):  # type: ignore[misc]
@@ -120,10 +137,12 @@ class WorkflowView(anywidget.AnyWidget):  # type: ignore[misc]
         logs: Logs | None = None,
         collapse: Collapse = FOLD,
         backend: str = "",
+        actions: Act | None = None,
     ) -> None:
         super().__init__()
         self._lock = threading.RLock()
         self._logs = logs
+        self._actions = actions
         self._collapse = collapse
         self._expanded: set[str] = set()
         self._workflow: Mapping[str, Any] = {}
@@ -143,6 +162,8 @@ class WorkflowView(anywidget.AnyWidget):  # type: ignore[misc]
         self.observe(self._on_selected, names="selected")
         self.observe(self._on_expanded, names="expanded")
         self.on_msg(self._on_message)
+        if self._has_kernel():  # buttons answered while a cell blocks the kernel
+            route_custom_messages(self.comm)
         with self.hold_sync():  # the first state in one message
             self._memory_key = str(self.model_id)
             self.backend = backend
@@ -228,6 +249,8 @@ class WorkflowView(anywidget.AnyWidget):  # type: ignore[misc]
             self.groups = graph.groups()
             header = self._with_failure(_header(clean), clean)
             header["problems"] = list(problems)
+            header["actionable"] = self._actions is not None
+            header["actions"] = available(clean) if self._actions is not None else []
             header["foldable"] = {
                 parent: {"items": items, "name": graph.fans.get(parent, "")}
                 for parent, items in graph.expandable.items()
@@ -394,6 +417,9 @@ class WorkflowView(anywidget.AnyWidget):  # type: ignore[misc]
         return data, metadata
 
     def _on_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        if isinstance(content, Mapping) and content.get("event") == "action":
+            self._act(content)
+            return
         if not isinstance(content, Mapping) or content.get("event") != "rendered":
             return
         WorkflowView.frontend_seen = True
@@ -401,6 +427,37 @@ class WorkflowView(anywidget.AnyWidget):  # type: ignore[misc]
             if self._published is not None and not self._published_live:
                 self._published = None  # the static copy went out first: show the view again
                 self._republish_now()
+
+    # Actions: a button's message, answered on a kernel subshell while a cell blocks ----
+
+    def _act(self, request: Mapping[str, Any]) -> None:
+        """Do the action `request` asks for; the browser gets ok and a one-line message."""
+        try:
+            done, ok = self._perform(request), True
+        except Exception as err:  # one line to the panel, never a traceback
+            done, ok = _one_line(err), False
+        self.send({"type": "action", "id": request.get("id"), "ok": ok, "message": done})
+
+    def _perform(self, request: Mapping[str, Any]) -> str:
+        action, node = request.get("action"), request.get("node") or ""
+        values = request.get("parameters") or {}
+        if self._actions is None:
+            raise ValueError("this view shows a workflow, not a run: it has no actions")
+        if action not in ACTIONS:
+            raise ValueError(f"unknown action {action!r} (one of {', '.join(ACTIONS)})")
+        if not isinstance(node, str) or (node and node not in _nodes(self._workflow)):
+            raise ValueError(f"no node {node!r} in this workflow")
+        if not isinstance(values, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in values.items()
+        ):
+            raise ValueError("parameters must map names to strings")
+        if values and not (action == "resume" and node):
+            raise ValueError("only a suspended node's resume takes parameters")
+        self._actions(action, node, dict(values) or None)
+        if node:
+            shown = _nodes(self._workflow)[node]
+            return f"resumed {shown.get('displayName') or shown.get('name') or node}"
+        return _DONE_WORDS[action]
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -448,6 +505,11 @@ _PUSH_BATCH = 500  # nodes per details message
 _TAIL_CHARS = 4_000  # of each pushed log tail
 _RUNNING_TAILED = 20  # running steps whose tails are pushed each second
 _FINISHED_TAILED = 50  # finished steps given their last tail per second
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split()) or type(err).__name__
+    return _USERINFO.sub(_HIDDEN, text)[:500]
 
 
 def _tail_candidates(
@@ -569,4 +631,6 @@ def _detail(node: Mapping[str, Any], log: str) -> dict[str, Any]:
         "inputs": _io(node.get("inputs")),
         "outputs": _io(node.get("outputs")),
         "log": log,
+        # A suspended node's resume form (the Argo UI's): its input parameters.
+        "resume": suspended_inputs(node),
     }

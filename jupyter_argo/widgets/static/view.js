@@ -8,8 +8,10 @@
 // unfolded fan-outs) and `detail`; `palette` ({phase: {fill, text, glyph}}) and
 // `_memory_key` once; `backend` and `artifacts` ({node id: its artifacts}) for the
 // artifact panel, whose previews come from the server extension. We send back `selected`,
-// `expanded` (the nodes whose fan-out is unfolded) and a `rendered` message each time a
-// view is drawn.
+// `expanded` (the nodes whose fan-out is unfolded), a `rendered` message each time a
+// view is drawn, and `action` messages from the buttons (`header.actions` says which the
+// run offers; a suspended node's `resume` lists its form's fields). The kernel answers an
+// action on a subshell, so the buttons work while a cell blocks it.
 // A phase-only change repaints nodes in place: no new SVG, no layout. Zoom, pan, fit, the
 // minimap, search and the phase filter work on the SVG's viewBox and classes, here in the
 // browser, with no round-trip to the kernel.
@@ -32,6 +34,9 @@ const PHASES = ["Pending", "Running", "Suspended", "Succeeded", "Failed", "Error
 // What the user did to each widget's graph (zoom, pan, search, filter), by `_memory_key`:
 // a display re-published when a run ends renders a new view, which picks up from here.
 const memory = new Map();
+// Each widget's action in flight and the answer to its last one, by `_memory_key`: a view
+// drawn anew (the run's end re-publishes the display) keeps them.
+const acting = new Map();
 
 function formatDuration(seconds) {
   const total = Math.max(0, Math.floor(seconds));
@@ -256,7 +261,9 @@ function render({ model, el }) {
   const warnings = element("div", "argo-warnings");
   const problems = element("div", "argo-problems");
   const failure = element("div", "argo-failure");
-  head.append(phase, title, progress, duration);
+  const actionsBar = element("span", "argo-actions");
+  const actionNote = element("span", "argo-action-note argo-muted");
+  head.append(phase, title, progress, duration, actionsBar, actionNote);
 
   // Toolbar: search, phase filter, zoom.
   const tools = element("div", "argo-tools");
@@ -1001,6 +1008,7 @@ function render({ model, el }) {
     );
     problems.hidden = !(h.problems || []).length;
     drawFailure(h.failure);
+    drawActions();
     drawGroups();
     drawFoldMarks();
     tick();
@@ -1027,21 +1035,123 @@ function render({ model, el }) {
     mark();
   }
 
+  // Actions: the Argo UI's buttons for the run (`header.actions`). Stop and terminate ask
+  // for a second click. One action at a time; the kernel's answer is shown beside them.
+  const LABELS = { retry: "Retry", suspend: "Suspend", resume: "Resume", stop: "Stop", terminate: "Terminate" };
+  const CONFIRM = new Set(["stop", "terminate"]);
+  const state = acting.get(key) || { pending: "", note: "", error: false };
+  acting.set(key, state);
+  let armed = ""; // the action clicked once, waiting for its confirming click
+  function showNote() {
+    actionNote.textContent = state.note;
+    actionNote.classList.toggle("argo-action-error", state.error);
+  }
+  showNote();
+  function act(action, node, parameters) {
+    state.pending = `${Date.now()}-${Math.random()}`;
+    armed = "";
+    Object.assign(state, { note: `${LABELS[action] || action}…`, error: false });
+    showNote();
+    const request = { event: "action", id: state.pending, action, node: node || "" };
+    model.send({ ...request, parameters: parameters || {} });
+    drawActions();
+    drawDetail();
+  }
+  function drawActions() {
+    const offered = (model.get("header") || {}).actions || [];
+    actionsBar.replaceChildren(
+      ...offered.map((action) => {
+        const confirming = armed === action;
+        const label = confirming ? `${LABELS[action]}?` : LABELS[action] || action;
+        const node = button(`argo-action argo-action-${action}`, label, `${LABELS[action]} the workflow`);
+        node.disabled = Boolean(state.pending);
+        if (confirming) node.classList.add("argo-confirm");
+        node.addEventListener("click", () => {
+          if (CONFIRM.has(action) && armed !== action) {
+            armed = action;
+            setTimeout(() => {
+              if (armed === action) {
+                armed = "";
+                drawActions();
+              }
+            }, 4000);
+            drawActions();
+            return;
+          }
+          act(action);
+        });
+        return node;
+      }),
+    );
+  }
+
   // Details and log tails the kernel pushes as they change (custom messages): a click
   // is answered here at once, even while the kernel is busy with a blocking cell.
   const pushed = new Map();
   const tails = new Map();
   model.on("msg:custom", (msg) => {
+    let touched = {};
     if (msg.type === "details") {
-      for (const [id, d] of Object.entries(msg.nodes || {})) pushed.set(id, d);
+      touched = msg.nodes || {};
+      for (const [id, d] of Object.entries(touched)) pushed.set(id, d);
     } else if (msg.type === "tails") {
-      for (const [id, t] of Object.entries(msg.tails || {})) tails.set(id, t);
+      touched = msg.tails || {};
+      for (const [id, t] of Object.entries(touched)) tails.set(id, t);
+    } else if (msg.type === "action") {
+      if (msg.id === state.pending) {
+        Object.assign(state, { pending: "", note: msg.message || "", error: !msg.ok });
+      }
+      showNote();
+      drawActions();
+      drawDetail();
+      return;
     } else {
       return;
     }
     const selected = model.get("selected");
-    if (selected && (pushed.has(selected) || tails.has(selected))) drawDetail();
+    if (selected && Object.prototype.hasOwnProperty.call(touched, selected)) drawDetail();
   });
+
+  // A suspended node's resume, as the Argo UI has it: a field per input parameter (a
+  // choice for an enum), whose values become the node's output parameters. What is typed
+  // outlives the panel's redraws.
+  const typed = new Map(); // node id -> {parameter: value}
+  function resumeForm(d) {
+    const form = element("form", "argo-resume");
+    const values = typed.get(d.id) || {};
+    typed.set(d.id, values);
+    for (const field of d.resume) {
+      const label = element("label", "argo-resume-field");
+      label.append(element("span", "", field.name));
+      let input;
+      if (field.enum && field.enum.length) {
+        input = element("select");
+        for (const option of field.enum) input.append(new Option(option, option));
+      } else {
+        input = element("input");
+        input.type = "text";
+      }
+      input.name = field.name;
+      input.value = values[field.name] ?? field.value;
+      input.addEventListener("input", () => (values[field.name] = input.value));
+      input.addEventListener("change", () => (values[field.name] = input.value));
+      input.addEventListener("keydown", (event) => event.stopPropagation());
+      if (field.description) label.title = field.description;
+      label.append(input);
+      form.append(label);
+    }
+    const go = button("argo-action argo-resume-node", "Resume", "Resume this node");
+    go.type = "submit";
+    go.disabled = Boolean(state.pending);
+    form.append(go);
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const parameters = {};
+      for (const field of d.resume) parameters[field.name] = values[field.name] ?? field.value;
+      act("resume", d.id, d.resume.length ? parameters : {});
+    });
+    return form;
+  }
 
   // The selected node: from what was pushed, else from the kernel's answer (`detail`).
   function shownDetail() {
@@ -1061,6 +1171,7 @@ function render({ model, el }) {
 
   function drawDetail() {
     const d = shownDetail();
+    const focused = detail.contains(document.activeElement) ? document.activeElement.name : "";
     detail.replaceChildren();
     el.append(artifactsPanel);
     detail.hidden = !d.id;
@@ -1074,6 +1185,12 @@ function render({ model, el }) {
     top.append(element("span", "argo-muted", facts.join(" · ")), close);
     detail.append(top);
     if (d.message) detail.append(element("div", "argo-message", d.message));
+    if (Array.isArray(d.resume) && d.phase === "Running" && (model.get("header") || {}).actionable) {
+      const form = resumeForm(d);
+      detail.append(form);
+      const again = focused && [...form.elements].find((e) => e.name === focused);
+      if (again) again.focus();
+    }
     const columns = element("div", "argo-columns");
     const listed = ((model.get("artifacts") || {})[d.id] || []).length > 0;
     columns.append(ioSection("Inputs", d.inputs, listed), ioSection("Outputs", d.outputs, listed));
