@@ -456,3 +456,61 @@ def test_retry_in_a_kernel_and_from_a_terminal_both_reach_the_end(
     other = value(client, "second.name").strip("'")
     cli("retry", other, "-p", "code=0")
     assert value(client, "second.wait(60).phase") == "'Succeeded'"
+
+
+RETRIED_AT_ONCE = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: at-once-}
+spec:
+  entrypoint: main
+  arguments:
+    parameters: [{name: code, value: "1"}]
+  templates:
+  - name: main
+    container:
+      image: alpine
+      command: [sh, -c]
+      args: ["echo kept > /tmp/x; sleep 1.5; cat /tmp/x; exit {{workflow.parameters.code}}"]
+"""
+
+
+def test_a_retry_at_once_is_not_undone_by_the_last_runs_background_clean_up(
+    tmp_path: Path,
+) -> None:
+    """The last run's pods and scratch files are removed in the background after it
+    ends. A retry (same workflow, same uid, same pod names) started before that removal
+    has happened must not lose its own files to it: here the removal is held back until
+    the retried pod is running, then let go."""
+    import threading
+
+    from jupyter_argo.executors import _executor
+
+    backend = LocalBackend(home=tmp_path / "home")
+    held, holding = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        holding.set()
+        held.wait(30)
+
+    _executor._discard(hold, False)  # the clean-up thread waits; what follows queues up
+    assert holding.wait(10)
+    try:
+        (manifest,) = [d.body for d in parse_text(RETRIED_AT_ONCE)]
+        name = backend.submit(manifest)["metadata"]["name"]
+        first = backend.wait(name, timeout=60)
+        assert first["status"]["phase"] == "Failed"
+        backend.retry(name, parameters={"code": "0"})
+        wait_for_node = time.monotonic() + 30
+        while time.monotonic() < wait_for_node:
+            pods = [n for n in backend.get(name)["status"]["nodes"].values() if n["type"] == "Pod"]
+            if pods and pods[0]["phase"] == "Running":
+                break
+            time.sleep(0.05)
+        time.sleep(0.3)  # the pod has written /tmp/x and sleeps
+    finally:
+        held.set()  # the last run's clean-up goes ahead now, while the retried pod runs
+    final = backend.wait(name, timeout=60)
+    assert final["status"]["phase"] == "Succeeded", final["status"].get("message")
+    (pod,) = [n for n in final["status"]["nodes"].values() if n["type"] == "Pod"]
+    assert [line for _, line in backend.logs(name, node=pod["id"])] == ["kept"]

@@ -1270,6 +1270,7 @@ def _scratch_dir(uid: str, run_dir: Path) -> Path:
     (creating a pod's directories on disk costs milliseconds per step), else the run's
     directory. `JUPYTER_ARGO_SCRATCH` chooses another place."""
     import os
+    import tempfile
 
     chosen = os.environ.get("JUPYTER_ARGO_SCRATCH")
     if chosen:
@@ -1280,9 +1281,10 @@ def _scratch_dir(uid: str, run_dir: Path) -> Path:
             stats = os.statvfs(_TMPFS)
             if os.access(_TMPFS, os.W_OK) and stats.f_bavail * stats.f_frsize > _TMPFS_FREE:
                 root = _own_directory(_TMPFS / f"jupyter-argo-scratch-{os.getuid()}") or run_dir
-    path = root / f"pods-{uid}" if root != run_dir else run_dir / "pods"
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return path
+    # A new directory each time the run starts: a retry (same uid) must not share the one
+    # the run's last start still removes in the background.
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return Path(tempfile.mkdtemp(prefix=f"pods-{uid}-", dir=root))
 
 
 def _own_directory(path: Path) -> Path | None:
