@@ -1,11 +1,16 @@
-"""JupyterLab in headless Chromium: `%%argo` cells are highlighted as YAML, or as Python
-when they hold a script; running one shows the live graph, which turns to the succeeded
-colour and answers a click on a node; a failed run shows its failed step up front and
-fails its cell in one line; the saved notebook, reopened with the kernel gone, shows the graph.
+"""JupyterLab (and Notebook 7) in headless Chromium: `%%argo` cells are highlighted as
+YAML, or as Python when they hold a script; running one shows the live graph, which turns
+to the succeeded colour and answers a click on a node; a failed run shows its failed step
+up front and fails its cell in one line; the saved notebook, reopened with the kernel
+gone, shows the graph.
 
-Real parts only: `jupyter lab` on 127.0.0.1 with this package's extension as installed,
-Debian's Chromium driven by Playwright (no browser download), the IPython kernel and the
-local engine. Screenshots go to tests/artifacts/browser/ for review.
+The view's key checks (live while a cell blocks, a wide loop folded and navigable,
+artifact previews, a failed run, the saved notebook) run in both frontends: each test
+that takes the `frontend` fixture runs once in JupyterLab and once in Notebook 7.
+
+Real parts only: `jupyter lab` and `jupyter notebook` on 127.0.0.1 with this package's
+extension as installed, Debian's Chromium driven by Playwright (no browser download), the
+IPython kernel and the local engine. Screenshots go to tests/artifacts/browser/ for review.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from typing import Any
 
 import pytest
 from browser.chromium import chromium_page, require_chromium
-from browser.lab import Lab, jupyter_lab
+from browser.lab import FRONTENDS, Lab, frontend_error, jupyter_lab
 from browser.notebook import (
     cell,
     colour_of,
@@ -82,25 +87,47 @@ spec:
 PYTHON_CELL = 'kind: str = "Workflow"'
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+def _server(tmp_path_factory: pytest.TempPathFactory, frontend: str) -> Any:
     require_chromium()
     pytest.importorskip("playwright.sync_api")
-    root = tmp_path_factory.mktemp("lab-root")
+    root = tmp_path_factory.mktemp(f"{frontend}-root")
     env = {
         "JUPYTER_ARGO_HOME": str(tmp_path_factory.mktemp("argo-home")),
         "JUPYTER_ARGO_BACKEND": "local",
         # The package's server extension (saves the view's static graph), from this checkout.
         "JUPYTER_CONFIG_PATH": str(REPO / "jupyter-config"),
     }
-    with jupyter_lab(root, tmp_path_factory.mktemp("lab-scratch"), env=env) as server:
+    scratch = tmp_path_factory.mktemp(f"{frontend}-scratch")
+    return jupyter_lab(root, scratch, env=env, frontend=frontend)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    with _server(tmp_path_factory, "lab") as server:
+        yield server
+
+
+@pytest.fixture(scope="module", params=FRONTENDS)
+def frontend(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Lab]:
+    """JupyterLab (the same server as `lab`), then Notebook 7."""
+    if request.param == "lab":
+        yield request.getfixturevalue("lab")
+        return
+    with _server(tmp_path_factory, request.param) as server:
         yield server
 
 
 @pytest.fixture
 def page(request: pytest.FixtureRequest) -> Iterator[Any]:
     console: list[str] = []
-    with chromium_page(console) as browser_page:
+    which = (
+        request.getfixturevalue("frontend").frontend
+        if "frontend" in request.fixturenames
+        else "lab"
+    )
+    with chromium_page(console, known=frontend_error(which)) as browser_page:
         try:
             yield browser_page
         finally:
@@ -313,11 +340,11 @@ def _shut_down_kernels(lab: Lab) -> None:
 
 @pytest.mark.slow
 def test_a_failed_run_is_shown_up_front_and_the_saved_notebook_keeps_the_graph(
-    lab: Lab, page: Any
+    frontend: Lab, page: Any
 ) -> None:
-    path = lab.root / "fails.ipynb"
+    path = frontend.root / "fails.ipynb"
     write_notebook(path, ["%load_ext jupyter_argo", FAILING_CELL, "after = 1"])
-    open_notebook(page, lab, "fails.ipynb")
+    open_notebook(page, frontend, "fails.ipynb")
     command(page, "notebook:run-all-cells")
 
     # The failed step, its message and its log's last lines, with no click.
@@ -337,8 +364,7 @@ def test_a_failed_run_is_shown_up_front_and_the_saved_notebook_keeps_the_graph(
         "Failed at step crunch: main: Error (exit code 3) | log: reading input ⏎ bad row 7"
     )
     assert cell(page, 2).locator(".jp-InputPrompt").inner_text().strip() == "[ ]:"
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "failed-run-up-front.png"))
+    _shot(page, "failed-run-up-front", frontend.frontend)
 
     # Saved: the file holds the graph, not the widget.
     command(page, "docmanager:save")
@@ -354,14 +380,16 @@ def test_a_failed_run_is_shown_up_front_and_the_saved_notebook_keeps_the_graph(
     assert WIDGET_VIEW not in views[0]["data"]
 
     # Reopened with the kernel gone (a fresh one starts): the graph, no "model not found".
-    _shut_down_kernels(lab)
-    open_notebook(page, lab, "fails.ipynb")
+    _shut_down_kernels(frontend)
+    open_notebook(page, frontend, "fails.ipynb")
     image = cell(page, 1).locator('img[src^="data:image/svg+xml"]')
     image.wait_for(timeout=GRAPH_TIMEOUT_MS)
     drawn = page.evaluate("(img) => decodeURIComponent(img.src)", image.element_handle())
     assert "crunch" in drawn
     assert "phase-Failed" in drawn
     assert "model not found" not in page.locator(".jp-Notebook").inner_text()
+    image.scroll_into_view_if_needed()
+    _shot(page, "saved-notebook-reopened", frontend.frontend)
 
 
 # Readable at any size: a 200-item loop folds, its failed item is findable, zoom and pan.
@@ -399,17 +427,22 @@ def _view_box(page: Any) -> list[float]:
     return [float(v) for v in str(raw).split()]
 
 
-def _shot(page: Any, name: str) -> None:
+def _shot_path(name: str, frontend: str = "lab") -> str:
+    """Where the screenshot `name` goes: JupyterLab's as `name`.png, Notebook 7's beside it."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+    return str(ARTIFACTS / (f"{name}.png" if frontend == "lab" else f"notebook7-{name}.png"))
+
+
+def _shot(page: Any, name: str, frontend: str = "lab") -> None:
+    page.screenshot(path=_shot_path(name, frontend))
 
 
 @pytest.mark.slow
 def test_a_wide_loop_folds_with_counts_its_failure_is_findable_and_the_view_zooms_and_pans(
-    lab: Lab, page: Any
+    frontend: Lab, page: Any
 ) -> None:
-    write_notebook(lab.root / "wide.ipynb", ["%load_ext jupyter_argo", FAN_OUT_CELL])
-    open_notebook(page, lab, "wide.ipynb")
+    write_notebook(frontend.root / "wide.ipynb", ["%load_ext jupyter_argo", FAN_OUT_CELL])
+    open_notebook(page, frontend, "wide.ipynb")
     command(page, "notebook:run-all-cells")
     view = page.locator(".argo-view")
     page.wait_for_function(
@@ -440,7 +473,7 @@ def test_a_wide_loop_folds_with_counts_its_failure_is_findable_and_the_view_zoom
     }
     assert chips["Failed"].endswith(" 1")
     assert chips["Succeeded"].endswith(" 199")
-    _shot(page, "wide-loop-folded")
+    _shot(page, "wide-loop-folded", frontend.frontend)
 
     # The group's failed list names the failed item; a click shows its details.
     failed = row.locator(".argo-items-Failed a")
@@ -460,7 +493,7 @@ def test_a_wide_loop_folds_with_counts_its_failure_is_findable_and_the_view_zoom
     assert results.all_inner_texts() == [f"{bad} (folded in work)"]
     assert "0 drawn, 1 folded" in view.locator(".argo-found").inner_text()
     assert view.locator("g.node.Group.argo-match").count() == 1
-    _shot(page, "wide-loop-search")
+    _shot(page, "wide-loop-search", frontend.frontend)
     search.fill("")
     # The filter: only failed nodes stand out; the group holds one, so it stays.
     view.locator('.argo-chip[data-phase="Failed"]').click()
@@ -468,7 +501,7 @@ def test_a_wide_loop_folds_with_counts_its_failure_is_findable_and_the_view_zoom
     assert view.locator("g.node.Pod.argo-dim").count() == 2
     assert view.locator("g.node.argo-dim").count() == 2
     assert view.locator("g.node.Group.argo-dim").count() == 0
-    _shot(page, "wide-loop-filter-failed")
+    _shot(page, "wide-loop-filter-failed", frontend.frontend)
     view.locator('.argo-chip[data-phase="Failed"]').click()
     assert view.locator("g.node.argo-dim").count() == 0
 
@@ -477,6 +510,7 @@ def test_a_wide_loop_folds_with_counts_its_failure_is_findable_and_the_view_zoom
     view.locator(".argo-zoom-in").click()
     zoomed = _view_box(page)
     assert zoomed[2] == pytest.approx(before[2] / 1.25, rel=0.01)
+    view.locator(".argo-graph").scroll_into_view_if_needed()  # the mouse acts on screen
     box = view.locator(".argo-graph").bounding_box()
     centre = (box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.mouse.move(*centre)
@@ -499,7 +533,7 @@ def test_a_wide_loop_folds_with_counts_its_failure_is_findable_and_the_view_zoom
     assert panned[0] - wheeled[0] == pytest.approx(120 / scale, rel=0.05)
     assert panned[1] - wheeled[1] == pytest.approx(40 / scale, rel=0.05)
     assert view.locator(".argo-detail").is_visible()  # a drag is not a click
-    _shot(page, "wide-loop-zoomed-panned")
+    _shot(page, "wide-loop-zoomed-panned", frontend.frontend)
     view.locator(".argo-fit").click()
     assert _view_box(page)[2] >= before[2] * 0.99
 
@@ -521,7 +555,7 @@ def test_a_wide_loop_folds_with_counts_its_failure_is_findable_and_the_view_zoom
     match = view.locator("g.node.argo-match")
     assert match.count() == 1
     assert "117" in (match.text_content() or "")
-    _shot(page, "wide-loop-unfolded")
+    _shot(page, "wide-loop-unfolded", frontend.frontend)
     search.fill("")
     unfolded.locator(".argo-fold").click()
     page.wait_for_function(
@@ -538,7 +572,7 @@ def test_a_wide_loop_folds_with_counts_its_failure_is_findable_and_the_view_zoom
     assert "fold 200" in (mark.text_content() or "")
     search.fill("[0]")  # the step group the items hang from, by its name
     search.press("Enter")
-    _shot(page, "wide-loop-unfolded-fold-mark")
+    _shot(page, "wide-loop-unfolded-fold-mark", frontend.frontend)
     search.fill("")
     mark.click()
     page.wait_for_function(
@@ -788,11 +822,13 @@ def _node_id(page: Any, name: str) -> str:
 
 
 @pytest.mark.slow
-def test_a_blocking_cell_answers_clicks_and_streams_the_running_log(lab: Lab, page: Any) -> None:
+def test_a_blocking_cell_answers_clicks_and_streams_the_running_log(
+    frontend: Lab, page: Any
+) -> None:
     """While a blocking `%%argo` cell runs (the kernel busy), a click on a finished node
     shows its panel, and a running node's log tail advances (issue 13 item 1)."""
-    write_notebook(lab.root / "live.ipynb", ["%load_ext jupyter_argo", LIVE_CELL])
-    open_notebook(page, lab, "live.ipynb")
+    write_notebook(frontend.root / "live.ipynb", ["%load_ext jupyter_argo", LIVE_CELL])
+    open_notebook(page, frontend, "live.ipynb")
     # Started, not awaited (`command` waits for the cells to finish).
     page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
     view = page.locator(".argo-view")
@@ -809,7 +845,7 @@ def test_a_blocking_cell_answers_clicks_and_streams_the_running_log(lab: Lab, pa
     detail.get_by_text("quick done").first.wait_for(timeout=10_000)
     assert "Succeeded" in detail.locator(".argo-detail-head").inner_text()
     detail.scroll_into_view_if_needed()
-    _shot(page, "live-finished-node-while-the-cell-blocks")
+    _shot(page, "live-finished-node-while-the-cell-blocks", frontend.frontend)
 
     view.locator(f'g.node[id="{_node_id(page, "slow")}"]').click()
     log = detail.locator("pre.argo-log")
@@ -824,7 +860,7 @@ def test_a_blocking_cell_answers_clicks_and_streams_the_running_log(lab: Lab, pa
     assert "*" in cell(page, 1).locator(".jp-InputPrompt").inner_text()
     assert not detail.locator(".argo-detail-head").inner_text().endswith(" 0s")
     detail.scroll_into_view_if_needed()
-    _shot(page, "live-running-log-while-the-cell-blocks")
+    _shot(page, "live-running-log-while-the-cell-blocks", frontend.frontend)
 
 
 # One task writing a CSV table and a PNG (a 48×24 gradient, made with zlib alone), then
@@ -874,9 +910,9 @@ spec:
 
 
 @pytest.mark.slow
-def test_a_nodes_artifacts_are_previewed_in_the_panel(lab: Lab, page: Any) -> None:
-    write_notebook(lab.root / "artifacts.ipynb", ["%load_ext jupyter_argo", ARTIFACTS_CELL])
-    open_notebook(page, lab, "artifacts.ipynb")
+def test_a_nodes_artifacts_are_previewed_in_the_panel(frontend: Lab, page: Any) -> None:
+    write_notebook(frontend.root / "artifacts.ipynb", ["%load_ext jupyter_argo", ARTIFACTS_CELL])
+    open_notebook(page, frontend, "artifacts.ipynb")
     # Not awaited: the command's promise settles only when the cells are done.
     page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
     view = page.locator(".argo-view")
@@ -906,8 +942,7 @@ def test_a_nodes_artifacts_are_previewed_in_the_panel(lab: Lab, page: Any) -> No
     assert ".outputs.artifacts['chart'].bytes()" in text
     assert detail.locator("a.argo-artifact-download").count() == 2
     assert "Traceback" not in page.locator(".jp-Notebook").inner_text()
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    detail.screenshot(path=str(ARTIFACTS / "artifacts-panel-busy.png"))
+    detail.screenshot(path=_shot_path("artifacts-panel-busy", frontend.frontend))
     # Once the run is over, the same panel sits in the node's details.
     page.wait_for_function(
         "(ends) => ends.some(end => document.querySelector('.argo-view .argo-header .argo-badge')"
@@ -919,7 +954,7 @@ def test_a_nodes_artifacts_are_previewed_in_the_panel(lab: Lab, page: Any) -> No
     view.locator(".argo-detail .argo-artifacts .argo-artifact-table").wait_for(
         timeout=GRAPH_TIMEOUT_MS
     )
-    view.locator(".argo-detail").screenshot(path=str(ARTIFACTS / "artifacts-panel.png"))
+    view.locator(".argo-detail").screenshot(path=_shot_path("artifacts-panel", frontend.frontend))
 
 
 # Argo's intermediate-parameters pattern: an approval node whose `approve` input (an enum,
@@ -953,13 +988,13 @@ spec:
 
 @pytest.mark.slow
 def test_actions_resume_a_suspended_node_with_its_values_while_the_cell_blocks(
-    lab: Lab, page: Any
+    frontend: Lab, page: Any
 ) -> None:
     """The header offers the Argo UI's actions; a suspended node's panel has its resume
     form. Chosen and resumed while the `%%argo` cell blocks the kernel, the value is the
     node's output and the run goes on (issue 13 item 4)."""
-    write_notebook(lab.root / "actions.ipynb", ["%load_ext jupyter_argo", APPROVAL_CELL])
-    open_notebook(page, lab, "actions.ipynb")
+    write_notebook(frontend.root / "actions.ipynb", ["%load_ext jupyter_argo", APPROVAL_CELL])
+    open_notebook(page, frontend, "actions.ipynb")
     page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
     view = page.locator(".argo-view")
     view.locator(".argo-actions .argo-action-resume").wait_for(timeout=GRAPH_TIMEOUT_MS)
@@ -973,7 +1008,7 @@ def test_actions_resume_a_suspended_node_with_its_values_while_the_cell_blocks(
     assert choice.input_value() == "NO"  # the enum starts at its default, as in the UI
     choice.select_option("YES")
     view.scroll_into_view_if_needed()
-    _shot(page, "actions-resume-form-while-the-cell-blocks")
+    _shot(page, "actions-resume-form-while-the-cell-blocks", frontend.frontend)
     form.locator("button.argo-resume-node").click()
     page.wait_for_function(
         "() => document.querySelector('.argo-view .argo-header .argo-badge')"
@@ -993,4 +1028,4 @@ def test_actions_resume_a_suspended_node_with_its_values_while_the_cell_blocks(
     outputs.get_by_text("YES", exact=True).wait_for(timeout=10_000)
     assert "resumed approval" in view.locator(".argo-action-note").inner_text()
     view.scroll_into_view_if_needed()
-    _shot(page, "actions-resumed")
+    _shot(page, "actions-resumed", frontend.frontend)

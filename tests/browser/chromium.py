@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +39,14 @@ def require_chromium() -> Path:
 
 
 @contextlib.contextmanager
-def chromium_page(console: list[str], width: int = 1280, height: int = 1000) -> Iterator[Any]:
-    """A fresh page in headless Chromium; console errors and page errors land in `console`."""
+def chromium_page(
+    console: list[str],
+    width: int = 1280,
+    height: int = 1000,
+    known: Callable[[Any], bool] | None = None,
+) -> Iterator[Any]:
+    """A fresh page in headless Chromium; console errors and page errors land in `console`,
+    except page errors that `known(error)` says belong to the frontend, not to us."""
     sync_api = pytest.importorskip("playwright.sync_api")
     executable = require_chromium()
     with sync_api.sync_playwright() as playwright:
@@ -56,7 +62,12 @@ def chromium_page(console: list[str], width: int = 1280, height: int = 1000) -> 
                     console.append(f"console.error: {message.text}")
 
             page.on("console", on_console)
-            page.on("pageerror", lambda error: console.append(f"pageerror: {error}"))
+
+            def on_error(error: Any) -> None:
+                if known is None or not known(error):
+                    console.append(f"pageerror: {error}")
+
+            page.on("pageerror", on_error)
             yield page
             context.close()
         finally:

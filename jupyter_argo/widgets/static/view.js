@@ -341,7 +341,20 @@ function render({ model, el }) {
     cull(x, y, vw, vh);
     remember();
     zoomLevel.textContent = `${Math.round((view.scale / PX_PER_PT) * 100)}%`;
-    drawMinimap();
+    drawMinimap(false);
+  }
+
+  // Wheel, pinch and drag move the view once per frame, however many events come in it;
+  // the end of a drag shows where it ended at once.
+  let pending = 0;
+  function applySoon() {
+    if (!pending) pending = requestAnimationFrame(() => ((pending = 0), apply()));
+  }
+  function applyNow() {
+    if (!pending) return;
+    cancelAnimationFrame(pending);
+    pending = 0;
+    apply();
   }
 
   function cull(x, y, vw, vh) {
@@ -363,7 +376,7 @@ function render({ model, el }) {
     view.y = cy - h / view.scale / 2;
   }
 
-  function zoomTo(scale, px, py) {
+  function zoomTo(scale, px, py, soon = false) {
     // Zoom about the viewport point (px, py), in CSS pixels from its top left.
     const { w, h } = box();
     if (px === undefined) [px, py] = [w / 2, h / 2];
@@ -372,7 +385,8 @@ function render({ model, el }) {
     view = { scale: next, x: ux - px / next, y: uy - py / next };
     fitted = false;
     clamp();
-    apply();
+    if (soon) applySoon();
+    else apply();
   }
 
   function fitAll() {
@@ -416,7 +430,7 @@ function render({ model, el }) {
       const dy = event.deltaY * (event.deltaMode === 1 ? 16 : 1);
       const rect = viewport.getBoundingClientRect();
       const factor = Math.exp(-Math.max(-300, Math.min(300, dy)) * 0.0025);
-      zoomTo(view.scale * factor, event.clientX - rect.left, event.clientY - rect.top);
+      zoomTo(view.scale * factor, event.clientX - rect.left, event.clientY - rect.top, true);
     },
     { passive: false },
   );
@@ -445,7 +459,7 @@ function render({ model, el }) {
       const [a, b] = [...pointers.values()];
       const rect = viewport.getBoundingClientRect();
       const ratio = Math.hypot(a[0] - b[0], a[1] - b[1]) / (pinch.distance || 1);
-      zoomTo(pinch.scale * ratio, (a[0] + b[0]) / 2 - rect.left, (a[1] + b[1]) / 2 - rect.top);
+      zoomTo(pinch.scale * ratio, (a[0] + b[0]) / 2 - rect.left, (a[1] + b[1]) / 2 - rect.top, true);
       return;
     }
     if (!drag) return;
@@ -460,9 +474,10 @@ function render({ model, el }) {
     view.y = drag.viewY - dy / view.scale;
     fitted = false;
     clamp();
-    apply();
+    applySoon();
   });
   function release(event) {
+    applyNow();
     pointers.delete(event.pointerId);
     if (pointers.size < 2) pinch = null;
     if (drag && drag.moved) suppressClick = true;
@@ -530,9 +545,14 @@ function render({ model, el }) {
     return { w: Math.max(40, width * ratio), h: Math.max(24, height * ratio), ratio };
   }
 
-  function drawMinimap() {
+  // The minimap's dots, drawn again only when nodes, phases or the filter change (`fresh`):
+  // a zoom or a pan copies them and moves the frame.
+  let dots = null;
+  let frameColour = "";
+  function drawMinimap(fresh = true) {
     const { w, h } = box();
     const whole = view && width * view.scale <= w + 1 && height * view.scale <= h + 1;
+    const shown = !minimap.hidden;
     minimap.hidden = !view || whole || bounds.size === 0;
     if (minimap.hidden) return;
     const shape = minimapShape();
@@ -541,18 +561,27 @@ function render({ model, el }) {
     if (minimap.height !== Math.round(shape.h * dpr)) minimap.height = Math.round(shape.h * dpr);
     minimap.style.width = `${shape.w}px`;
     minimap.style.height = `${shape.h}px`;
-    const ctx = minimap.getContext("2d");
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    // Transparent: the canvas's CSS background (the theme's) shows through.
-    ctx.clearRect(0, 0, shape.w, shape.h);
-    const phases = model.get("phases") || {};
-    for (const [id, b] of bounds) {
-      ctx.fillStyle = styleFor(model, phases[id]).fill;
-      ctx.globalAlpha = byId.get(id)?.classList.contains("argo-dim") ? 0.25 : 1;
-      ctx.fillRect(b[0] * shape.ratio, b[1] * shape.ratio, Math.max(1.5, b[2] * shape.ratio), Math.max(1.5, b[3] * shape.ratio));
+    if (fresh || !shown || !dots || dots.width !== minimap.width || dots.height !== minimap.height) {
+      dots = document.createElement("canvas");
+      dots.width = minimap.width;
+      dots.height = minimap.height;
+      const d = dots.getContext("2d");
+      d.setTransform(dpr, 0, 0, dpr, 0, 0);
+      const phases = model.get("phases") || {};
+      for (const [id, b] of bounds) {
+        d.fillStyle = styleFor(model, phases[id]).fill;
+        d.globalAlpha = byId.get(id)?.classList.contains("argo-dim") ? 0.25 : 1;
+        d.fillRect(b[0] * shape.ratio, b[1] * shape.ratio, Math.max(1.5, b[2] * shape.ratio), Math.max(1.5, b[3] * shape.ratio));
+      }
+      frameColour = getComputedStyle(minimap).color || "#1e2a33";
     }
-    ctx.globalAlpha = 1;
-    ctx.strokeStyle = getComputedStyle(minimap).color || "#1e2a33";
+    const ctx = minimap.getContext("2d");
+    // Transparent: the canvas's CSS background (the theme's) shows through.
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(0, 0, minimap.width, minimap.height);
+    ctx.drawImage(dots, 0, 0);
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.strokeStyle = frameColour;
     ctx.lineWidth = 1.5;
     ctx.strokeRect(view.x * shape.ratio, view.y * shape.ratio, (w / view.scale) * shape.ratio, (h / view.scale) * shape.ratio);
   }
