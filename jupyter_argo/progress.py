@@ -31,6 +31,7 @@ __all__ = [
 ]
 
 MODES = ("auto", "widget", "text", "none")
+_LOG_LINES = 500  # of a node's log, for the view (it shows at most the last 16,000 characters)
 
 Workflow = Mapping[str, Any]
 
@@ -80,7 +81,8 @@ class Widget(Progress):
         from jupyter_argo.widgets import Coalescer, WorkflowView
 
         def logs(node_id: str) -> str:
-            found = run.backend.logs(run.name, run.namespace, node=node_id)
+            # The view shows a log's end: asked for by lines, a 50 MB log costs its tail.
+            found = run.backend.logs(run.name, run.namespace, node=node_id, tail=_LOG_LINES)
             return "\n".join(line for _, line in found)
 
         from jupyter_argo.widgets.actions import RunActions

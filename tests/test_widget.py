@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -446,3 +447,46 @@ def test_children_missing_from_the_status_are_named_and_the_rest_drawn() -> None
     nodes_of(fixed)[dag["id"]]["children"].remove("gone-404")
     view.update(fixed)
     assert view.header["problems"] == []
+
+
+BIG_LOG = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: loud}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    container:
+      image: alpine
+      command: [sh, -c]
+      # 50 MB of 100-character lines, then a last line.
+      args: ["head -c 50000000 /dev/zero | tr '\\\\0' x | fold -w 99; echo; echo the last line"]
+"""
+
+
+def test_a_50_mb_log_shows_its_end_at_the_cost_of_its_tail(tmp_path: Path) -> None:
+    """Bad input (issue 13): the view asks for a node's log by its last lines, and the
+    local engine reads those from the file's end, so a 50 MB log costs what its tail
+    does, each second it streams; the panel shows the log's last line."""
+    from jupyter_argo.backends.local import LocalBackend
+    from jupyter_argo.progress import Widget
+    from jupyter_argo.run import Run
+    from jupyter_argo.spec.parse import parse_text
+
+    backend = LocalBackend(home=tmp_path / "home")
+    (manifest,) = [d.body for d in parse_text(BIG_LOG)]
+    final = backend.wait(backend.submit(manifest)["metadata"]["name"], timeout=120)
+    assert final["status"]["phase"] == "Succeeded", final["status"].get("message")
+    (pod,) = [n for n in final["status"]["nodes"].values() if n["type"] == "Pod"]
+    started = time.perf_counter()
+    tail = list(backend.logs("loud", node=pod["id"], tail=3))
+    took = time.perf_counter() - started
+    assert [line for _, line in tail] == ["x" * 99, "x" * 50, "the last line"]
+    assert took < 0.05, took  # reading 50 MB and splitting it takes about 0.2 s
+    # The full log is all there (the tail is not a truncation of what is kept).
+    assert sum(1 for _ in backend.logs("loud", node=pod["id"])) == 50_000_000 // 99 + 2
+    view = Widget(Run(backend, final), final).view
+    view.selected = pod["id"]
+    assert view.detail["log"].endswith("the last line")
+    assert len(view.detail["log"]) <= 16_000

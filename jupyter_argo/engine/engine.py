@@ -869,6 +869,10 @@ class Engine:
             pattern = compile_re2(grep) if grep else None  # Go's regexp, as `argo logs`
         except RegexError as err:
             raise UserError(f"--grep {grep!r}: not a regular expression ({err})") from None
+        if tail is not None and not follow and pattern is None:
+            # Read from each log's end: a tail of a 50 MB log costs what the tail does.
+            yield from self._log_tails(name, namespace, node, container, max(tail, 0))
+            return
         if tail is not None and not follow:
             kept: dict[str, list[str]] = {}
             order: list[str] = []
@@ -914,6 +918,31 @@ class Engine:
             if not follow or done:
                 return
             time.sleep(0.1)
+
+    def _log_tails(
+        self, name: str, namespace: str | None, node: str | None, container: str, tail: int
+    ) -> Iterator[tuple[str, str]]:
+        """The last `tail` lines of each matching pod's log, read backwards from its end."""
+        from jupyter_argo.status import pod_name as make_pod_name
+
+        workflow = self.get(name, namespace or self.namespace)
+        run_dir = self.store.home / "runs" / workflow["metadata"]["uid"] / "logs"
+        for entry in _pods_in_order(workflow):
+            if node is not None and node not in (
+                entry["id"],
+                entry["name"],
+                entry.get("displayName"),
+            ):
+                continue
+            template = entry.get("templateName") or (entry.get("templateRef") or {}).get(
+                "template", ""
+            )
+            pod = make_pod_name(workflow["metadata"]["name"], entry["name"], template)
+            log = run_dir / pod / f"{container or 'main'}.log"
+            if tail == 0 or not log.exists():
+                continue
+            for line in _last_lines(log, tail):
+                yield pod, line
 
     # ---- actions ---------------------------------------------------------------------------
 
@@ -1263,6 +1292,27 @@ def _copy_json(value: Any) -> Any:
 
 _TMPFS = Path("/dev/shm")
 _TMPFS_FREE = 4 << 30
+
+
+_TAIL_BLOCK = 64 * 1024
+_TAIL_MOST = 8 << 20  # bytes read for a tail: a line longer than that shows its end
+
+
+def _last_lines(log: Path, count: int) -> list[str]:
+    """The last `count` lines of `log` (a final line without its newline included),
+    reading blocks backwards from the end until they hold enough."""
+    with log.open("rb") as handle:
+        end = handle.seek(0, 2)
+        start, data = end, b""
+        while start > 0 and data.count(b"\n") <= count and len(data) < _TAIL_MOST:
+            step = min(start, max(_TAIL_BLOCK, len(data)))
+            start -= step
+            handle.seek(start)
+            data = handle.read(step) + data
+    lines = data.decode("utf-8", "replace").splitlines()
+    if start > 0 and len(lines) > 1:
+        lines = lines[1:]  # the end of a line that began before what was read
+    return lines[-count:]
 
 
 def _scratch_dir(uid: str, run_dir: Path) -> Path:
