@@ -19,6 +19,7 @@ from typing import Any
 
 from jupyter_argo import expr
 from jupyter_argo.engine.hooks import HooksMixin
+from jupyter_argo.engine.launch import launch_all
 from jupyter_argo.engine.operator import (
     FAIL_FAST_MESSAGE,
     BoundaryContext,
@@ -266,7 +267,7 @@ class _DagRun:
             )
         else:
             expanded = [resolved_task]
-        await asyncio.gather(*(self._run_expanded(task, t, group_node) for t in expanded))
+        await launch_all(lambda t: self._run_expanded(task, t, group_node), expanded)
         if group_node is not None:
             phase = "Succeeded"
             for child_id in group_node.get("children") or []:

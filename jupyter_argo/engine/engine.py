@@ -569,7 +569,7 @@ class Engine:
                 try:
                     with run.save_lock:
                         run.ending = True
-                        self.store.save_workflow(snapshot)
+                        self.store.save_workflow(snapshot, shared_nodes=True)
                     run.final_version = self.store.workflow_version(
                         snapshot["metadata"]["name"], snapshot["metadata"]["namespace"]
                     )
@@ -730,13 +730,15 @@ class Engine:
         assert self._loop is not None
         loop = self._loop
 
-        def saved(cost: float) -> None:
+        def saved(cost: float, version: int) -> None:
             run.persist_scheduled = False
             run.last_persist_cost = cost
-            if run.requests and not run.done:
+            # A snapshot published while this save was in flight is saved next, not
+            # only once something else changes.
+            if (run.requests or run.version != version) and not run.done:
                 self._schedule_persist(run)
 
-        def save(snapshot: dict[str, Any], requests: list[int]) -> None:
+        def save(snapshot: dict[str, Any], version: int, requests: list[int]) -> None:
             began = time.monotonic()
             try:
                 with run.save_lock:
@@ -746,13 +748,14 @@ class Engine:
                         with contextlib.suppress(StoreError):
                             self.store.finish_requests(requests)
                         return
-                    self.store.save_workflow(snapshot)
+                    # Snapshots share unchanged node objects: only new ones are written.
+                    self.store.save_workflow(snapshot, shared_nodes=True)
                     self.store.finish_requests(requests)
             except StoreError as err:
                 # A full (or failing) store: the run cannot be recorded, so it ends now.
                 if run.operator is not None:
                     loop.call_soon_threadsafe(run.operator.storage_failed, str(err))
-            loop.call_soon_threadsafe(saved, time.monotonic() - began)
+            loop.call_soon_threadsafe(saved, time.monotonic() - began, version)
 
         def persist() -> None:
             run.last_persist = time.monotonic()
@@ -760,7 +763,7 @@ class Engine:
                 run.persist_scheduled = False
                 return
             requests, run.requests = run.requests, []
-            self._io.submit(save, run.snapshot, requests)
+            self._io.submit(save, run.snapshot, run.version, requests)
 
         loop.call_later(delay, persist)
 

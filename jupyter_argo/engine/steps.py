@@ -19,6 +19,7 @@ from typing import Any
 
 from jupyter_argo import expr
 from jupyter_argo.engine.hooks import HooksMixin
+from jupyter_argo.engine.launch import launch_all
 from jupyter_argo.engine.operator import (
     FAIL_FAST_MESSAGE,
     BoundaryContext,
@@ -157,7 +158,7 @@ class StepsMixin(HooksMixin):
                     self.add_child(group_name, child_name)
                 continue
             launches.append((child_name, step))
-        await asyncio.gather(*(self._run_step(n, s, group_name, ctx) for n, s in launches))
+        await launch_all(lambda launch: self._run_step(*launch, group_name, ctx), launches)
         launched_by_name = dict(launches)
         if ctx.fail_fast and ctx.failed:
             self.mark(group_node, "Failed", FAIL_FAST_MESSAGE)

@@ -8,6 +8,7 @@ Layout under the data directory (`JUPYTER_ARGO_HOME`, default the user's data di
                                    mutexes and semaphores held and awaited (engine/sync.py)
     runs/<uid>/workflow.json       each run's Workflow object, as last saved: the record the
                                    index is rebuilt from (`jupyter-argo doctor`)
+    runs/<uid>/nodes.jsonl         an offloaded run's nodes, as saved one by one (below)
     runs/<uid>/logs/<pod>/...      container logs
     runs/<uid>/pods/<pod>/...      each pod's private files while it runs
     artifacts/                     the embedded artifact repository
@@ -22,6 +23,12 @@ The directory is made (or made again) private: 0700, the store and the run recor
 0600, whatever modes existed before. Applied Secrets sit in the store unencrypted, as
 Kubernetes keeps them in etcd by default: a key kept beside them would protect nothing
 that the file modes do not, and steps do not see this directory (their sandbox).
+
+A run whose Workflow object grows past `MAX_WORKFLOW_SIZE` (1 MiB) has its nodes
+offloaded as Argo's controller offloads them (engine/offload.py): one row per node in
+`offloaded_nodes`, the object keeping `status.offloadNodeStatusVersion` instead, and
+each save writes only the nodes that changed. Every read here hydrates it again (the
+nodes back, the version cleared, as Argo's hydrator), so no reader sees the difference.
 
 A store that SQLite cannot read gives one line naming `jupyter-argo doctor`, which moves
 it aside and rebuilds the index from the run records; a store found empty while run
@@ -38,12 +45,18 @@ import sqlite3
 import stat
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from jupyter_argo.engine.offload import (
+    VERSION_FIELD,
+    NodeLedger,
+    always_offload,
+    max_workflow_size,
+)
 from jupyter_argo.errors import ConfigError, NotFoundError, StoreError, UserError
 from jupyter_argo.status import format_time, now
 
@@ -51,6 +64,7 @@ __all__ = ["DoctorReport", "Store", "default_home", "doctor"]
 
 STORE_FILE = "store.sqlite3"
 RECORD_FILE = "workflow.json"
+NODES_FILE = "nodes.jsonl"
 _RESERVE_FILE = "reserve"
 _RESERVE_SIZE = 1 << 20
 _DEAD_OWNER = "0:rebuilt"  # no process has this token: an unfinished rebuilt run is reaped
@@ -74,6 +88,12 @@ CREATE TABLE IF NOT EXISTS workflows (
     version INTEGER NOT NULL DEFAULT 0,
     body TEXT NOT NULL,
     PRIMARY KEY (namespace, name)
+);
+CREATE TABLE IF NOT EXISTS offloaded_nodes (
+    uid TEXT NOT NULL,
+    id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (uid, id)
 );
 CREATE TABLE IF NOT EXISTS controls (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -170,6 +190,8 @@ class Store:
         self.path = self.home / STORE_FILE
         self.owner = _process_token(os.getpid())
         self._local = threading.local()
+        # Per run saved by this process: what it last wrote of the run's nodes.
+        self._ledgers: dict[str, NodeLedger] = {}
         with self._errors():
             self._connection().executescript(_SCHEMA)
         self._keep_reserve()
@@ -335,6 +357,11 @@ class Store:
                 workflow = json.loads(record.read_text(encoding="utf-8"))
                 meta = workflow["metadata"]
                 status = workflow.get("status") or {}
+                if status.get(VERSION_FIELD):
+                    status["nodes"] = _read_nodes(record.parent / NODES_FILE)
+                    del status[VERSION_FIELD]
+                saving = self._encode(workflow, shared=False)
+                self._ledgers.pop(saving.uid, None)
                 row = (
                     str(meta.get("namespace") or "default"),
                     str(meta["name"]),
@@ -343,12 +370,13 @@ class Store:
                     str(meta.get("creationTimestamp") or ""),
                     status.get("finishedAt"),
                     None if status.get("finishedAt") else _DEAD_OWNER,
-                    json.dumps(workflow),
+                    saving.body,
                 )
             except (OSError, ValueError, KeyError, TypeError, AttributeError):
                 unreadable.append(record.parent.name)
                 continue
             with self._db() as db:
+                self._write_rows(db, saving)
                 cursor = db.execute(
                     "INSERT OR IGNORE INTO workflows (namespace, name, uid, phase, created,"
                     " finished, owner, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -441,9 +469,11 @@ class Store:
         """Insert a new run (owned by this process unless another will adopt it);
         False when the name is taken."""
         meta = workflow["metadata"]
-        text = json.dumps(workflow)
+        saving = self._encode(workflow, shared=False)
+        text = saving.body
         try:
             with self._db() as db:
+                self._write_rows(db, saving)
                 db.execute(
                     "INSERT INTO workflows (namespace, name, uid, phase, created, owner, body)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -458,21 +488,30 @@ class Store:
                     ),
                 )
         except sqlite3.IntegrityError:
+            self._ledgers.pop(meta["uid"], None)
             return False
         try:
-            self._write_record(meta["uid"], text)
+            self._write_files(saving, workflow)
         except StoreError:
             with self._db() as db:
                 db.execute("DELETE FROM workflows WHERE uid=?", (meta["uid"],))
+                db.execute("DELETE FROM offloaded_nodes WHERE uid=?", (meta["uid"],))
             raise
         return True
 
-    def save_workflow(self, workflow: dict[str, Any], *, owned: bool = True) -> None:
-        """Save a run: its record on disk, then the index. On a full disk the reserve
-        is given up for it; a StoreError says when even that was not enough."""
+    def save_workflow(
+        self, workflow: dict[str, Any], *, owned: bool = True, shared_nodes: bool = False
+    ) -> None:
+        """Save a run: the index, then its record on disk. On a full disk the reserve
+        is given up for it; a StoreError says when even that was not enough.
+
+        `shared_nodes`: the caller's node objects are never changed once saved (the
+        engine's snapshots), so a node that is the same object as at the last save is
+        not encoded again."""
         meta = workflow["metadata"]
         status = workflow.get("status") or {}
-        text = json.dumps(workflow)
+        saving = self._encode(workflow, shared=shared_nodes)
+        text = saving.body
 
         def save() -> None:
             with self._db() as db:
@@ -489,10 +528,146 @@ class Store:
                         meta["uid"],
                     ),
                 )
-            if cursor.rowcount:  # a deleted run gets no record back
-                self._write_record(meta["uid"], text)
+                if cursor.rowcount:  # a deleted run gets no rows back
+                    self._write_rows(db, saving)
+            if cursor.rowcount:  # nor its record
+                self._write_files(saving, workflow)
 
-        self._saving(save)
+        try:
+            self._saving(save)
+        except BaseException:
+            saving.ledger.synced = False  # the next save writes every node again
+            raise
+        if status.get("phase") in ("Succeeded", "Failed", "Error"):
+            self._ledgers.pop(meta["uid"], None)  # a later save (a retry) starts afresh
+
+    # ---- node status offloading (engine/offload.py) ---------------------------------------
+
+    def _encode(self, workflow: dict[str, Any], *, shared: bool) -> _Saving:
+        """The Workflow's row body, and which node rows change: its nodes inline while
+        the whole is at most MAX_WORKFLOW_SIZE, else offloaded (Argo's Dehydrate)."""
+        meta = workflow["metadata"]
+        status = workflow.get("status") or {}
+        nodes = status.get("nodes") or {}
+        uid = str(meta["uid"])
+        ledger = self._ledgers.get(uid)
+        if ledger is None or not ledger.synced:
+            ledger = self._ledgers[uid] = NodeLedger()
+        changed, gone = ledger.update(nodes, shared=shared)
+        head = {k: v for k, v in workflow.items() if k != "status"}
+        head_status = {k: v for k, v in status.items() if k not in ("nodes", VERSION_FIELD)}
+        if "status" in workflow:
+            head["status"] = head_status
+        size = len(json.dumps(head)) + (ledger.size + len(',"nodes":{}') if nodes else 0)
+        offload = always_offload() or size > max_workflow_size()
+        if offload:
+            if ledger.synced and not ledger.offloaded:  # inline until now: all of them
+                changed = dict(ledger.all_texts(nodes))
+            head_status[VERSION_FIELD] = ledger.version
+            head["status"] = head_status
+            body = json.dumps(head)
+        elif VERSION_FIELD in status:
+            body = json.dumps({**workflow, "status": {**head_status, "nodes": nodes}})
+        else:
+            body = json.dumps(workflow)  # as it is: keys in their order
+        return _Saving(uid, body, offload, ledger, changed, gone)
+
+    @staticmethod
+    def _write_rows(db: sqlite3.Connection, saving: _Saving) -> None:
+        ledger = saving.ledger
+        if not saving.offloaded:
+            if ledger.offloaded or not ledger.synced:
+                db.execute("DELETE FROM offloaded_nodes WHERE uid=?", (saving.uid,))
+            return
+        if not ledger.synced:  # nothing known of what the table has: all of it anew
+            db.execute("DELETE FROM offloaded_nodes WHERE uid=?", (saving.uid,))
+        db.executemany(
+            "INSERT INTO offloaded_nodes (uid, id, body) VALUES (?, ?, ?)"
+            " ON CONFLICT (uid, id) DO UPDATE SET body=excluded.body",
+            [(saving.uid, nid, text) for nid, text in saving.changed.items()],
+        )
+        if saving.gone:
+            db.executemany(
+                "DELETE FROM offloaded_nodes WHERE uid=? AND id=?",
+                [(saving.uid, nid) for nid in saving.gone],
+            )
+
+    def _write_files(self, saving: _Saving, workflow: dict[str, Any]) -> None:
+        """The run's record: workflow.json, and an offloaded run's nodes.jsonl, a line per
+        node as saved (`[id, node]`, `[id, null]` once gone; the last line of an ID
+        holds), rewritten with one line per node once the run has ended."""
+        ledger = saving.ledger
+        directory = self.home / "runs" / saving.uid
+        path = directory / NODES_FILE
+        nodes = (workflow.get("status") or {}).get("nodes") or {}
+        with self._errors():
+            if saving.offloaded:
+                directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+                finished = (workflow.get("status") or {}).get("phase") in (
+                    "Succeeded",
+                    "Failed",
+                    "Error",
+                )
+                if not (ledger.synced and ledger.offloaded) or finished:
+                    self._write_atomic(
+                        path,
+                        (json.dumps([nid, node]) + "\n" for nid, node in nodes.items()),
+                    )
+                else:
+                    lines = [f"[{json.dumps(n)}, {t}]\n" for n, t in saving.changed.items()]
+                    lines += [f"[{json.dumps(n)}, null]\n" for n in saving.gone]
+                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                    with os.fdopen(fd, "w", encoding="utf-8") as out:
+                        out.write("".join(lines))
+            self._write_record(saving.uid, saving.body)
+            if not saving.offloaded and ledger.offloaded:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+        ledger.offloaded = saving.offloaded
+        ledger.synced = True
+
+    def _write_atomic(self, path: Path, chunks: Iterable[str]) -> None:
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.writelines(chunks)
+            os.replace(temporary, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+            raise
+
+    @staticmethod
+    def _hydrate(db: sqlite3.Connection, workflow: dict[str, Any]) -> dict[str, Any]:
+        """Argo's Hydrate: an offloaded run's nodes back in its status, the version gone."""
+        status = workflow.get("status")
+        if not isinstance(status, dict) or not status.get(VERSION_FIELD):
+            return workflow
+        rows = db.execute(
+            "SELECT id, body FROM offloaded_nodes WHERE uid=? ORDER BY rowid",
+            (workflow["metadata"]["uid"],),
+        )
+        status["nodes"] = {nid: json.loads(body) for nid, body in rows}
+        del status[VERSION_FIELD]
+        return workflow
+
+    def stored_workflow(self, name: str, namespace: str = "default") -> dict[str, Any]:
+        """The Workflow as its row holds it, not hydrated (what Argo's API server holds
+        for an offloaded one: `status.offloadNodeStatusVersion`, no nodes)."""
+        with self._db() as db:
+            row = db.execute(
+                "SELECT body FROM workflows WHERE namespace=? AND name=?", (namespace, name)
+            ).fetchone()
+        if row is None:
+            raise NotFoundError(f'workflows.argoproj.io "{name}" not found')
+        return dict(json.loads(row[0]))
+
+    def offloaded_node_count(self, uid: str) -> int:
+        """How many node rows an offloaded run has (0 when inline)."""
+        with self._db() as db:
+            row = db.execute("SELECT count(*) FROM offloaded_nodes WHERE uid=?", (uid,)).fetchone()
+        return int(row[0])
 
     def get_workflow(self, name: str, namespace: str = "default") -> dict[str, Any]:
         with self._db() as db:
@@ -500,9 +675,9 @@ class Store:
                 "SELECT body, owner, phase FROM workflows WHERE namespace=? AND name=?",
                 (namespace, name),
             ).fetchone()
-        if row is None:
-            raise NotFoundError(f'workflows.argoproj.io "{name}" not found')
-        workflow = dict(json.loads(row[0]))
+            if row is None:
+                raise NotFoundError(f'workflows.argoproj.io "{name}" not found')
+            workflow = self._hydrate(db, dict(json.loads(row[0])))
         return self._reap_orphan(workflow, row[1], row[2])
 
     def workflow_version(self, name: str, namespace: str = "default") -> int | None:
@@ -522,7 +697,7 @@ class Store:
                 "AND json_extract(body, ?)=? ORDER BY created DESC, name LIMIT 1",
                 (namespace, path, value),
             ).fetchone()
-        return None if row is None else dict(json.loads(row[0]))
+            return None if row is None else self._hydrate(db, dict(json.loads(row[0])))
 
     def list_workflows(self, namespace: str | None = None) -> list[dict[str, Any]]:
         with self._db() as db:
@@ -532,16 +707,22 @@ class Store:
                 query += " WHERE namespace=?"
                 args = (namespace,)
             rows = db.execute(query + " ORDER BY created DESC, name", args).fetchall()
-        return [self._reap_orphan(dict(json.loads(r[0])), r[1], r[2]) for r in rows]
+            found = [(self._hydrate(db, dict(json.loads(r[0]))), r[1], r[2]) for r in rows]
+        return [self._reap_orphan(workflow, owner, phase) for workflow, owner, phase in found]
 
     def delete_workflow(self, name: str, namespace: str = "default") -> dict[str, Any]:
         workflow = self.get_workflow(name, namespace)
         # The record first: a run deleted from the index must not come back from disk.
+        uid = workflow["metadata"]["uid"]
         with contextlib.suppress(FileNotFoundError):
-            (self.home / "runs" / workflow["metadata"]["uid"] / RECORD_FILE).unlink()
+            (self.home / "runs" / uid / RECORD_FILE).unlink()
+        with contextlib.suppress(FileNotFoundError):
+            (self.home / "runs" / uid / NODES_FILE).unlink()
         with self._db() as db:
             db.execute("DELETE FROM workflows WHERE namespace=? AND name=?", (namespace, name))
-            db.execute("DELETE FROM sync_locks WHERE uid=?", (workflow["metadata"]["uid"],))
+            db.execute("DELETE FROM offloaded_nodes WHERE uid=?", (uid,))
+            db.execute("DELETE FROM sync_locks WHERE uid=?", (uid,))
+        self._ledgers.pop(uid, None)
         return workflow
 
     # ---- control requests from other processes (like patching spec.shutdown) -------------
@@ -650,6 +831,18 @@ class Store:
 
 
 @dataclass
+class _Saving:
+    """One save, encoded: the row's body, and the node rows it writes and deletes."""
+
+    uid: str
+    body: str
+    offloaded: bool
+    ledger: NodeLedger
+    changed: dict[str, str]
+    gone: list[str]
+
+
+@dataclass
 class DoctorReport:
     """What `doctor` found and did, one line each."""
 
@@ -711,6 +904,25 @@ def doctor(home: Path | None = None) -> DoctorReport:
     verdict = "rebuilt from the runs on disk" if problem else "ok"
     report.lines.append(f"{path}: {verdict}, {count} runs")
     return report
+
+
+def _read_nodes(path: Path) -> dict[str, Any]:
+    """An offloaded run's nodes from its nodes.jsonl: the last line of each ID holds (a
+    null one: gone); a torn last line (the process killed as it wrote) is left out."""
+    nodes: dict[str, Any] = {}
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            try:
+                nid, node = json.loads(line)
+            except ValueError:
+                if line.endswith("\n"):
+                    raise
+                break
+            if node is None:
+                nodes.pop(nid, None)
+            else:
+                nodes[nid] = node
+    return nodes
 
 
 def _check(path: Path) -> str:
