@@ -432,7 +432,7 @@ class PodHost:
             working_dir=container.get("workingDir"),
             script_source=script,
         )
-        process = self.executor.start(
+        process = await self.executor.start_async(
             spec,
             sandbox,
             stdout_path=logs_dir / f"{name}.stdout",

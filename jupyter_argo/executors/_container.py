@@ -284,6 +284,17 @@ class ContainerExecutor:
             source.mkdir(parents=True, exist_ok=True)
         return made
 
+    async def start_async(
+        self,
+        container: ContainerSpec,
+        sandbox: ContainerSandbox,
+        *,
+        stdout_path: Path,
+        log_path: Path,
+    ) -> Process:
+        """`start`, for the engine's event loop (the container engine's CLI starts it)."""
+        return self.start(container, sandbox, stdout_path=stdout_path, log_path=log_path)
+
     def start(
         self,
         container: ContainerSpec,

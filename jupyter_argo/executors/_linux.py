@@ -338,9 +338,11 @@ class Worker:
             except OSError as exc:  # should never happen: stop rather than fork in a sandbox
                 _dedicated.yes = False
                 raise OSError(exc.errno, f"cannot leave a sandbox's namespaces: {exc}") from exc
-            # setns reset this thread's working directory to "/": take the process's again.
-            with contextlib.suppress(OSError):
-                os.chdir(f"/proc/{os.getpid()}/cwd")  # the main thread's, shared by the rest
+            # setns reset this thread's working directory to "/": take the process's again
+            # (a thread that uses absolute paths only need not: a path walk through /proc).
+            if getattr(_dedicated, "follow_cwd", True):
+                with contextlib.suppress(OSError):
+                    os.chdir(f"/proc/{os.getpid()}/cwd")  # the main thread's, shared by the rest
             # Only now (the fork is done) wake the worker to make up for what was used.
             self._refill()
 
@@ -348,6 +350,80 @@ class Worker:
 _worker: Worker | None = None
 _worker_lock = threading.Lock()
 _dedicated = threading.local()
+_own_fs = threading.local()
+
+
+def own_fs() -> bool:
+    """Give the calling thread a root, working directory and umask of its own (unshare
+    CLONE_FS, which needs no privilege), so that it may chdir to start a process without
+    moving the rest of the process. False where that cannot be done (not Linux)."""
+    if getattr(_own_fs, "yes", False):
+        return True
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        unshare(CLONE_FS)
+    except (OSError, AttributeError):
+        return False
+    _own_fs.yes = True
+    return True
+
+
+def with_own_fs(fn: Callable[[], T]) -> T:
+    """Run `fn`, which may chdir, where that moves nobody else: here when this thread has
+    its own working directory (a dedicated thread), else on a thread that has one. This
+    thread takes the process's working directory again afterwards."""
+    if not getattr(_own_fs, "yes", False):
+        return _fs_thread().call(fn)
+    # Threads started from this one share its working directory: copy it again first
+    # (nothing to copy, and next to no cost, when none was started).
+    unshare(CLONE_FS)
+    try:
+        return fn()
+    finally:
+        with contextlib.suppress(OSError):
+            os.chdir(f"/proc/{os.getpid()}/cwd")  # the main thread's, shared by the rest
+
+
+class _FsThread:
+    """A thread with its own working directory, for callers without one."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[_Call] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="jupyter-argo-cwd", daemon=True)
+        self._thread.start()
+
+    def call(self, fn: Callable[[], T]) -> T:
+        job = _Call(fn)
+        self._queue.put(job)
+        job.done.wait()
+        if job.error is not None:
+            raise job.error
+        result: T = job.result
+        return result
+
+    def _run(self) -> None:
+        ready = own_fs()
+        while True:
+            job = self._queue.get()
+            try:
+                if not ready:
+                    raise OSError("cannot give a thread a working directory of its own here")
+                job.result = job.fn()
+            except BaseException as exc:  # handed to the caller
+                job.error = exc
+            job.done.set()
+
+
+_fs: _FsThread | None = None
+
+
+def _fs_thread() -> _FsThread:
+    global _fs
+    with _worker_lock:
+        if _fs is None or not _fs._thread.is_alive():
+            _fs = _FsThread()
+        return _fs
 
 
 def worker() -> Worker:
@@ -359,20 +435,24 @@ def worker() -> Worker:
         return _worker
 
 
-def dedicate_thread() -> bool:
+def dedicate_thread(*, follow_cwd: bool = True) -> bool:
     """Let the calling thread make namespace calls itself instead of handing them over.
 
     For a thread whose work uses absolute paths only: setns needs a thread with its own
     root, working directory and umask, so this thread (and threads it starts) stop
     following os.chdir and os.umask made elsewhere; it takes the process's working
-    directory again after each namespace call. False (and nothing changes) where
-    namespaces are unavailable.
+    directory again after each namespace call. Where namespaces are unavailable it returns
+    False, and the thread only gets a working directory of its own (`own_fs`), to start
+    processes in place. With `follow_cwd` false it does not take the process's working
+    directory again (a thread that starts processes and nothing else).
     """
+    _dedicated.follow_cwd = follow_cwd
     if getattr(_dedicated, "yes", False):
         return True
     if not supported():
+        own_fs()  # it still starts processes in place (`with_own_fs`)
         return False
     worker()  # it opens the original namespaces that calls return to
-    unshare(CLONE_FS)
+    own_fs()
     _dedicated.yes = True
     return True

@@ -27,10 +27,11 @@ import contextlib
 import errno
 import logging
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from jupyter_argo.errors import UnsupportedError
+from jupyter_argo.errors import BackendError, UnsupportedError
 from jupyter_argo.executors import _linux
 from jupyter_argo.executors._layout import TMP, Layer, Layout, is_under
 from jupyter_argo.executors._process import Child
@@ -83,6 +84,10 @@ class MountNamespace:
     def __init__(self, layout: Layout, *, lazy: bool = False) -> None:
         self.layout = layout
         self._worker = _linux.worker()
+        # Containers of one sandbox start on the spawning thread while the engine may add
+        # paths to it (a sidecar's program): one of them at a time builds or mounts.
+        self._lock = threading.RLock()
+        self._closed = False  # by clean-up: no process starts in it any more
         self._mnt_fd = -1
         self._base_fd = -1  # the node directory, as the host sees it
         self._root_fd = -1  # the node's own root, when it has one
@@ -95,6 +100,11 @@ class MountNamespace:
             self._worker.call(self._build_guarded)
 
     def close(self) -> None:
+        with self._lock:
+            self._close()
+
+    def _close(self, *, final: bool = True) -> None:
+        self._closed = final
         for fd in (self._mnt_fd, self._base_fd, self._root_fd, self._empty_fd):
             if fd >= 0:
                 os.close(fd)
@@ -106,6 +116,10 @@ class MountNamespace:
 
     def extend(self, layers: list[Layer]) -> None:
         """Mount layers added to the layout after the namespace was built."""
+        with self._lock:
+            self._extend(layers)
+
+    def _extend(self, layers: list[Layer]) -> None:
         if self._mnt_fd < 0:
             self._worker.call(self._build_guarded)  # the new layers could fail to mount
             return
@@ -138,7 +152,10 @@ class MountNamespace:
             self._own_proc(child.pid)
             return child
 
-        return self._worker.call(inside)
+        with self._lock:
+            if self._closed:
+                raise BackendError("the sandbox was cleaned up before its process started")
+            return self._worker.call(inside)
 
     def _own_proc(self, pid: int) -> None:
         """A /proc of the container's own PID namespace over the host's (Linux 6.15's
@@ -172,7 +189,7 @@ class MountNamespace:
         try:
             self._build()
         except BaseException:
-            self.close()
+            self._close(final=False)
             raise
 
     def _build(self) -> None:

@@ -38,6 +38,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+from jupyter_argo.executors import _posix_spawn
+
 log = logging.getLogger(__name__)
 
 TREE_ENV = "JUPYTER_ARGO_TREE"
@@ -79,25 +81,34 @@ class Spawned:
         return self.returncode
 
 
-# Popen's restore_signals: what Python ignores, a child gets back at its default.
-_RESTORED = tuple(
-    getattr(signal, n) for n in ("SIGPIPE", "SIGXFZ", "SIGXFSZ") if hasattr(signal, n)
-)
-
-
 def spawn_here(
-    argv: list[str], *, cwd: str, env: dict[str, str], stdin: int, stdout: int, stderr: int
+    argv: list[str],
+    *,
+    cwd: str,
+    env: dict[str, str],
+    stdin: int,
+    stdout: int,
+    stderr: int,
+    keep: tuple[int, ...] = (),
 ) -> Spawned:
     """Start `argv` in a new session with posix_spawn: one C call, where Popen runs a
-    page of Python. Only on a thread with a working directory of its own (a namespace
-    thread), since it changes to `cwd` itself; `stdin` -1 is /dev/null. Python's own
-    descriptors are not inheritable, so only stdin, stdout and stderr reach the child."""
+    page of Python; the child changes to `cwd` itself and inherits this thread's
+    namespaces. `stdin` -1 is /dev/null. Python's own descriptors are not inheritable,
+    so only stdin, stdout, stderr and the descriptors in `keep` (same numbers) reach
+    the child. Where the C library cannot change a child's directory (glibc before
+    2.29), only on a thread with a working directory of its own (a namespace thread, or
+    in `_linux.with_own_fs`), which changes to `cwd` itself."""
     program = argv[0]
     if "/" not in program:  # Popen's search: the child's PATH, from inside the sandbox
         found = shutil.which(program, path=env.get("PATH", os.defpath))
         if found is None:
             raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), program)
         program = found
+    if _posix_spawn.available():
+        pid = _posix_spawn.spawn(
+            program, argv, env, cwd=cwd, stdin=stdin, stdout=stdout, stderr=stderr, keep=keep
+        )
+        return Spawned(pid)
     os.chdir(cwd)
     actions: list[tuple[Any, ...]] = [
         (os.POSIX_SPAWN_DUP2, stdin, 0)
@@ -105,8 +116,12 @@ def spawn_here(
         else (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
         (os.POSIX_SPAWN_DUP2, stdout, 1),
         (os.POSIX_SPAWN_DUP2, stderr, 2),
+        # dup2 onto itself clears close-on-exec (POSIX 2024; glibc and musl do so).
+        *((os.POSIX_SPAWN_DUP2, fd, fd) for fd in keep),
     ]
-    pid = os.posix_spawn(program, argv, env, file_actions=actions, setsid=True, setsigdef=_RESTORED)
+    pid = os.posix_spawn(
+        program, argv, env, file_actions=actions, setsid=True, setsigdef=_posix_spawn.RESTORED
+    )
     return Spawned(pid)
 
 
