@@ -861,7 +861,6 @@ class Engine:
         engine keeps no per-line times, so `timestamps` and `since_seconds` are
         refused."""
         from jupyter_argo.expr._regex import RegexError, compile_re2
-        from jupyter_argo.status import pod_name as make_pod_name
 
         if timestamps or since_seconds is not None:
             raise UnsupportedError(
@@ -890,26 +889,11 @@ class Engine:
             return
 
         ns = namespace or self.namespace
-        workflow = self.get(name, ns)
-        run_dir = self.store.home / "runs" / workflow["metadata"]["uid"] / "logs"
         offsets: dict[Path, int] = {}
         while True:
             workflow = self.get(name, ns)
             done = is_fulfilled_workflow(workflow)
-            for entry in _pods_in_order(workflow):
-                if node is not None and node not in (
-                    entry["id"],
-                    entry["name"],
-                    entry.get("displayName"),
-                ):
-                    continue
-                template = entry.get("templateName") or (entry.get("templateRef") or {}).get(
-                    "template", ""
-                )
-                pod = make_pod_name(workflow["metadata"]["name"], entry["name"], template)
-                log = run_dir / pod / f"{container or 'main'}.log"
-                if not log.exists():
-                    continue
+            for pod, log in self._pod_logs(workflow, node, container):
                 with log.open("rb") as handle:
                     handle.seek(offsets.get(log, 0))
                     data = handle.read()
@@ -926,9 +910,19 @@ class Engine:
         self, name: str, namespace: str | None, node: str | None, container: str, tail: int
     ) -> Iterator[tuple[str, str]]:
         """The last `tail` lines of each matching pod's log, read backwards from its end."""
+        workflow = self.get(name, namespace or self.namespace)
+        for pod, log in self._pod_logs(workflow, node, container):
+            for line in _last_lines(log, tail) if tail > 0 else ():
+                yield pod, line
+
+    def _pod_logs(
+        self, workflow: Mapping[str, Any], node: str | None, container: str
+    ) -> Iterator[tuple[str, Path]]:
+        """(pod name, its `container` log file) of each pod of `workflow` that has one,
+        in the order they started; with `node`, only that node's (ID, name or display
+        name)."""
         from jupyter_argo.status import pod_name as make_pod_name
 
-        workflow = self.get(name, namespace or self.namespace)
         run_dir = self.store.home / "runs" / workflow["metadata"]["uid"] / "logs"
         for entry in _pods_in_order(workflow):
             if node is not None and node not in (
@@ -942,10 +936,8 @@ class Engine:
             )
             pod = make_pod_name(workflow["metadata"]["name"], entry["name"], template)
             log = run_dir / pod / f"{container or 'main'}.log"
-            if tail == 0 or not log.exists():
-                continue
-            for line in _last_lines(log, tail):
-                yield pod, line
+            if log.exists():
+                yield pod, log
 
     # ---- actions ---------------------------------------------------------------------------
 
