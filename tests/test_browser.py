@@ -1029,3 +1029,48 @@ def test_actions_resume_a_suspended_node_with_its_values_while_the_cell_blocks(
     assert "resumed approval" in view.locator(".argo-action-note").inner_text()
     view.scroll_into_view_if_needed()
     _shot(page, "actions-resumed", frontend.frontend)
+
+
+RETRY_CELL = """%%argo --no-raise
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: flaky-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    container: {image: alpine, command: [sh, -c, "sleep 2; echo no luck; exit 3"]}
+"""
+
+
+@pytest.mark.slow
+def test_retry_reruns_a_failed_run_in_the_same_view(frontend: Lab, page: Any) -> None:
+    """Once a run has failed, the header offers Retry only (as the Argo UI does); a click
+    runs it again and the same view follows it to its new end (issue 13 item 4)."""
+    write_notebook(frontend.root / "retry.ipynb", ["%load_ext jupyter_argo", RETRY_CELL])
+    open_notebook(page, frontend, "retry.ipynb")
+    command(page, "notebook:run-all-cells")
+    view = page.locator(".argo-view")
+    badge = view.locator(".argo-header .argo-badge").first
+    page.wait_for_function(
+        "() => document.querySelector('.argo-view .argo-header .argo-badge')"
+        "?.textContent.includes('Failed')",
+        timeout=GRAPH_TIMEOUT_MS,
+    )
+    assert view.locator(".argo-actions button").all_inner_texts() == ["Retry"]
+    view.locator(".argo-actions .argo-action-retry").click()
+    page.wait_for_function(
+        "() => document.querySelector('.argo-view .argo-header .argo-badge')"
+        "?.textContent.includes('Running')",
+        timeout=GRAPH_TIMEOUT_MS,
+    )
+    assert "retrying" in view.locator(".argo-action-note").inner_text()
+    view.scroll_into_view_if_needed()
+    _shot(page, "actions-retried-and-running", frontend.frontend)
+    page.wait_for_function(
+        "() => document.querySelector('.argo-view .argo-header .argo-badge')"
+        "?.textContent.includes('Failed')",
+        timeout=GRAPH_TIMEOUT_MS,
+    )
+    assert "Failed" in badge.inner_text()
+    assert view.locator(".argo-actions button").all_inner_texts() == ["Retry"]
