@@ -206,9 +206,15 @@ def test_daemons_end_as_argo_ends_them(bed: Testbed, tmp_path: Path) -> None:
         assert argo_ends[container] == ("Pod", "Succeeded", "", False)
     # The retry node of a daemon stays as killDaemonedChildren left it.
     assert argo_ends["WF[1].retry-scope[0].retried"] == ("Retry", "Succeeded", "", False)
-    # A daemon that exits 0 by itself has failed.
-    assert argo_ends["WF[0].quitter"] == ("Pod", "Failed", "", False)
+    # A daemon that exits 0 by itself has failed. Under load Argo's controller can see
+    # its pod still initializing first and keep that reason as the node's message (seen
+    # once, in a loaded CI run); the local engine gives none.
+    quitter = argo_ends["WF[0].quitter"]
+    assert quitter[:2] == ("Pod", "Failed")
+    assert quitter[2] in ("", "PodInitializing")
+    assert not quitter[3]
     expected = {
         name: signalled if name in killed_script else end for name, end in argo_ends.items()
     }
+    expected["WF[0].quitter"] = ("Pod", "Failed", "", False)
     assert ends(mine) == expected

@@ -663,3 +663,45 @@ def test_a_workflow_held_at_parallelism_0_still_ends_when_terminated(engine: Loc
     assert time.monotonic() - started < 5
     assert wf["status"]["phase"] == "Failed"
     assert wf["status"]["message"] == "Stopped with strategy 'Terminate'"
+
+
+STOPPED_AT_ONCE = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: at-once-}
+spec:
+  entrypoint: main
+  onExit: bye
+  templates:
+  - name: main
+    container: {image: alpine, command: [sleep, "60"]}
+  - name: bye
+    container: {image: alpine, command: [echo, bye]}
+"""
+
+
+@pytest.mark.parametrize("strategy", ["stop", "terminate"])
+def test_a_stop_or_terminate_right_after_submit_ends_the_step_that_was_starting(
+    engine: LocalBackend, strategy: str
+) -> None:
+    """Steps start on spawning threads: a stop that comes while a step's process is
+    being started (before it is counted as running) must still end it, as Argo ends a pod
+    it is creating. Five times, since the window is a race (before the fix, 7 in 10
+    stop-at-once runs went on for the whole 60 s)."""
+    import time
+
+    (doc,) = parse_text(STOPPED_AT_ONCE)
+    for _ in range(5):
+        name = engine.submit(doc.body)["metadata"]["name"]
+        getattr(engine, strategy)(name)
+        began = time.monotonic()
+        final = engine.wait(name, timeout=20)
+        assert time.monotonic() - began < 15
+        assert final["status"]["phase"] == "Failed"
+        nodes = by_display(final)
+        main = nodes[final["metadata"]["name"]]
+        assert main["phase"] == "Failed"
+        assert main["message"] == f"Stopped with strategy '{strategy.title()}'"
+        # Stop lets the exit handler run; Terminate does not.
+        bye = nodes.get(f"{final['metadata']['name']}.onExit")
+        assert (bye is not None and bye["phase"] == "Succeeded") == (strategy == "stop")

@@ -133,6 +133,10 @@ class PodHost:
     exit_pods: set[str] = field(default_factory=set)  # nodes of exit handlers
     retired: list[Sandbox] = field(default_factory=list)  # finished, not yet cleaned up
     handoffs: Any = None  # jupyter_argo.artifacts._handoff.Handoffs, with the first output
+    # How the last shutdown ended pods (its grace), and whether `kill_all` was called: a
+    # process that was starting on a spawning thread then is ended the same way once in.
+    shutdown_grace: float = 2.0
+    killed: bool = False
 
     # ---- the store, as a cluster's ConfigMaps and Secrets --------------------------------
 
@@ -150,12 +154,25 @@ class PodHost:
     def shutdown_all(
         self, op: PodOperator, message: str | None = None, *, grace: float = 2.0
     ) -> None:
+        self.shutdown_grace = grace
         for nid, processes in list(self.running.items()):
             # A pod ended by the shutdown fails, whatever its process then exits with
             # (a shell that waits returns 0 once its children are killed).
             self.shutdown_message[nid] = message or f"Stopped with strategy '{op.shutdown}'"
             for process in processes:
                 process.terminate(grace=grace)
+
+    def _catch_up(self, op: PodOperator, nid: str, process: Process) -> None:
+        """End `process` as a stop, a deadline or a kill that came while it was starting
+        (on a spawning thread, not yet in `running`) ended the others."""
+        if self.killed:
+            process.kill()
+        elif op.shutdown and not (nid in self.exit_pods and op.shutdown == "Stop"):
+            self.shutdown_message[nid] = f"Stopped with strategy '{op.shutdown}'"
+            process.terminate(grace=self.shutdown_grace)
+        elif op.deadline_exceeded and nid not in self.exit_pods:
+            self.shutdown_message[nid] = POD_DEADLINE_MESSAGE
+            process.terminate(grace=2.0)
 
     def end_at_deadline(self) -> None:
         """The workflow's deadline passed: every running pod but those of exit handlers
@@ -169,6 +186,7 @@ class PodHost:
 
     def kill_all(self) -> None:
         """SIGKILL every running step now; safe from any thread (a last resort)."""
+        self.killed = True
         for processes in list(self.running.values()):
             for process in list(processes):
                 process.kill()
@@ -441,6 +459,7 @@ class PodHost:
         if self.retired:
             self.clean_retired()  # in the shadow of the process just started
         self.running.setdefault(nid, []).append(process)
+        self._catch_up(op, nid, process)
         if not wait:
             return None, process
         try:
