@@ -20,17 +20,19 @@ import subprocess
 from pathlib import Path
 
 from jupyter_argo.executors._layout import TMP, Layout, is_under
+from jupyter_argo.executors._maker import bwrap_argv
 
 
 @functools.cache
 def available() -> bool:
-    """bwrap is installed and can make a PID namespace here (probed once per process)."""
+    """bwrap is installed and can start the sandbox maker here: a user namespace where it
+    holds capabilities, a PID namespace (probed once per process)."""
     program = shutil.which("bwrap")
     if program is None:
         return False
     try:
         probe = subprocess.run(
-            [program, "--dev-bind", "/", "/", "--unshare-pid", "--as-pid-1", "true"],
+            [*bwrap_argv(program), "--", "true"],  # what the sandbox maker asks of it
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -28,6 +28,7 @@ from jupyter_argo.errors import BackendError, ConfigError, UnsupportedError
 from jupyter_argo.executors import _bwrap, _linux, _posix_spawn, _watchdog
 from jupyter_argo.executors._images import ImageMap, ImageRule, split_image
 from jupyter_argo.executors._layout import TMP, Confinement, Layout, contain_links, is_under
+from jupyter_argo.executors._maker import MakerSandbox
 from jupyter_argo.executors._process import (
     TOKEN_PREFIX,
     TREE_ENV,
@@ -84,7 +85,7 @@ class Sandbox:
     def __init__(
         self,
         layout: Layout,
-        namespace: MountNamespace | None = None,
+        namespace: MountNamespace | MakerSandbox | None = None,
         bwrap: _bwrap.BwrapPlan | None = None,
     ) -> None:
         self.mode = layout.mode
@@ -703,7 +704,8 @@ def _prepare(spec: SandboxSpec, mode: str, base: Path, confinement: Confinement 
         only_tmp = all(layer.kind == "tmp" for layer in layout.layers)
         return Sandbox(layout, namespace=MountNamespace(layout, lazy=only_tmp))
     if mode == "bwrap":
-        return Sandbox(layout, bwrap=_bwrap.BwrapPlan(layout))
+        only_tmp = all(layer.kind == "tmp" for layer in layout.layers)
+        return Sandbox(layout, namespace=MakerSandbox(layout, lazy=only_tmp))
     return Sandbox(layout)
 
 
@@ -1030,8 +1032,20 @@ def _spawn(
     popen: Child
     namespace = sandbox._namespace
     try:
-        if sandbox.mode == "namespace":
-            if namespace is None:  # cleaned up meanwhile (another thread): never unconfined
+        if sandbox.mode == "bwrap" and sandbox._bwrap is None:
+            if not isinstance(namespace, MakerSandbox):  # cleaned up meanwhile: never unconfined
+                raise BackendError(f"{sandbox!r}: cleaned up before its process started")
+            popen = namespace.spawn(
+                launch.argv,
+                cwd=launch.cwd,
+                env=launch.env,
+                stdin=stdin_fd,
+                stdout=out_w,
+                stderr=err_w,
+            )
+            tree = NamespaceTree(popen)
+        elif sandbox.mode == "namespace":
+            if namespace is None or isinstance(namespace, MakerSandbox):  # cleaned up meanwhile
                 raise BackendError(f"{sandbox!r}: cleaned up before its process started")
             popen = namespace.spawn(
                 lambda: spawn_here(

@@ -486,6 +486,10 @@ class Process:
     def _attach(self) -> None:
         for fd in self._streams:
             self._pump.watch(fd, lambda fd=fd: self._read(fd))  # type: ignore[misc]
+        reported = getattr(self._popen, "when_done", None)
+        if reported is not None:  # reaped by the bwrap mode's sandbox maker, which says when
+            reported(self._on_exit)
+            return
         pidfd = _pidfd(self._popen.pid)
         if pidfd is not None:
             # Off the engine's path; until it arrives the watchdog (started before the
@@ -512,6 +516,9 @@ class Process:
             return
         self._exited = True
         code = 128 - code if code < 0 else code
+        failure = getattr(self._popen, "failure", "")
+        if failure:  # it did not end by itself (the bwrap sandbox maker stopped)
+            self._log.write(f"jupyter-argo: {failure}\n".encode())
         if self._tree.emulated is not None and code == 128 + signal.SIGKILL:
             code = self._tree.emulated
         self._code = code
