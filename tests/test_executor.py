@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import printed
 
+from jupyter_argo.errors import BackendError
 from jupyter_argo.executors import (
     ContainerSpec,
     ImageMap,
@@ -519,3 +520,35 @@ def test_a_dedicated_thread_makes_namespace_calls_in_place(
     assert seen["inside_ns"] != home_ns
     assert seen["after_ns"] == home_ns  # back home afterwards
     assert seen["cwd"] == str(tmp_path)  # and in the process's working directory
+
+
+def test_a_dead_bwrap_sandbox_maker_fails_its_steps_and_the_next_sandbox_gets_a_new_one(
+    tmp_path: Path,
+) -> None:
+    from jupyter_argo.executors import _maker
+
+    node = _node("bwrap", tmp_path, ["/tmp/out.txt"])
+    marker = _unique_sleep()
+    process = node.start("busybox", ["sleep"], [marker])
+    assert _eventually(lambda: bool(_running(marker)))
+    first = _maker.maker()
+    children = Path(f"/proc/{first.pid}/task/{first.pid}/children").read_text().split()
+    assert len(children) == 1  # bwrap's child: the maker, PID 1 of the steps' namespaces
+    os.kill(int(children[0]), signal.SIGKILL)
+    # The step died with it (its PID namespace's init did), and says why in one line.
+    assert process.wait(10) == 128 + signal.SIGKILL
+    log = printed(node.home / f"log{node.runs}")
+    assert log.startswith("jupyter-argo: the bwrap sandbox maker stopped (killed by signal 9")
+    assert len(log.splitlines()) == 1
+    assert _eventually(lambda: not _running(marker))
+    # Its sandbox is gone with it: a start there fails with one line, never unconfined.
+    with pytest.raises(BackendError, match="the bwrap sandbox maker stopped"):
+        node.start("busybox", ["true"])
+    # The next sandbox starts a new maker.
+    again = _node("bwrap", tmp_path / "again", ["/tmp/out.txt"])
+    assert again.run("busybox", ["sh", "-c", "echo hi > /tmp/out.txt; cat /tmp/out.txt"]) == (
+        0,
+        "hi\n",
+        "hi\n",
+    )
+    assert _maker.maker() is not first

@@ -401,6 +401,76 @@ def test_kill_9_of_the_engine_leaves_no_step_running(mode: str) -> None:
                 os.kill(pid, signal.SIGKILL)
 
 
+def _family(root: int) -> dict[int, tuple[str, str]]:
+    """Every live descendant of `root`: PID -> (start time, command line)."""
+    parents: dict[int, int] = {}
+    seen: dict[int, tuple[str, str]] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        with contextlib.suppress(OSError, IndexError):
+            fields = Path(f"/proc/{name}/stat").read_text().rsplit(")", 1)[1].split()
+            if fields[0] != "Z":
+                parents[int(name)] = int(fields[1])
+                command = Path(f"/proc/{name}/cmdline").read_bytes().replace(b"\0", b" ")
+                seen[int(name)] = (fields[19], command.decode(errors="replace"))
+    found: dict[int, tuple[str, str]] = {}
+    wanted = {root}
+    while wanted:
+        pid = wanted.pop()
+        children = {child for child, parent in parents.items() if parent == pid}
+        for child in children - set(found):
+            found[child] = seen[child]
+            wanted.add(child)
+    return found
+
+
+def _alive(pid: int, start: str) -> bool:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return False
+    return fields[0] != "Z" and fields[19] == start  # not a new process under the same PID
+
+
+@pytest.mark.skipif("bwrap" not in MODES, reason="no bubblewrap here")
+def test_kill_9_of_the_engine_ends_the_bwrap_sandbox_maker() -> None:
+    own = f"{300 + secrets.randbelow(10**6) / 10**6:.6f}"
+    engine = subprocess.Popen(
+        [sys.executable, "-c", _ENGINE, "bwrap"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    family: dict[int, tuple[str, str]] = {}
+    try:
+        assert engine.stdin is not None
+        assert engine.stdout is not None
+        engine.stdin.write(_step(f"sleep {own}").encode())
+        engine.stdin.close()
+        assert engine.stdout.readline() == b"submitted\n"
+        assert _eventually(lambda: bool(_sleeping(own)))
+        family = _family(engine.pid)
+    finally:
+        engine.kill()
+        engine.wait()
+        if engine.stdout is not None:
+            engine.stdout.close()
+    commands = [command for _, command in family.values()]
+    # bwrap, the maker it runs, and the step, which the maker started.
+    assert [c for c in commands if c.startswith(shutil.which("bwrap") or "bwrap")], commands
+    assert [c for c in commands if "jupyter_argo.executors._maker" in c], commands
+    assert [c for c in commands if f"sleep {own}" in c], commands
+    left = lambda: [command for pid, (start, command) in family.items() if _alive(pid, start)]  # noqa: E731
+    try:
+        assert _eventually(lambda: not left()), f"outlived the engine: {left()}"
+    finally:
+        for pid, (start, _) in family.items():
+            if _alive(pid, start):
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+
+
 @pytest.mark.parametrize("mode", SANDBOXES)
 def test_the_network_stays_available(mode: str) -> None:
     server = socket.create_server(("127.0.0.1", 0))

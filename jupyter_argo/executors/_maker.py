@@ -31,6 +31,7 @@ in a few fixed byte formats, which the engine parses without unpickling anything
 from __future__ import annotations
 
 import array
+import atexit
 import contextlib
 import copy
 import itertools
@@ -182,6 +183,7 @@ class Maker:
         self._sandbox_ids = itertools.count(1)
         self._local = threading.local()
         self.dead = ""  # why it stopped, once it has
+        self._closing = False
         self._sent_confinements: dict[int, Any] = {}
         from jupyter_argo.executors._process import pump
 
@@ -199,8 +201,8 @@ class Maker:
     # Requests (any thread: each has a connection of its own)
 
     def _connection(self) -> socket.socket:
-        conn: socket.socket | None = getattr(self._local, "conn", None)
-        if conn is None:
+        own: _Connection | None = getattr(self._local, "conn", None)
+        if own is None:
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             try:
                 with self._control_lock:
@@ -210,8 +212,8 @@ class Maker:
                 raise self._stopped(exc) from exc
             finally:
                 theirs.close()
-            self._local.conn = conn = ours
-        return conn
+            self._local.conn = own = _Connection(ours)
+        return own.sock
 
     def send(self, request: tuple[Any, ...], fds: list[int] | None = None) -> None:
         """Send `request` without waiting for an answer."""
@@ -287,6 +289,8 @@ class Maker:
             tail = lines[-1] if lines else ""
         if code is None:
             return str(exc) if exc is not None else "it closed its connection"
+        if code > 128:  # bwrap passes on its child's death by a signal so
+            code = 128 - code
         how = f"exit code {code}" if code >= 0 else f"killed by signal {-code}"
         return f"{how}{': ' + tail if tail else ''}"
 
@@ -320,7 +324,8 @@ class Maker:
             self._process.wait(1.0)
         reason = self._death_reason()
         self.dead = reason
-        log.warning("jupyter-argo: the bwrap sandbox maker stopped (%s)", reason)
+        if not self._closing:
+            log.warning("jupyter-argo: the bwrap sandbox maker stopped (%s)", reason)
         with self._lock:
             children, self._children = self._children, {}
         message = f"the bwrap sandbox maker stopped ({reason}): the container was killed"
@@ -328,11 +333,26 @@ class Maker:
             child._finish(-9, message)
         self._status.close()
         self._control.close()
+        self._stderr.close()
 
-    def close(self) -> None:
-        """Stop the maker (every container it runs dies with it)."""
+    def close(self, wait: float = 0.0) -> None:
+        """Stop the maker (every container it runs dies with it): it exits when its
+        control socket closes; wait for that up to `wait` seconds."""
+        self._closing = True
         with contextlib.suppress(OSError):
             self._control.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._process.wait(wait)
+
+
+class _Connection:
+    """One thread's connection to the maker, closed with the thread (or the maker)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def __del__(self) -> None:
+        self.sock.close()
 
 
 def _host_pid(pidfd: int) -> int:
@@ -366,8 +386,17 @@ def maker() -> Maker:
     global _maker
     with _maker_lock:
         if _maker is None or _maker.dead:
+            if _maker is None:
+                atexit.register(_stop)
             _maker = Maker()
         return _maker
+
+
+def _stop() -> None:
+    # At exit: its containers end with it (this process kills the ones it knows of
+    # anyway); it exits at once, in a few milliseconds.
+    if _maker is not None and not _maker.dead:
+        _maker.close(wait=1.0)
 
 
 class MakerSandbox:
