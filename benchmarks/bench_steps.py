@@ -161,6 +161,23 @@ def _thread_cpu(name: str) -> float:
     return total
 
 
+def _maker_cpu() -> float:
+    """CPU seconds of the bwrap mode's sandbox maker process (0 without one)."""
+    from jupyter_argo.executors import _maker
+
+    found = _maker._maker
+    if found is None or found.dead:
+        return 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    try:
+        children = Path(f"/proc/{found.pid}/task/{found.pid}/children").read_text().split()
+        stat = Path(f"/proc/{children[0]}/stat").read_text()
+    except (OSError, IndexError):
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / tick
+
+
 _THREADS = {
     "engine": "jupyter-argo-engine",
     "spawn": "jupyter-argo-spawn",
@@ -265,10 +282,12 @@ def _child(mode: str, home: str) -> None:
             floor = min(one, many)
             spans.spans.clear()
             before = {key: _thread_cpu(name) for key, name in _THREADS.items()}
+            before["maker"] = _maker_cpu()
             idle.seconds = 0.0
             elapsed = run(_fan_out(count))
             busy = 1 - idle.seconds / elapsed
             cpu = {key: _thread_cpu(name) - before[key] for key, name in _THREADS.items()}
+            cpu["maker"] = _maker_cpu() - before["maker"]
             mean, peak = spans.concurrency()
             rounds.append(
                 {
@@ -357,7 +376,8 @@ def _results(mode: str, found: dict[str, Any] | str) -> list[Result]:
                 f"CPU per 1,000 pods: engine thread {cpu('engine'):.2f} s "
                 f"(the thread busy {busy:.0%} of the run), spawning thread "
                 f"{cpu('spawn'):.2f} s, namespace worker {cpu('ns'):.2f} s, "
-                f"pump {cpu('pump'):.2f} s",
+                f"pump {cpu('pump'):.2f} s"
+                + (f", bwrap's sandbox maker {cpu('maker'):.2f} s" if mode == "bwrap" else ""),
             )
         )
     return results
