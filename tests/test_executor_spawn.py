@@ -26,7 +26,12 @@ from jupyter_argo.executors import (
     _posix_spawn,
 )
 from jupyter_argo.executors._bwrap import available as bwrap_available
-from jupyter_argo.executors._executor import _SPAWNERS, _namespace_available, _spawner
+from jupyter_argo.executors._executor import (
+    _MAKER_SPAWNERS,
+    _SPAWNERS,
+    _namespace_available,
+    _spawner,
+)
 
 MODES = ["none", "remap"]
 if _namespace_available():
@@ -241,15 +246,16 @@ def test_a_start_still_waiting_when_its_sandbox_is_cleaned_up_never_runs(
     executor = ProcessExecutor(isolation=mode)
     sandbox = executor.prepare(SandboxSpec(tmp_path / "node", ["/tmp/out.txt"]))
     gate = threading.Event()
-    spawner = _spawner()
+    threads = _MAKER_SPAWNERS if mode == "bwrap" else _SPAWNERS
+    spawner = _spawner(threads)
 
     def closed() -> None:
         gate.wait(30)
 
     # Every spawning thread made, then each busy until the gate opens.
-    while len(spawner.threads) < _SPAWNERS:
+    while len(spawner.threads) < threads:
         spawner.submit(closed)
-    for _ in range(_SPAWNERS):
+    for _ in range(threads):
         spawner.submit(closed)
     container = ContainerSpec("main", "busybox", ["sh", "-c", "echo started"], [], {})
 
