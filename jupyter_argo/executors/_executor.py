@@ -32,7 +32,6 @@ from jupyter_argo.executors._maker import MakerSandbox
 from jupyter_argo.executors._process import (
     TOKEN_PREFIX,
     TREE_ENV,
-    BwrapTree,
     Child,
     NamespaceTree,
     OutputFile,
@@ -86,12 +85,10 @@ class Sandbox:
         self,
         layout: Layout,
         namespace: MountNamespace | MakerSandbox | None = None,
-        bwrap: _bwrap.BwrapPlan | None = None,
     ) -> None:
         self.mode = layout.mode
         self._layout = layout
         self._namespace = namespace
-        self._bwrap = bwrap
         self._processes: list[Process] = []
         self._scratch: list[Path] = []  # removed in order when cleaned up
         self._lock = threading.Lock()
@@ -1021,12 +1018,11 @@ def _spawn(
     stdin_fd = _stdin_fd(stdin)
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
-    info_r = info_w = -1
 
-    def start(argv: list[str], cwd: str, keep: tuple[int, ...] = ()) -> Child:
+    def start(argv: list[str], cwd: str) -> Child:
         def spawn() -> Child:
             return spawn_here(
-                argv, cwd=cwd, env=launch.env, stdin=stdin_fd, stdout=out_w, stderr=err_w, keep=keep
+                argv, cwd=cwd, env=launch.env, stdin=stdin_fd, stdout=out_w, stderr=err_w
             )
 
         # posix_spawn, as in the namespace mode; the child changes to `cwd` itself, or
@@ -1037,7 +1033,7 @@ def _spawn(
     popen: Child
     namespace = sandbox._namespace
     try:
-        if sandbox.mode == "bwrap" and sandbox._bwrap is None:
+        if sandbox.mode == "bwrap":
             if not isinstance(namespace, MakerSandbox):  # cleaned up meanwhile: never unconfined
                 raise BackendError(f"{sandbox!r}: cleaned up before its process started")
             popen = namespace.spawn(
@@ -1063,28 +1059,22 @@ def _spawn(
                 )
             )
             tree = NamespaceTree(popen)
-        elif sandbox._bwrap is not None:
-            info_r, info_w = os.pipe()
-            popen = start(sandbox._bwrap.argv(launch.argv, launch.cwd, info_w), "/", (info_w,))
-            tree = BwrapTree(popen, info_r)
-            info_r = -1
         else:
             popen = start(launch.argv, launch.cwd)
             tree = Tree(popen, launch.token)
-    except BackendError:
-        for fd in (out_r, err_r):
-            os.close(fd)
-        raise
     except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
         # exec failed (the child reports it): a shell would say 127 or 126.
-        for fd in (out_r, err_r, info_r):
-            if fd >= 0:
-                os.close(fd)
+        for fd in (out_r, err_r):
+            os.close(fd)
         code = 126 if isinstance(exc, PermissionError) else 127
         reason = exc.strerror or str(exc)
         return Process.failed(code, f"{launch.argv[0]}: {reason}", log_path=log_path)
+    except BaseException:
+        for fd in (out_r, err_r):
+            os.close(fd)
+        raise
     finally:
-        for fd in (out_w, err_w, info_w, stdin_fd):
+        for fd in (out_w, err_w, stdin_fd):
             if fd >= 0:
                 os.close(fd)
     process = Process(

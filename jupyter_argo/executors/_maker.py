@@ -34,6 +34,7 @@ import array
 import atexit
 import contextlib
 import copy
+import errno
 import itertools
 import logging
 import os
@@ -51,6 +52,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from jupyter_argo.errors import BackendError, UnsupportedError
+from jupyter_argo.executors._bwrap import maker_argv
 
 if TYPE_CHECKING:
     from jupyter_argo.executors._layout import Layer, Layout
@@ -60,41 +62,9 @@ log = logging.getLogger(__name__)
 _INT = struct.Struct("=i")
 _EXIT = struct.Struct("=qi")  # container id, exit code (negative: killed by that signal)
 _EXITS_PER_MESSAGE = 4096
-_REPLY_SIZE = 64 * 1024
+_REPLY_SIZE = 4096
+_REQUEST_SIZE = 1 << 20  # more than a socket's send buffer: every message fits
 _FDS_SIZE = socket.CMSG_SPACE(3 * _INT.size)
-
-
-def bwrap_argv(program: str) -> list[str]:
-    """bwrap's options for the maker (also what `_bwrap.available` probes).
-
-    The maker's root is bwrap's own tmpfs with each of the host's top-level entries
-    bound onto it, not a bind of the host's root: an overlay's lower directory may have
-    no mounts below it that came from the host (they are locked in a user namespace),
-    and the namespace mode's own root for a node (`/src`, `/result.txt`) overlays `/`.
-    """
-    args = [
-        program,
-        "--unshare-user",
-        "--uid",
-        "0",
-        "--gid",
-        "0",
-        "--cap-add",
-        "ALL",
-        "--unshare-pid",
-        "--as-pid-1",
-        "--die-with-parent",
-    ]
-    for entry in sorted(os.scandir("/"), key=lambda entry: entry.name):
-        path = entry.path
-        if entry.name == "proc":
-            continue
-        if entry.is_symlink():
-            args += ["--symlink", os.readlink(path), path]
-        elif entry.is_dir(follow_symlinks=False) or entry.is_file(follow_symlinks=False):
-            args += ["--dev-bind", path, path]
-    # The maker's PID namespace's: it names its children's namespaces there.
-    return [*args, "--proc", "/proc"]
 
 
 # ---- engine side ----------------------------------------------------------------------
@@ -155,7 +125,7 @@ class Maker:
             "from jupyter_argo.executors._maker import main; main()"
         )
         fds = (control_theirs.fileno(), status_theirs.fileno())
-        argv = [*bwrap_argv(program), "--", sys.executable, "-I", "-S", "-c", code]
+        argv = [*maker_argv(program), "--", sys.executable, "-I", "-S", "-c", code]
         try:
             self._process = subprocess.Popen(
                 [*argv, *map(str, fds)],
@@ -227,6 +197,11 @@ class Maker:
             else:
                 conn.send(data)
         except OSError as exc:
+            if exc.errno == errno.EMSGSIZE:
+                raise BackendError(
+                    f"a command and environment of {len(data)} bytes are more than the bwrap"
+                    " sandbox maker takes in one request"
+                ) from exc
             raise self._stopped(exc) from exc
 
     def call(self, request: tuple[Any, ...], fds: list[int] | None = None) -> tuple[bytes, int]:
@@ -543,17 +518,23 @@ class _Server:
         from jupyter_argo.executors import _linux
 
         _linux.dedicate_thread(follow_cwd=False)
+        buffer = bytearray(_REQUEST_SIZE)  # no allocation per request
+        view = memoryview(buffer)
         while True:
             try:
-                data, ancillary, _, _ = conn.recvmsg(1 << 20, _FDS_SIZE, socket.MSG_CMSG_CLOEXEC)
+                size, ancillary, flags, _ = conn.recvmsg_into(
+                    [buffer], _FDS_SIZE, socket.MSG_CMSG_CLOEXEC
+                )
             except OSError:
                 return
-            if not data:
+            if not size:
                 conn.close()
                 return
             fds = _fds(ancillary)
             try:
-                request = pickle.loads(data)
+                if flags & socket.MSG_TRUNC:
+                    raise BackendError("a request too large for the sandbox maker")
+                request = pickle.loads(view[:size])
                 reply, pidfd = self._handle(request, fds)
             except BaseException as exc:  # answered to the engine
                 reply, pidfd = _error_reply(exc), -1
