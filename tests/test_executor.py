@@ -552,3 +552,20 @@ def test_a_dead_bwrap_sandbox_maker_fails_its_steps_and_the_next_sandbox_gets_a_
         "hi\n",
     )
     assert _maker.maker() is not first
+
+
+def test_a_sandbox_maker_that_cannot_start_says_why_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jupyter_argo.executors import _maker
+
+    _skip_unless("bwrap")
+    monkeypatch.setattr(_maker, "_maker", None)
+    monkeypatch.setattr(_maker, "maker_argv", lambda program: [program, "--no-such-option"])
+    node = _node("bwrap", tmp_path, ["/tmp/out.txt"])
+    with pytest.raises(BackendError) as raised:
+        node.start("busybox", ["true"])
+    message = str(raised.value)
+    assert message.startswith("the bwrap sandbox maker stopped: exit code 1: bwrap:"), message
+    assert "--no-such-option" in message
+    assert "\n" not in message

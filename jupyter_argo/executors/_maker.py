@@ -63,6 +63,7 @@ _INT = struct.Struct("=i")
 _EXIT = struct.Struct("=qi")  # container id, exit code (negative: killed by that signal)
 _EXITS_PER_MESSAGE = 4096
 _REPLY_SIZE = 4096
+_EXIT_WAIT = 2.0  # seconds a maker that closed its end has to exit, for its exit status
 _REQUEST_SIZE = 1 << 20  # more than a socket's send buffer: every message fits
 _FDS_SIZE = socket.CMSG_SPACE(3 * _INT.size)
 
@@ -153,12 +154,17 @@ class Maker:
         self._sandbox_ids = itertools.count(1)
         self._local = threading.local()
         self.dead = ""  # why it stopped, once it has
+        self._reason = ""
         self._closing = False
         self._sent_confinements: dict[int, Any] = {}
         from jupyter_argo.executors._process import pump
 
         pipe = pump()
         pipe.submit(lambda: pipe.watch(self._status.fileno(), self._on_status))
+
+    def exited(self) -> bool:
+        """bwrap has exited (the pump may not have seen the maker's end yet)."""
+        return self._process.poll() is not None
 
     @property
     def pid(self) -> int:
@@ -256,18 +262,23 @@ class Maker:
         return BackendError(f"the bwrap sandbox maker stopped: {reason}")
 
     def _death_reason(self, exc: BaseException | None = None) -> str:
-        code = self._process.poll()
-        tail = ""
-        with contextlib.suppress(OSError, ValueError):
-            self._stderr.seek(0)
-            lines = self._stderr.read().decode(errors="replace").strip().splitlines()
-            tail = lines[-1] if lines else ""
+        code = None
+        with contextlib.suppress(subprocess.TimeoutExpired):  # its end closed: it is exiting
+            code = self._process.wait(_EXIT_WAIT)
         if code is None:
             return str(exc) if exc is not None else "it closed its connection"
-        if code > 128:  # bwrap passes on its child's death by a signal so
-            code = 128 - code
-        how = f"exit code {code}" if code >= 0 else f"killed by signal {-code}"
-        return f"{how}{': ' + tail if tail else ''}"
+        with self._lock:  # once: the pump and the waiting threads all want it
+            if not self._reason:
+                tail = ""
+                with contextlib.suppress(OSError, ValueError):
+                    self._stderr.seek(0)
+                    lines = self._stderr.read().decode(errors="replace").strip().splitlines()
+                    tail = lines[-1] if lines else ""
+                if code > 128:  # bwrap passes on its child's death by a signal so
+                    code = 128 - code
+                how = f"exit code {code}" if code >= 0 else f"killed by signal {-code}"
+                self._reason = f"{how}{': ' + tail if tail else ''}"
+            return self._reason
 
     # Exit statuses (pump thread)
 
@@ -360,7 +371,7 @@ def maker() -> Maker:
     """This process's maker, started now if none runs (or the last one stopped)."""
     global _maker
     with _maker_lock:
-        if _maker is None or _maker.dead:
+        if _maker is None or _maker.dead or _maker.exited():
             if _maker is None:
                 atexit.register(_stop)
             _maker = Maker()
