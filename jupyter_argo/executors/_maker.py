@@ -64,7 +64,7 @@ _EXIT = struct.Struct("=qi")  # container id, exit code (negative: killed by tha
 _EXITS_PER_MESSAGE = 4096
 _REPLY_SIZE = 4096
 _EXIT_WAIT = 2.0  # seconds a maker that closed its end has to exit, for its exit status
-_REQUEST_SIZE = 1 << 20  # more than a socket's send buffer: every message fits
+_REQUEST_SIZE = 1 << 18  # more than a socket's send buffer (about 200 KiB): every message fits
 _FDS_SIZE = socket.CMSG_SPACE(3 * _INT.size)
 
 
