@@ -363,10 +363,12 @@ def test_nothing_outlives_a_finished_node(node: Node) -> None:
 
 
 def test_terminate_lets_handlers_run(node: Node) -> None:
+    # `ready` by os.write: a SIGTERM that comes while print's flush is still returning
+    # would run the handler's print inside it ("reentrant call" RuntimeError, exit 1).
     script = (
-        "import signal, sys, time\n"
+        "import os, signal, sys, time\n"
         "signal.signal(signal.SIGTERM, lambda *_: (print('bye', flush=True), sys.exit(3)))\n"
-        "print('ready', flush=True)\n"
+        "os.write(1, b'ready\\n')\n"
         "time.sleep(60)\n"
     )
     process = node.start("python:3.12", ["python", "-c", script])
