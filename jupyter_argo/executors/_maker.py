@@ -423,9 +423,10 @@ class MakerSandbox:
                 raise BackendError("the sandbox was cleaned up before its process started")
             layout = None if self._sent else self.layout
             request = ("spawn", self._id, layout, argv, env, cwd)
-            child = self._maker.spawn(request, fds)
-            self._sent = True
-            return child
+            try:
+                return self._maker.spawn(request, fds)
+            finally:
+                self._sent = True  # the maker has it now, even if the start failed
 
     def extend(self, layers: list[Layer]) -> None:
         """Mount layers added to the layout after the sandbox was built."""
