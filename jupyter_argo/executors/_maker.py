@@ -150,6 +150,7 @@ class Maker:
         self._status = status
         self._lock = threading.Lock()
         self._children: dict[int, MakerChild] = {}
+        self._connections: list[socket.socket] = []  # the threads' own, closed with it
         self._child_ids = itertools.count(1)
         self._sandbox_ids = itertools.count(1)
         self._local = threading.local()
@@ -189,6 +190,8 @@ class Maker:
             finally:
                 theirs.close()
             self._local.conn = own = _Connection(ours)
+            with self._lock:
+                self._connections.append(ours)
         return own.sock
 
     def send(self, request: tuple[Any, ...], fds: list[int] | None = None) -> None:
@@ -320,6 +323,10 @@ class Maker:
         self._status.close()
         self._control.close()
         self._stderr.close()
+        with self._lock:  # its end is gone: a thread still using one gets an error
+            connections, self._connections = self._connections, []
+        for sock in connections:
+            sock.close()
 
     def close(self, wait: float = 0.0) -> None:
         """Stop the maker (every container it runs dies with it): it exits when its
