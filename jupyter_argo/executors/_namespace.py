@@ -25,15 +25,17 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from jupyter_argo.errors import BackendError, UnsupportedError
 from jupyter_argo.executors import _linux
-from jupyter_argo.executors._layout import TMP, Layer, Layout, is_under
+from jupyter_argo.executors._layout import TMP, Confinement, Layer, Layout, is_under
 from jupyter_argo.executors._process import Child
 
 _DIR = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
@@ -54,8 +56,8 @@ _DEV_LINKS = (
 
 
 def _own_dev() -> None:
-    """A pod's /dev over the host's: a private tmpfs (writable, as a container runtime's)
-    with the usual devices bound in."""
+    """A pod's /dev over the host's: a tmpfs with the usual devices bound in (the caller
+    makes it read-only: in the template it is every sandbox's)."""
     nodes = {}
     for name in _DEVICES:
         with contextlib.suppress(OSError):
@@ -193,13 +195,55 @@ class MountNamespace:
             raise
 
     def _build(self) -> None:
-        self._mnt_fd = self._worker.new_mount_namespace()
-        base = str(self.layout.base)
-        # Its own mount, so that it stays writable when the rest turns read-only.
-        _linux.bind(base, base)
-        self._base_fd = os.open(base, _DIR)
-        self._confine()
+        if self._from_template():
+            self._mnt_fd = _copy_of_template(self._worker, self.layout.confinement)
+            base = str(self.layout.base)
+            _linux.bind(base, base)  # the copy's host is read-only: this one is not
+            _linux.set_read_only(base, read_only=False)
+            self._base_fd = os.open(base, _DIR)
+            self._confine_own()
+        else:
+            self._mnt_fd = self._worker.new_mount_namespace()
+            base = str(self.layout.base)
+            # Its own mount, so that it stays writable when the rest turns read-only.
+            _linux.bind(base, base)
+            self._base_fd = os.open(base, _DIR)
+            self._confine()
         self._mount(self.layout.layers, first=True)
+
+    def _from_template(self) -> bool:
+        """Whether a copy of the shared template sees all this sandbox mounts from: its
+        directory and its volumes' sources on /dev/shm (the template shows the host's,
+        read-only) or anywhere not hidden."""
+        confinement = self.layout.confinement
+
+        def visible(path: Path) -> bool:
+            return is_under(str(path), "/dev/shm") or not confinement.is_hidden(str(path))
+
+        sources = [layer.host for layer in self.layout.of_kind("shared")]
+        return all(visible(path) for path in [self.layout.base, *sources])
+
+    def _confine_own(self) -> None:
+        """In a copy of the template: what each sandbox has to itself. /dev/shm and the
+        writable hidden places (the home) get tmpfs mounts of their own, with the kept
+        runtimes under them mounted back."""
+        confinement = self.layout.confinement
+        for layer in self.layout.of_kind("shared"):
+            if not is_under(str(layer.host), str(self.layout.base)):
+                self._sources[str(layer.host)] = os.open(layer.host, _DIR)
+        for kept in confinement.kept:
+            with contextlib.suppress(OSError):  # gone since: nothing to show
+                self._kept.append((kept, os.open(kept, _ANY)))
+        own = [place for place in confinement.writable if os.path.isdir(place)]
+        if os.path.isdir("/dev/shm"):
+            _linux.tmpfs("/dev/shm", 0o1777)
+            own.append("/dev/shm")
+        for place in confinement.writable:
+            if os.path.isdir(place):
+                _linux.tmpfs(place, 0o700)
+        for kept, fd in self._kept:
+            if any(is_under(kept, place) and kept != place for place in own):
+                _show(fd, kept)
 
     def _confine(self) -> None:
         """Read-only host, private /dev/shm, hidden home, checkout and data directory."""
@@ -217,6 +261,7 @@ class MountNamespace:
         _linux.set_read_only(_linux.fd_path(self._base_fd), read_only=False)
         if os.path.isdir("/dev"):
             _own_dev()
+            _linux.set_read_only("/dev")  # as in a copy of the template
         if os.path.isdir("/dev/shm"):
             _linux.tmpfs("/dev/shm", 0o1777)
         for hidden in confinement.hidden:
@@ -248,14 +293,7 @@ class MountNamespace:
             covered = confinement.is_hidden(kept) or is_under(kept, "/dev/shm")
             if not covered or not is_under(kept, top) or kept == top:
                 continue
-            target = root + kept
-            if os.path.isdir(_linux.fd_path(fd)):
-                os.makedirs(target, exist_ok=True)
-            else:
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                if not os.path.lexists(target):
-                    os.close(os.open(target, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
-            _linux.bind(_linux.fd_path(fd), target)
+            _show(fd, root + kept)
 
     def _enter_and_mount(self, layers: list[Layer]) -> None:
         self._worker.enter(self._mnt_fd)
@@ -399,6 +437,117 @@ class _Overlay:
         _linux.mount("overlay", self.target, "overlay", 0, self.options)
         for fd, where in self.submounts:
             _linux.bind(_linux.fd_path(fd), where)
+
+
+def _show(fd: int, target: str) -> None:
+    """Mount what `fd` names (a kept runtime) at `target`, making the mount point."""
+    if os.path.isdir(_linux.fd_path(fd)):
+        os.makedirs(target, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if not os.path.lexists(target):
+            os.close(os.open(target, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
+    _linux.bind(_linux.fd_path(fd), target)
+
+
+# ---- the template ----------------------------------------------------------------------
+#
+# Most of a sandbox is the same for every sandbox of an executor: the host read-only, a
+# pod's /dev, the hidden places, the masked secrets, the runtimes shown again. Building
+# that takes some 25 mounts; a copy of a namespace where it is built already (unshare
+# from inside it) takes one. So it is built once, as a template, and each sandbox is a
+# copy of it plus what it has to itself: its directory, /tmp, /dev/shm and home.
+#
+# What is shared must be read-only: the template's /dev tmpfs and the hidden places'
+# tmpfs mounts are one file system for every copy, so they turn read-only once built.
+# The host's /dev/shm is shown, read-only, where the template's own /dev would cover
+# it: node directories live there, and a copy binds its own before covering /dev/shm.
+
+_TEMPLATE_AGE = 5.0  # seconds, as for blank namespaces: host mounts made since may be missing
+_RETIRED_AGE = 30.0  # an older template is closed once no thread can still be entering it
+
+
+class _Template:
+    __slots__ = ("fd", "made")
+
+    def __init__(self, fd: int, made: float) -> None:
+        self.fd = fd
+        self.made = made
+
+
+_templates: dict[Confinement, _Template] = {}
+_retired: list[tuple[float, int]] = []
+_templates_lock = threading.Lock()
+
+
+def _copy_of_template(worker: _linux.Worker, confinement: Confinement) -> int:
+    """In a call: move this thread into a new copy of `confinement`'s template (built or
+    renewed first when needed); return the copy's fd."""
+    now = time.monotonic()
+    with _templates_lock:
+        template = _templates.get(confinement)
+        if template is None or now - template.made > _TEMPLATE_AGE:
+            fd = worker.new_mount_namespace()  # this thread is now inside it
+            try:
+                _build_template(confinement)
+            except BaseException:
+                os.close(fd)
+                raise
+            if template is not None:
+                _retired.append((now, template.fd))
+            template = _templates[confinement] = _Template(fd, now)
+            while _retired and now - _retired[0][0] > _RETIRED_AGE:
+                _, old = _retired.pop(0)
+                worker.background(functools.partial(os.close, old))
+        else:
+            worker.enter(template.fd)
+    _linux.unshare(_linux.CLONE_NEWNS)  # (a retired template stays open a while)
+    return os.open("/proc/thread-self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+
+
+def _build_template(confinement: Confinement) -> None:
+    """(In a fresh copy of the host's mount namespace) the confinement every sandbox shares."""
+    kept: list[tuple[str, int]] = []
+    opened: list[int] = []
+
+    def open_fd(path: str, flags: int) -> int:
+        fd = os.open(path, flags)
+        opened.append(fd)
+        return fd
+
+    try:
+        for place in confinement.kept:
+            with contextlib.suppress(OSError):
+                kept.append((place, open_fd(place, _ANY)))
+        empty = open_fd(confinement.empty, _DIR) if confinement.empty else -1
+        empty_file = open_fd(confinement.empty_file, _ANY) if confinement.masked else -1
+        shm = open_fd("/dev/shm", _DIR) if os.path.isdir("/dev/shm") else -1
+        _linux.set_read_only("/", recursive=True)
+        if os.path.isdir("/dev"):
+            _own_dev()
+            if shm >= 0:
+                _linux.bind(_linux.fd_path(shm), "/dev/shm")
+            _linux.set_read_only("/dev")
+        shared_tmpfs = []
+        for hidden in confinement.hidden:
+            if not os.path.isdir(hidden):
+                continue
+            if hidden in confinement.writable or empty < 0:
+                _linux.tmpfs(hidden, 0o700)
+                shared_tmpfs.append(hidden)
+            else:
+                _linux.bind(_linux.fd_path(empty), hidden)
+        for masked in confinement.masked:
+            with contextlib.suppress(FileNotFoundError):
+                _linux.bind(_linux.fd_path(empty_file), masked)
+        for place, fd in kept:
+            if confinement.is_hidden(place):
+                _show(fd, place)
+        for hidden in shared_tmpfs:
+            _linux.set_read_only(hidden)
+    finally:
+        for fd in opened:
+            os.close(fd)
 
 
 def _mountpoints() -> list[str]:
