@@ -80,7 +80,7 @@ def test_what_the_copies_share_is_read_only(tmp_path: Path) -> None:
     # system for every copy: none of them can be written, the devices still work, and
     # the runtime shown again under the home still runs.
     executor = ProcessExecutor(isolation="namespace")
-    hidden = [p for p in executor.confinement.hidden if p not in executor.confinement.writable]
+    hidden = [p for p in executor.confinement.hidden if p not in executor.confinement.homes]
     targets = ["/dev/new", "/usr/new", *(f"{place}/new" for place in hidden)]
     script = "".join(f"touch {t} 2>/dev/null && echo wrote {t};" for t in targets)
     script += " echo x > /dev/null && echo devices; head -c 4 /dev/zero | wc -c"

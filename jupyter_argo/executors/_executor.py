@@ -800,7 +800,13 @@ def _confinement(extra: Iterable[str], runtime: Runtime, images: ImageMap) -> Co
         _write_new(empty_file, b"", 0o444)
     masked = [path for path in _system_secret_files() if not any(is_under(path, h) for h in hidden)]
     return Confinement(
-        tuple(hidden), tuple(kept), tuple(writable), str(empty), tuple(masked), str(empty_file)
+        tuple(hidden),
+        tuple(kept),
+        tuple(writable),
+        str(empty),
+        tuple(masked),
+        str(empty_file),
+        tuple(h for h in hidden if h in homes),
     )
 
 

@@ -59,6 +59,9 @@ class Confinement:
     # Host secrets of the system itself (/etc/shadow, ssh host keys): an empty file over each.
     masked: tuple[str, ...] = ()
     empty_file: str = ""
+    # The hidden places that are the user's home (and /root): writable and each
+    # sandbox's own, where the other writable ones may be shared, read-only.
+    homes: tuple[str, ...] = ()
 
     def is_hidden(self, path: str) -> bool:
         return any(is_under(path, hidden) for hidden in self.hidden)

@@ -97,6 +97,7 @@ class MountNamespace:
         self._overlays = 0
         self._sources: dict[str, int] = {}  # volume sources opened before the host was hidden
         self._kept: list[tuple[str, int]] = []  # runtimes to mount back over hidden places
+        self._kept_later = False  # opened when first needed (in a copy of the template)
         self._empty_fd = -1
         if not lazy:
             self._worker.call(self._build_guarded)
@@ -196,12 +197,13 @@ class MountNamespace:
 
     def _build(self) -> None:
         if self._from_template():
-            self._mnt_fd = _copy_of_template(self._worker, self.layout.confinement)
+            self._mnt_fd, own = _copy_of_template(self._worker, self.layout.confinement)
             base = str(self.layout.base)
             _linux.bind(base, base)  # the copy's host is read-only: this one is not
             _linux.set_read_only(base, read_only=False)
             self._base_fd = os.open(base, _DIR)
-            self._confine_own()
+            self._confine_own(own)
+            self._kept_later = True
         else:
             self._mnt_fd = self._worker.new_mount_namespace()
             base = str(self.layout.base)
@@ -223,27 +225,28 @@ class MountNamespace:
         sources = [layer.host for layer in self.layout.of_kind("shared")]
         return all(visible(path) for path in [self.layout.base, *sources])
 
-    def _confine_own(self) -> None:
-        """In a copy of the template: what each sandbox has to itself. /dev/shm and the
-        writable hidden places (the home) get tmpfs mounts of their own, with the kept
-        runtimes under them mounted back."""
-        confinement = self.layout.confinement
+    def _confine_own(self, own: _Own) -> None:
+        """In a copy of the template: what each sandbox has to itself, a tmpfs of its own
+        for /dev/shm and for the home, with the kept runtimes under them mounted back."""
         for layer in self.layout.of_kind("shared"):
             if not is_under(str(layer.host), str(self.layout.base)):
                 self._sources[str(layer.host)] = os.open(layer.host, _DIR)
-        for kept in confinement.kept:
-            with contextlib.suppress(OSError):  # gone since: nothing to show
-                self._kept.append((kept, os.open(kept, _ANY)))
-        own = [place for place in confinement.writable if os.path.isdir(place)]
-        if os.path.isdir("/dev/shm"):
-            _linux.tmpfs("/dev/shm", 0o1777)
-            own.append("/dev/shm")
-        for place in confinement.writable:
-            if os.path.isdir(place):
-                _linux.tmpfs(place, 0o700)
-        for kept, fd in self._kept:
-            if any(is_under(kept, place) and kept != place for place in own):
-                _show(fd, kept)
+        shown = []
+        try:
+            for kept, made, is_dir in own.shown:
+                with contextlib.suppress(OSError):  # gone since: nothing to show
+                    shown.append((os.open(kept, _ANY), kept, made, is_dir))
+            for place, mode in own.places:
+                _linux.tmpfs(place, mode)
+            for fd, kept, made, is_dir in shown:
+                for directory in made:
+                    os.mkdir(directory)
+                if not is_dir:
+                    os.close(os.open(kept, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
+                _linux.bind(_linux.fd_path(fd), kept)
+        finally:
+            for fd, *_ in shown:
+                os.close(fd)
 
     def _confine(self) -> None:
         """Read-only host, private /dev/shm, hidden home, checkout and data directory."""
@@ -289,6 +292,11 @@ class MountNamespace:
     def _show_kept(self, top: str, root: str = "") -> None:
         """Mount the kept runtimes that a hidden place (or /dev/shm) covers, below `top`."""
         confinement = self.layout.confinement
+        if self._kept_later:  # a copy of the template shows them all where they belong
+            self._kept_later = False
+            for kept in confinement.kept:
+                with contextlib.suppress(OSError):
+                    self._kept.append((kept, os.open(kept, _ANY)))
         for kept, fd in self._kept:
             covered = confinement.is_hidden(kept) or is_under(kept, "/dev/shm")
             if not covered or not is_under(kept, top) or kept == top:
@@ -467,12 +475,40 @@ _TEMPLATE_AGE = 5.0  # seconds, as for blank namespaces: host mounts made since 
 _RETIRED_AGE = 30.0  # an older template is closed once no thread can still be entering it
 
 
-class _Template:
-    __slots__ = ("fd", "made")
+class _Own:
+    """What a copy of the template makes its own, worked out once per template: `places`,
+    a tmpfs each (with its mode), and `shown`, the kept runtimes under them to mount back
+    (with the directories to make for them, outermost first, and whether each is one)."""
 
-    def __init__(self, fd: int, made: float) -> None:
+    __slots__ = ("places", "shown")
+
+    def __init__(self, confinement: Confinement) -> None:
+        places = [(home, 0o700) for home in confinement.homes if os.path.isdir(home)]
+        if os.path.isdir("/dev/shm"):
+            places.append(("/dev/shm", 0o1777))
+        self.places = tuple(places)
+        shown = []
+        for kept in confinement.kept:
+            place = next((p for p, _ in places if is_under(kept, p) and kept != p), None)
+            if place is None or not os.path.lexists(kept):
+                continue
+            is_dir = os.path.isdir(kept)
+            parts = os.path.relpath(kept if is_dir else os.path.dirname(kept), place)
+            made, here = [], place
+            for part in parts.split("/") if parts != "." else ():
+                here = os.path.join(here, part)
+                made.append(here)
+            shown.append((kept, tuple(made), is_dir))
+        self.shown = tuple(shown)
+
+
+class _Template:
+    __slots__ = ("fd", "made", "own")
+
+    def __init__(self, fd: int, made: float, own: _Own) -> None:
         self.fd = fd
         self.made = made
+        self.own = own
 
 
 _templates: dict[Confinement, _Template] = {}
@@ -480,9 +516,9 @@ _retired: list[tuple[float, int]] = []
 _templates_lock = threading.Lock()
 
 
-def _copy_of_template(worker: _linux.Worker, confinement: Confinement) -> int:
+def _copy_of_template(worker: _linux.Worker, confinement: Confinement) -> tuple[int, _Own]:
     """In a call: move this thread into a new copy of `confinement`'s template (built or
-    renewed first when needed); return the copy's fd."""
+    renewed first when needed); return the copy's fd and what it is to make its own."""
     now = time.monotonic()
     with _templates_lock:
         template = _templates.get(confinement)
@@ -495,14 +531,15 @@ def _copy_of_template(worker: _linux.Worker, confinement: Confinement) -> int:
                 raise
             if template is not None:
                 _retired.append((now, template.fd))
-            template = _templates[confinement] = _Template(fd, now)
+            own = template.own if template is not None else _Own(confinement)
+            template = _templates[confinement] = _Template(fd, now, own)
             while _retired and now - _retired[0][0] > _RETIRED_AGE:
                 _, old = _retired.pop(0)
                 worker.background(functools.partial(os.close, old))
         else:
             worker.enter(template.fd)
     _linux.unshare(_linux.CLONE_NEWNS)  # (a retired template stays open a while)
-    return os.open("/proc/thread-self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+    return os.open("/proc/thread-self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC), template.own
 
 
 def _build_template(confinement: Confinement) -> None:
