@@ -127,14 +127,15 @@ class Sandbox:
         self._closed = True
         processes, self._processes = self._processes, []
         namespace, self._namespace = self._namespace, None
-        base = self._layout.base
-        made = sorted(map(str, self._layout.directories()), key=len, reverse=True)
-        paths = [base / name for name in ("fs", "upper", "work", "root")] + self._scratch
+        layout, scratch = self._layout, list(self._scratch)
         if not (here and all(process.poll() is not None for process in processes)):
             for process in processes:
                 process.kill()
 
-        def remove() -> None:
+        def remove() -> None:  # what to remove, too, is worked out on the clean-up thread
+            made = sorted(map(str, layout.directories()), key=len, reverse=True)
+            base = layout.base
+            paths = [base / name for name in ("fs", "upper", "work", "root")] + scratch
             for process in processes:
                 process.wait(10)
             if namespace is not None:
@@ -598,6 +599,9 @@ def _discard(job: Callable[[], None], wait: bool) -> None:
     global _discarder
     if wait:
         job()
+        return
+    if _discarder is not None:
+        _discards.put(job)
         return
     with _discard_lock:
         if _discarder is None:

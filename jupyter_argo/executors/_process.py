@@ -361,6 +361,7 @@ class OutputFile:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd = -1
+        self.created = False  # made by a write (the file left behind is this one's)
         # The first write that failed (a full disk): the rest of the output is dropped,
         # and the engine ends the node with it, instead of a warning per chunk.
         self.error: OSError | None = None
@@ -371,6 +372,7 @@ class OutputFile:
         try:
             if self._fd < 0:
                 self._fd = self._open()
+                self.created = True
             _write_all(self._fd, data)
         except OSError as exc:
             self.error = exc
@@ -451,6 +453,11 @@ class Process:
     def output_error(self) -> OSError | None:
         """Why some of its output could not be stored (e.g. a full disk), or None."""
         return self._stdout.error or self._log.error
+
+    @property
+    def printed(self) -> bool:
+        """Whether it wrote to stdout: else its stdout file was never made."""
+        return self._stdout.created
 
     def poll(self) -> int | None:
         """The exit code once the process tree is done and its output written, else None."""
