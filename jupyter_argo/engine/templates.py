@@ -141,12 +141,15 @@ def _copy(value: Any) -> Any:
     """`copy.deepcopy` of a template, made several times faster for its JSON data (dicts,
     lists, strings, numbers): once per step or task run."""
     if isinstance(value, dict):
-        return {key: _copy(item) for key, item in value.items()}
+        return {k: v if v.__class__ in _SCALARS else _copy(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_copy(item) for item in value]
+        return [v if v.__class__ in _SCALARS else _copy(v) for v in value]
     if value is None or isinstance(value, (str, int, float)):
         return value
     return copy.deepcopy(value)
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def execution_spec(workflow: Mapping[str, Any]) -> dict[str, Any]:

@@ -268,9 +268,9 @@ class ProcessExecutor:
                 if sandbox.output_paths:
                     warm._add_paths(sandbox.output_paths, outputs=True)
                 return warm
-        node_dir = Path(sandbox.node_dir)
+        node_dir = _path(sandbox.node_dir)
         # The parent (a run's scratch directory) is resolved once, not once per node.
-        base = Path(_real_directory(str(node_dir.parent.absolute()))) / node_dir.name
+        base = _real_parent(node_dir.parent) / node_dir.name
         try:
             os.mkdir(base)
         except FileExistsError:
@@ -321,7 +321,7 @@ class ProcessExecutor:
         launch = self._launch(container, sandbox)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Process] = loop.create_future()
-        stdin, stdout, log = container.stdin, Path(stdout_path), Path(log_path)
+        stdin, stdout, log = container.stdin, _path(stdout_path), _path(log_path)
 
         def spawn() -> None:  # (spawning thread)
             try:
@@ -880,8 +880,13 @@ def _write_fd(fd: int, data: bytes) -> None:
 
 
 @functools.lru_cache(maxsize=64)
-def _real_directory(path: str) -> str:
-    return os.path.realpath(path)
+def _real_parent(path: Path) -> Path:
+    return Path(os.path.realpath(path.absolute()))
+
+
+def _path(path: Path | str) -> Path:
+    """`Path(path)`, without parsing it again when it is one (a few microseconds)."""
+    return path if isinstance(path, Path) else Path(path)
 
 
 def _make_directories(layout: Layout) -> None:

@@ -366,6 +366,8 @@ class Layout:
         """`text` with every literal layer path replaced by its host path (remap, none)."""
         if not self.layers or not text:
             return text
+        if not any(layer.container in text for layer in self.layers):
+            return text  # (most texts) nothing the pattern could match
         table = {layer.container: str(layer.host) for layer in self.layers}
         pattern = _pattern(tuple(sorted(table, key=len, reverse=True)))
         return pattern.sub(lambda m: table[m.group(0)], text)
