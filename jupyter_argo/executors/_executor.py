@@ -95,6 +95,9 @@ class Sandbox:
         self._scratch: list[Path] = []  # removed in order when cleaned up
         self._lock = threading.Lock()
         self._closed = False
+        # Without namespaces (none, remap) the node's directories are made when first
+        # needed: by the thread that starts its first process, unless inputs come first.
+        self._unmade = False
 
     def __repr__(self) -> str:
         state = " (cleaned up)" if self._closed else ""
@@ -103,11 +106,15 @@ class Sandbox:
     def host_path(self, container_path: str) -> Path:
         """Where `container_path` lives on the host: put inputs there before start, read
         outputs there after exit. Paths the sandbox does not make private map to themselves."""
+        if self._unmade:
+            self._make()
         return self._layout.host_path(container_path)
 
     def in_view(self, container_path: str) -> Path | None:
         """Where the container saw `container_path`, links followed in its view (None:
         nothing there for it). Read outputs through this: see Layout.in_view."""
+        if self._unmade:
+            self._make()
         return self._layout.in_view(container_path)
 
     def contain_links(self, container_path: str, limit: int) -> None:
@@ -145,7 +152,16 @@ class Sandbox:
 
         _discard(remove, wait)
 
+    def _make(self) -> None:
+        """The node's directory and the layout's directories (once)."""
+        with self._lock:
+            if self._unmade:
+                _make_sandbox_directories(self._layout)
+                self._unmade = False
+
     def _add_paths(self, paths: Iterable[str], *, outputs: bool = False) -> None:
+        if self._unmade:
+            self._make()
         with self._lock:
             added = self._layout.add(paths, outputs=outputs)
             _make_directories(self._layout)
@@ -271,20 +287,15 @@ class ProcessExecutor:
         node_dir = _path(sandbox.node_dir)
         # The parent (a run's scratch directory) is resolved once, not once per node.
         base = _real_parent(node_dir.parent) / node_dir.name
-        try:
-            os.mkdir(base)
-        except FileExistsError:
-            pass
-        except FileNotFoundError:
-            base.mkdir(parents=True, exist_ok=True)
+        if mode in ("none", "remap"):  # its directories made off this thread (`_make`)
+            made = _prepare(sandbox, mode, base, confinement, make=False)
+            made._unmade = True
+            return made
+        _make_node_directory(base)
         try:
             return _prepare(sandbox, mode, base, confinement)
         except OSError as exc:
-            # Never a silent step down to a mode that is no sandbox.
-            raise BackendError(
-                f"cannot prepare a {mode} sandbox in {base}: {exc} (JUPYTER_ARGO_SCRATCH"
-                " chooses where node directories live; isolation 'remap' runs without one)"
-            ) from exc
+            raise _unprepared(mode, base, exc) from exc
 
     def start(
         self,
@@ -299,6 +310,8 @@ class ProcessExecutor:
         if sandbox._closed:
             raise BackendError(f"{sandbox!r}: cannot start {container.name!r} after clean-up")
         launch = self._launch(container, sandbox)
+        if sandbox._unmade:
+            sandbox._make()
         process = _spawn(launch, container.stdin, sandbox, Path(stdout_path), Path(log_path))
         if self._warm is not None:
             self._warm.refill()  # now that the start is done
@@ -327,6 +340,8 @@ class ProcessExecutor:
             try:
                 if sandbox._closed:  # stopped while this start waited its turn
                     raise BackendError(f"{sandbox!r}: cleaned up before {container.name!r} started")
+                if sandbox._unmade:
+                    sandbox._make()
                 process = _spawn(launch, stdin, sandbox, stdout, log)
                 if sandbox._closed:  # cleaned up while it started: it may have missed it
                     process.kill()
@@ -689,7 +704,14 @@ def _namespace_available() -> bool:
     return _namespace_probe
 
 
-def _prepare(spec: SandboxSpec, mode: str, base: Path, confinement: Confinement | None) -> Sandbox:
+def _prepare(
+    spec: SandboxSpec,
+    mode: str,
+    base: Path,
+    confinement: Confinement | None,
+    *,
+    make: bool = True,
+) -> Sandbox:
     shared = {key: Path(value) for key, value in spec.shared_mounts.items()}
     read_only: tuple[str, ...] = ()
     if mode in ("namespace", "bwrap"):
@@ -700,7 +722,8 @@ def _prepare(spec: SandboxSpec, mode: str, base: Path, confinement: Confinement 
     layout.add(spec.declared_paths)
     layout.add(spec.output_paths, outputs=True)
     layout.add_mountpoints()
-    _make_directories(layout)
+    if make:
+        _make_directories(layout)
     if mode == "namespace":
         from jupyter_argo.executors._namespace import MountNamespace
 
@@ -887,6 +910,32 @@ def _real_parent(path: Path) -> Path:
 def _path(path: Path | str) -> Path:
     """`Path(path)`, without parsing it again when it is one (a few microseconds)."""
     return path if isinstance(path, Path) else Path(path)
+
+
+def _make_node_directory(base: Path) -> None:
+    try:
+        os.mkdir(base)
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        base.mkdir(parents=True, exist_ok=True)
+
+
+def _make_sandbox_directories(layout: Layout) -> None:
+    """The node's own directory (`layout.base`), then the layout's."""
+    _make_node_directory(layout.base)
+    try:
+        _make_directories(layout)
+    except OSError as exc:
+        raise _unprepared(layout.mode, layout.base, exc) from exc
+
+
+def _unprepared(mode: str, base: Path, exc: OSError) -> BackendError:
+    # Never a silent step down to a mode that is no sandbox.
+    return BackendError(
+        f"cannot prepare a {mode} sandbox in {base}: {exc} (JUPYTER_ARGO_SCRATCH"
+        " chooses where node directories live; isolation 'remap' runs without one)"
+    )
 
 
 def _make_directories(layout: Layout) -> None:
