@@ -664,6 +664,8 @@ class PodHost:
     ) -> dict[str, Path]:
         """Volumes as directories: emptyDir per pod, claims shared by the run,
         ConfigMaps and Secrets as files."""
+        if not _mounts_volumes(tmpl, mains):
+            return {}
         volumes = {
             v["name"]: v for v in (op.spec.get("volumes") or []) + (tmpl.get("volumes") or [])
         }
@@ -1225,6 +1227,14 @@ def _declared_paths(
         return list(dict.fromkeys(p for p in paths if p.startswith("/")))
 
     return absolute(reads), [p for p in absolute(writes) if p not in reads]
+
+
+def _mounts_volumes(tmpl: Mapping[str, Any], mains: list[dict[str, Any]]) -> bool:
+    """Whether a container of the pod mounts a volume (most mount none)."""
+    if (tmpl.get("containerSet") or {}).get("volumeMounts"):
+        return True
+    containers = [*mains, *(tmpl.get("sidecars") or []), *(tmpl.get("initContainers") or [])]
+    return any(container.get("volumeMounts") for container in containers)
 
 
 def _has_source(art: Mapping[str, Any]) -> bool:

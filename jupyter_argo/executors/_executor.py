@@ -286,7 +286,9 @@ class ProcessExecutor:
                 return warm
         node_dir = _path(sandbox.node_dir)
         # The parent (a run's scratch directory) is resolved once, not once per node.
-        base = _real_parent(node_dir.parent) / node_dir.name
+        parent = node_dir.parent
+        real = _real_parent(parent)
+        base = node_dir if real == parent else real / node_dir.name
         if mode in ("none", "remap"):  # its directories made off this thread (`_make`)
             made = _prepare(sandbox, mode, base, confinement, make=False)
             made._unmade = True

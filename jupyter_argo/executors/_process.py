@@ -151,6 +151,9 @@ class Pump:
     def later(self, delay: float, fn: Callable[[], None]) -> None:
         """Run `fn` on the pump thread after `delay` seconds."""
         due = time.monotonic() + delay
+        if threading.current_thread() is self._thread:  # no wake-up needed: it is awake
+            heapq.heappush(self._timers, (due, next(self._sequence), fn))
+            return
         self.submit(lambda: heapq.heappush(self._timers, (due, next(self._sequence), fn)))
 
     def watch(self, fd: int, callback: Callable[[], None]) -> None:
@@ -230,8 +233,8 @@ class Tree:
     def after_exit(self, process: Process) -> None:
         """The main process has exited: end what is left, like a container runtime."""
         _signal_group(self.popen.pid, signal.SIGKILL)
-        p = pump()
-        p.later(_STRAGGLER_DELAY, lambda: process._hunt(self))
+        if process._streams and self.token:  # else no process can be holding them
+            pump().later(_STRAGGLER_DELAY, lambda: process._hunt(self))
 
 
 class NamespaceTree(Tree):
@@ -525,7 +528,8 @@ class Process:
         if isinstance(self._tree, BwrapTree):
             self._tree.close()
         self._tree.after_exit(self)
-        self._pump.later(_DRAIN_LIMIT, self._give_up_streams)
+        if self._streams:  # (most often both are closed already)
+            self._pump.later(_DRAIN_LIMIT, self._give_up_streams)
         self._maybe_finish()
 
     def _read(self, fd: int) -> None:
