@@ -361,7 +361,7 @@ class ProcessExecutor:
 
     def _launch(self, container: ContainerSpec, sandbox: Sandbox) -> _Launch:
         rule = self.images.rule_for(container.image)
-        runtime = self._runtime_dir
+        runtime = self._runtime or self._runtime_dir
         layout = sandbox._layout
         argv = list(container.command) + list(container.args)
         if not container.command:
@@ -392,7 +392,7 @@ class ProcessExecutor:
             return layout.rewrite(text)
 
         rest = argv[1:]
-        if not layout.isolating:
+        if not layout.isolating and (files or layout.layers):  # else nothing to remap
             rest = [remap(arg) for arg in rest]
             program = program if own else [remap(program[0]), *program[1:]]
             script = remap(script) if script is not None else None
@@ -423,7 +423,7 @@ class ProcessExecutor:
             name, _ = split_image(image)
             raise _refusal(image, argv0, f"no image rule matches {name!r}")
         spec = rule.program_for(argv0)
-        runtime = self._runtime_dir
+        runtime = self._runtime or self._runtime_dir
         if spec is not None:
             expanded = runtime.expand(spec)
             if expanded is None:
@@ -563,6 +563,8 @@ class _Spawner:
         self._lock = threading.Lock()
         self.threads: list[threading.Thread] = []
         self._idle = 0
+        self.pid = os.getpid()
+        self.ended = False  # one of its threads has ended (so `_spawner` makes new ones)
         self._add()  # the others when every one is busy: a one-step run needs one
 
     def submit(self, job: Callable[[], None]) -> None:
@@ -578,6 +580,12 @@ class _Spawner:
         self.threads.append(thread)
 
     def _run(self) -> None:
+        try:
+            self._serve()
+        finally:
+            self.ended = True
+
+    def _serve(self) -> None:
         try:
             _linux.dedicate_thread(follow_cwd=False)  # absolute paths only
         except OSError as exc:  # namespace calls are handed to the worker instead
@@ -600,6 +608,9 @@ _spawner_lock = threading.Lock()
 
 def _spawner() -> _Spawner:
     global _spawner_thread
+    spawner = _spawner_thread
+    if spawner is not None and not spawner.ended and spawner.pid == os.getpid():
+        return spawner  # every thread of it runs: no thread ends but through `ended`
     with _spawner_lock:
         if _spawner_thread is None or not all(t.is_alive() for t in _spawner_thread.threads):
             _spawner_thread = _Spawner(_SPAWNERS)
@@ -1024,8 +1035,7 @@ def _base_env(layout: Layout, runtime_dirs: tuple[str, ...]) -> dict[str, str]:
     the node where the sandbox hides the host's, and the node's own directory in the
     modes without namespaces (the host's /root is not the node's to write).
     """
-    standard = CONTAINER_PATH.split(":")
-    path = ":".join([*(d for d in runtime_dirs if d not in standard), *standard])
+    path = _container_path(runtime_dirs)
     if layout.isolating:
         home = _CONTAINER_HOME
     elif layout.mode == "remap":
@@ -1033,6 +1043,12 @@ def _base_env(layout: Layout, runtime_dirs: tuple[str, ...]) -> dict[str, str]:
     else:
         home = str(layout.base)
     return {"PATH": path, "HOME": home, "LANG": _CONTAINER_LANG}
+
+
+@functools.lru_cache(maxsize=64)
+def _container_path(runtime_dirs: tuple[str, ...]) -> str:
+    standard = CONTAINER_PATH.split(":")
+    return ":".join([*(d for d in runtime_dirs if d not in standard), *standard])
 
 
 def _replace_path(text: str, path: str, replacement: str) -> str:
