@@ -89,7 +89,7 @@ def is_completed(phase: str) -> bool:
 
 # A node's ID and pod name are asked for many times, from its start to its end: room for
 # every node of a loop of many thousand items started at once.
-@functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=1 << 15)
 def fnv32a(text: str) -> int:
     value = 0x811C9DC5
     for byte in text.encode("utf-8"):
