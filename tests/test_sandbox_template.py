@@ -33,7 +33,7 @@ def _run_at_once(
     """Start one step per script at once, as the engine does; their exit codes must be 0."""
     sandboxes = []
     for i in range(len(scripts)):
-        (tmp_path / f"h{i}").mkdir()
+        (tmp_path / f"h{i}").mkdir(parents=True)
         sandboxes.append(executor.prepare(SandboxSpec(tmp_path / f"h{i}" / "node", [])))
 
     async def main() -> list[Process]:
@@ -129,3 +129,17 @@ def test_a_node_directory_in_a_hidden_place_gets_the_whole_confinement(
     assert printed(tmp_path / "stdout") == "in\nro\n"
     assert sandbox.host_path("/tmp/f").read_text() == "in\n"
     sandbox.cleanup(wait=True)
+
+
+def test_spawning_threads_keep_no_root_privilege_for_sandboxes_only(tmp_path: Path) -> None:
+    # A spawning thread keeps SECBIT_NOROOT between sandboxed starts; a step without a
+    # sandbox started on the same threads afterwards has root's capabilities again.
+    script = "grep CapEff /proc/self/status"
+    boxed, sandboxes = _run_at_once(
+        ProcessExecutor(isolation="namespace"), [script] * 8, tmp_path / "boxed"
+    )
+    assert set(boxed) == {"CapEff:\t0000000000000000\n"}
+    bare, more = _run_at_once(ProcessExecutor(isolation="none"), [script] * 8, tmp_path / "bare")
+    assert all(int(line.split()[1], 16) != 0 for line in bare), bare
+    for sandbox in [*sandboxes, *more]:
+        sandbox.cleanup(wait=True)

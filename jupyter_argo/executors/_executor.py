@@ -588,6 +588,7 @@ class _Spawner:
     def _serve(self) -> None:
         try:
             _linux.dedicate_thread(follow_cwd=False)  # absolute paths only
+            _linux.keep_noroot()
         except OSError as exc:  # namespace calls are handed to the worker instead
             log.info("the spawning thread makes no namespace calls itself: %s", exc)
         while True:
@@ -1106,6 +1107,7 @@ def _spawn(
 
         # posix_spawn, as in the namespace mode; the child changes to `cwd` itself, or
         # else this thread does, when its working directory is its own (a hand-off if not).
+        _linux.with_root()  # (a spawning thread may still hold a sandbox's SECBIT_NOROOT)
         return spawn() if _posix_spawn.available() else _linux.with_own_fs(spawn)
 
     tree: Tree

@@ -146,12 +146,7 @@ class MountNamespace:
                 os.fchdir(self._root_fd)
                 os.chroot(".")
             self._worker.new_pid_namespace()
-            bits = _linux.securebits()
-            _linux.set_securebits(bits | _linux.SECBIT_NOROOT)
-            try:
-                child = start()
-            finally:
-                _linux.set_securebits(bits)
+            child = _linux.without_root(start)
             self._own_proc(child.pid)
             return child
 
