@@ -705,3 +705,46 @@ def test_a_stop_or_terminate_right_after_submit_ends_the_step_that_was_starting(
         # Stop lets the exit handler run; Terminate does not.
         bye = nodes.get(f"{final['metadata']['name']}.onExit")
         assert (bye is not None and bye["phase"] == "Succeeded") == (strategy == "stop")
+
+
+OUTPUT_FILES = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  generateName: output-files-
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      steps:
+        - - {name: loud, template: loud}
+          - {name: quiet, template: quiet}
+          - {name: set, template: set}
+    - name: loud
+      container: {image: alpine, command: [sh, -c, "echo hello; echo warning >&2"]}
+    - name: quiet
+      container: {image: alpine, command: ["true"]}
+    - name: set
+      containerSet:
+        containers:
+          - {name: first, image: alpine, command: [sh, -c, "echo from first"]}
+          - {name: main, image: alpine, command: [sh, -c, "echo from main"],
+             dependencies: [first]}
+"""
+
+
+def test_a_pods_stdout_files_go_once_it_is_done_its_logs_stay(engine: LocalBackend) -> None:
+    """outputs.result is the main container's stdout (empty when it printed nothing);
+    each container's stdout file serves only that and is gone once the pod is done, its
+    log (stdout and stderr) stays."""
+    done = run(engine, OUTPUT_FILES)
+    assert done["status"]["phase"] == "Succeeded"
+    nodes = by_display(done)
+    assert nodes["loud"]["outputs"]["result"] == "hello"
+    assert nodes["quiet"]["outputs"]["result"] == ""
+    assert nodes["set"]["outputs"]["result"] == "from main"
+    logs = engine.store.home / "runs" / done["metadata"]["uid"] / "logs"
+    left = sorted(str(path.relative_to(logs)).split("/", 1)[1] for path in logs.rglob("*.*"))
+    assert left == ["first.log", "main.log", "main.log"]
+    name = done["metadata"]["name"]
+    assert [line for _, line in engine.logs(name, node="loud")] == ["hello", "warning"]

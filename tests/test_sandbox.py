@@ -957,3 +957,67 @@ def test_a_step_sees_a_pods_devices_only(mode: str) -> None:
     host_only = {"vda", "sda", "nvme0n1", "kmsg", "console", "tty1", "vcs", "mem", "kvm", "loop0"}
     assert not host_only & set(seen), seen
     assert {"null", "zero", "random", "urandom", "wrote", "3"} <= set(seen)
+
+
+FILES_WORKFLOW = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  generateName: files-
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      steps:
+        - - {{name: given, template: given}}
+          - {{name: plain, template: plain}}
+    - name: given
+      inputs:
+        artifacts:
+          - {{name: data, path: /tmp/{token}/in/data.txt, raw: {{data: from the input}}}}
+      container:
+        image: alpine:3.23
+        command: [sh, -c]
+        args:
+          - |
+            cat /tmp/{token}/in/data.txt > /tmp/{token}-out
+            echo ' and the step' >> /tmp/{token}-out
+      outputs:
+        parameters:
+          - name: p
+            valueFrom: {{path: /tmp/{token}-out}}
+    - name: plain
+      container:
+        image: alpine:3.23
+        command: [sh, -c]
+        args:
+          - |
+            echo written
+            mkdir -p /tmp/{token}-dir && echo made > /tmp/{token}-dir/f
+      outputs:
+        parameters:
+          - name: p
+            valueFrom: {{path: /tmp/{token}-dir/f}}
+"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_steps_input_files_are_in_place_and_its_outputs_read_in_every_mode(mode: str) -> None:
+    """An input artifact is where the template says when its step starts, a step without
+    inputs makes its own directories under /tmp; the output parameters are read back from
+    where the steps wrote them, the result from what the step printed."""
+    token = f"ja-{secrets.token_hex(4)}"
+    wf = run(LocalBackend(isolation=mode), FILES_WORKFLOW.format(token=token))
+    assert wf["status"]["phase"] == "Succeeded", wf["status"].get("message")
+    nodes = {n["displayName"]: n for n in wf["status"]["nodes"].values()}
+    given, plain = nodes["given"]["outputs"], nodes["plain"]["outputs"]
+    assert given["parameters"][0]["value"] == "from the input and the step"
+    assert plain["parameters"][0]["value"] == "made"
+    assert plain["result"] == "written"
+    for leftover in (f"/tmp/{token}", f"/tmp/{token}-out", f"/tmp/{token}-dir"):
+        if mode == "none":  # no sandbox: the host's own /tmp
+            shutil.rmtree(leftover, ignore_errors=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(leftover)
+        else:
+            assert not os.path.lexists(leftover), f"{mode}: {leftover} reached the host"

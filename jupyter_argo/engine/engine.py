@@ -1275,13 +1275,17 @@ def _plain(value: Any) -> Any:
     return value
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _copy_json(value: Any) -> Any:
     """A deep copy of JSON-shaped data (dicts, lists, scalars), several times faster than
-    copy.deepcopy, which must handle any object."""
+    copy.deepcopy, which must handle any object (scalars, most of it, are not even
+    called for)."""
     if isinstance(value, dict):
-        return {k: _copy_json(v) for k, v in value.items()}
+        return {k: v if v.__class__ in _SCALARS else _copy_json(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_copy_json(v) for v in value]
+        return [v if v.__class__ in _SCALARS else _copy_json(v) for v in value]
     return value
 
 

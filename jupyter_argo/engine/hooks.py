@@ -106,6 +106,8 @@ class HooksMixin(ExitHandlerMixin):
     async def _hooks_completed(self, hooks: StartedHooks) -> None:
         """Until every started hook node is done (Argo's hookCompleted); an error starting
         one is raised here, as Argo marks the node that runs the hooks in Error."""
+        if not hooks.runs:
+            return
         results = await asyncio.gather(*hooks.runs, return_exceptions=True)
         for result in results:
             if isinstance(result, Exception):

@@ -59,6 +59,7 @@ from jupyter_argo.errors import ArgoError, UserError
 from jupyter_argo.limits import ITEMS_VARIABLE, max_items
 from jupyter_argo.status import (
     duration_seconds,
+    format_now,
     format_time,
     is_fulfilled,
     node_duration,
@@ -724,7 +725,7 @@ class OperatorCore(abc.ABC):
             node["boundaryID"] = boundary_id
         if message:
             node["message"] = message
-        stamp = format_time(now())
+        stamp = format_now()
         node["startedAt"] = stamp
         if is_fulfilled(phase):
             node["finishedAt"] = stamp
@@ -769,7 +770,7 @@ class OperatorCore(abc.ABC):
             else:
                 node.pop("message", None)
         if is_fulfilled(phase) and not node.get("finishedAt"):
-            node["finishedAt"] = format_time(now())
+            node["finishedAt"] = format_now()
         if node.get("daemoned"):
             self._daemoned.add(node["id"])
         else:

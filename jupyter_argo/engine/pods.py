@@ -137,6 +137,16 @@ class PodHost:
     # process that was starting on a spawning thread then is ended the same way once in.
     shutdown_grace: float = 2.0
     killed: bool = False
+    # Worked out once per run rather than once per pod: ARGO_INCLUDE_SCRIPT_OUTPUT by
+    # (calling template, step or task name), ARGO_DEADLINE by (seconds, startedAt).
+    _script_output: dict[tuple[str, str], bool] = field(default_factory=dict, init=False)
+    _deadlines: dict[tuple[Any, Any], str] = field(default_factory=dict, init=False)
+    # The containers each running pod has started, by node ID: (name, process).
+    _started: dict[str, list[tuple[str, Process]]] = field(default_factory=dict, init=False)
+    _logs_dir: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._logs_dir = self.run_dir / "logs"
 
     # ---- the store, as a cluster's ConfigMaps and Secrets --------------------------------
 
@@ -212,7 +222,8 @@ class PodHost:
                 return
             await op.parallelism.__aenter__()  # Stop lets exit handlers run: wait on
         try:
-            async with _acquire(self.slots):
+            await self.slots.acquire()
+            try:
                 if op.shutdown and not (on_exit and op.shutdown == "Stop"):
                     op.mark(node, "Failed", f"Stopped with strategy '{op.shutdown}'")
                     return
@@ -230,6 +241,8 @@ class PodHost:
                         op.mark(node, "Error", message)
                     else:
                         op.mark(node, "Error", f"{type(err).__name__}: {err}")
+            finally:
+                self.slots.release()
         finally:
             await op.parallelism.__aexit__()
 
@@ -245,7 +258,7 @@ class PodHost:
         if tmpl.get("data") is not None:
             from jupyter_argo.engine.data import run_data
 
-            node["hostNodeName"] = socket.gethostname()
+            node["hostNodeName"] = _host_name()
             if self.handoffs is not None:  # it lists the repository: all of it stored
                 await asyncio.get_running_loop().run_in_executor(_IO, self.handoffs.settle)
             await run_data(
@@ -261,7 +274,7 @@ class PodHost:
 
         pod = pod_name(op.name, node["name"], _template_name(node, tmpl))
         node_dir = self.scratch_dir / pod
-        logs_dir = self.run_dir / "logs" / pod  # made when a container first prints
+        logs_dir = self._logs_dir / pod  # made when a container first prints
         mains = self._main_containers(tmpl)
         reads, writes = _declared_paths(tmpl, mains)
         spec = SandboxSpec(
@@ -271,7 +284,8 @@ class PodHost:
             shared_mounts=self._volume_mounts(op, tmpl, mains, node_dir),
         )
         sandbox = self.executor.prepare(spec)
-        node["hostNodeName"] = socket.gethostname()
+        node["hostNodeName"] = _host_name()
+        nid = node["id"]
         try:
             await self._load_inputs(op, node, tmpl, sandbox)
             op.mark(node, "Running")
@@ -284,13 +298,12 @@ class PodHost:
                 # failed (operator.go, assessNodeStatus).
                 op.mark(node, "Failed")
         finally:
+            started = self._started.pop(nid, [])
             if not node.get("daemoned"):
                 self._retire(sandbox)
                 # The stdout files served the result only; the logs hold the same bytes:
                 # each byte of output is kept once.
-                with contextlib.suppress(OSError):
-                    for stdout in logs_dir.glob("*.stdout"):
-                        stdout.unlink()
+                _remove_stdouts(logs_dir, started)
 
     # Clean-up: a finished pod's sandbox is taken apart on this thread right after the
     # next pod has started (while that one runs), or after RETIRE_WAIT when none starts.
@@ -459,6 +472,7 @@ class PodHost:
         if self.retired:
             self.clean_retired()  # in the shadow of the process just started
         self.running.setdefault(nid, []).append(process)
+        self._started.setdefault(nid, []).append((name, process))
         self._catch_up(op, nid, process)
         if not wait:
             return None, process
@@ -567,14 +581,34 @@ class PodHost:
         createWorkflowPod's envVars); ARGO_CONTAINER_NAME is added per container. The
         progress variables are there because the controller's default tick durations
         (1m and 3s) are not zero."""
+        include_result = self._include_script_output(op, node)
         return {
             "ARGO_NODE_ID": str(node["id"]),
-            "ARGO_INCLUDE_SCRIPT_OUTPUT": "true" if _include_script_output(op, node) else "false",
-            "ARGO_DEADLINE": _argo_deadline(op),
+            "ARGO_INCLUDE_SCRIPT_OUTPUT": "true" if include_result else "false",
+            "ARGO_DEADLINE": self._argo_deadline(op),
             "ARGO_PROGRESS_FILE": "/var/run/argo/progress",
             "ARGO_PROGRESS_PATCH_TICK_DURATION": "1m0s",
             "ARGO_PROGRESS_FILE_TICK_DURATION": "3s",
         }
+
+    def _include_script_output(self, op: PodOperator, node: Mapping[str, Any]) -> bool:
+        """`_include_script_output`, once per calling template and step or task name."""
+        boundary = op.nodes.get(str(node.get("boundaryID") or ""))
+        if boundary is None or not boundary.get("templateName"):
+            return False
+        key = (str(boundary["templateName"]), _step_or_task_name(str(node["name"])))
+        found = self._script_output.get(key)
+        if found is None:
+            found = self._script_output[key] = _include_script_output(op, *key)
+        return found
+
+    def _argo_deadline(self, op: PodOperator) -> str:
+        """`_argo_deadline`, once per deadline."""
+        key = (op.spec.get("activeDeadlineSeconds"), op.status.get("startedAt"))
+        found = self._deadlines.get(key)
+        if found is None:
+            found = self._deadlines[key] = _argo_deadline(op)
+        return found
 
     def _container_env(self, container: Mapping[str, Any]) -> dict[str, str]:
         env: dict[str, str] = {}
@@ -630,6 +664,8 @@ class PodHost:
     ) -> dict[str, Path]:
         """Volumes as directories: emptyDir per pod, claims shared by the run,
         ConfigMaps and Secrets as files."""
+        if not _mounts_volumes(tmpl, mains):
+            return {}
         volumes = {
             v["name"]: v for v in (op.spec.get("volumes") or []) + (tmpl.get("volumes") or [])
         }
@@ -766,7 +802,7 @@ class PodHost:
         reason: str,
     ) -> None:
         outputs: dict[str, Any] = {}
-        outputs["result"] = _read_result(logs_dir / "main.stdout")
+        outputs["result"] = self._result(node["id"], logs_dir)
         outputs["exitCode"] = str(code)
         message = ""
         phase = "Succeeded" if code == 0 else "Failed"
@@ -795,6 +831,14 @@ class PodHost:
         node["outputs"] = outputs
         op.add_node_outputs_to_globals(outputs)
         op.mark(node, phase, message)
+
+    def _result(self, nid: str, logs_dir: Path) -> str:
+        """The main container's `outputs.result`: nothing to read when it has ended
+        without printing (its stdout file was never made)."""
+        mains = [process for name, process in self._started.get(nid, ()) if name == "main"]
+        if mains and all(_printed(process) is False for process in mains):
+            return ""
+        return _read_result(logs_dir / "main.stdout")
 
     def _output_parameters(
         self, declared: Mapping[str, Any], sandbox: Sandbox, code: int
@@ -1083,19 +1127,17 @@ def _container_node(op: PodOperator, name: str, pod: dict[str, Any]) -> dict[str
     return op.init_node(name, "Container", context, holder, pod["id"], "Pending")
 
 
-def _include_script_output(op: PodOperator, node: Mapping[str, Any]) -> bool:
-    """Whether the steps or DAG template calling `node` reads its `outputs.result`
-    (operator.go, includeScriptOutput and hasOutputResultRef: the same patterns, run over
-    the parent template's JSON). A parent that is not one of the workflow's own templates
-    (a templateRef) is not looked up: false, as Argo says when it finds no parent."""
-    boundary = op.nodes.get(str(node.get("boundaryID") or ""))
-    if boundary is None or not boundary.get("templateName"):
-        return False
+def _include_script_output(op: PodOperator, template_name: str, name: str) -> bool:
+    """Whether the steps or DAG template `template_name` calling the step or task `name`
+    reads its `outputs.result` (operator.go, includeScriptOutput and hasOutputResultRef:
+    the same patterns, run over the parent template's JSON). A parent that is not one of
+    the workflow's own templates (a templateRef) is not looked up: false, as Argo says
+    when it finds no parent."""
     parent = next(
         (
             t
             for t in op.spec.get("templates") or []
-            if isinstance(t, dict) and t.get("name") == boundary["templateName"]
+            if isinstance(t, dict) and t.get("name") == template_name
         ),
         None,
     )
@@ -1103,7 +1145,6 @@ def _include_script_output(op: PodOperator, node: Mapping[str, Any]) -> bool:
         return False
     from jupyter_argo.expr._regex import RegexError, compile_re2
 
-    name = _step_or_task_name(str(node["name"]))
     reference = rf"\.{name}\.outputs\.result"
     expression = rf"\[['\"]{name}['\"]\]\.outputs.result"
     kind = "tasks" if parent.get("dag") is not None else "steps" if parent.get("steps") else ""
@@ -1188,6 +1229,14 @@ def _declared_paths(
     return absolute(reads), [p for p in absolute(writes) if p not in reads]
 
 
+def _mounts_volumes(tmpl: Mapping[str, Any], mains: list[dict[str, Any]]) -> bool:
+    """Whether a container of the pod mounts a volume (most mount none)."""
+    if (tmpl.get("containerSet") or {}).get("volumeMounts"):
+        return True
+    containers = [*mains, *(tmpl.get("sidecars") or []), *(tmpl.get("initContainers") or [])]
+    return any(container.get("volumeMounts") for container in containers)
+
+
 def _has_source(art: Mapping[str, Any]) -> bool:
     return any(
         art.get(k) is not None
@@ -1227,6 +1276,36 @@ def _storage_message(what: str, err: OSError) -> str:
             "JUPYTER_ARGO_HOME, then retry the workflow"
         )
     return f"cannot store {what}: {err.strerror or err}{where}"
+
+
+def _printed(process: Process) -> bool | None:
+    """Whether an ended process wrote to its stdout file; None when that is not known
+    (still running, or an executor that does not say)."""
+    if process.poll() is None:
+        return None
+    printed = getattr(process, "printed", None)
+    return printed if isinstance(printed, bool) else None
+
+
+def _remove_stdouts(logs_dir: Path, started: list[tuple[str, Process]]) -> None:
+    """Remove a finished pod's stdout files: only those its ended containers made, or,
+    where that is not known for each, every one in its log directory."""
+    printed = [_printed(process) for _, process in started]
+    if None not in printed:
+        for (name, _), made in zip(started, printed, strict=True):
+            if made:
+                with contextlib.suppress(OSError):
+                    (logs_dir / f"{name}.stdout").unlink()
+        return
+    with contextlib.suppress(OSError):
+        for stdout in logs_dir.glob("*.stdout"):
+            stdout.unlink()
+
+
+@functools.cache
+def _host_name() -> str:
+    """This machine's name, every pod's `hostNodeName` (asked once: a system call)."""
+    return socket.gethostname()
 
 
 def _read_result(path: Path) -> str:
@@ -1310,15 +1389,6 @@ def _read_parameter(path: Path) -> str | None:
         return None
     text = path.read_text("utf-8", "replace")
     return text[:-1] if text.endswith("\n") else text
-
-
-@contextlib.asynccontextmanager
-async def _acquire(semaphore: asyncio.Semaphore) -> Any:
-    await semaphore.acquire()
-    try:
-        yield
-    finally:
-        semaphore.release()
 
 
 async def _wait(process: Process, timeout: float | None) -> int | None:

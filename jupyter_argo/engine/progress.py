@@ -33,33 +33,43 @@ def _parse(progress: Any) -> tuple[int, int] | None:
 
 def update_progress(nodes: Mapping[str, dict[str, Any]]) -> tuple[str, set[str]]:
     """Set each node's `progress` in place; return the workflow's and the IDs of the
-    nodes whose progress changed."""
+    nodes whose progress changed. (Run on every snapshot of a run: a pass over every
+    node, kept to a few dictionary lookups per node.)"""
     changed: set[str] = set()
     done = total = 0
     own: dict[str, tuple[int, int]] = {}
+    others: list[tuple[str, dict[str, Any]]] = []
     for nid, node in nodes.items():
         if node.get("type") not in _EXECUTABLE:
+            others.append((nid, node))
             continue
-        parsed = _parse(node.get("progress") or "0/1")
+        progress = node.get("progress")
+        text = progress or "0/1"
+        if text.__class__ is str:
+            parsed = _PARSED.get(text, _UNSEEN)
+            if parsed is _UNSEEN:
+                parsed = _parse(text)
+                if len(_PARSED) < _PARSED_MOST:
+                    _PARSED[text] = parsed
+        else:
+            parsed = _parse(text)
         if parsed is None:
             continue
         n, m = parsed
         if node.get("phase") in _COMPLETE:
             n = m
         value = f"{n}/{m}"
-        if node.get("progress") != value:
+        if progress != value:
             node["progress"] = value
             changed.add(nid)
         own[nid] = (n, m)
         done += n
         total += m
-    for nid, node in nodes.items():
-        if node.get("type") in _EXECUTABLE:
-            continue
+    for nid, node in others:
         n = m = 0
         seen: set[str] = set()
-        stack = list(reversed(node.get("children") or []))
-        while stack:
+        stack = list(node.get("children") or ())
+        while stack:  # every node reachable through children, once (sums: any order)
             child_id = stack.pop()
             if child_id in seen:
                 continue
@@ -67,13 +77,21 @@ def update_progress(nodes: Mapping[str, dict[str, Any]]) -> tuple[str, set[str]]
             child = nodes.get(child_id)
             if child is None:
                 continue
-            if child_id in own:
-                n += own[child_id][0]
-                m += own[child_id][1]
-            stack.extend(reversed(child.get("children") or []))
+            counted = own.get(child_id)
+            if counted is not None:
+                n += counted[0]
+                m += counted[1]
+            below = child.get("children")
+            if below:
+                stack.extend(below)
         if m > 0:
             value = f"{n}/{m}"
             if node.get("progress") != value:
                 node["progress"] = value
                 changed.add(nid)
     return f"{done}/{total}", changed
+
+
+_UNSEEN: Any = object()
+_PARSED: dict[str, tuple[int, int] | None] = {}  # `_parse` of the values met so far
+_PARSED_MOST = 4096

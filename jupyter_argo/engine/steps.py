@@ -381,8 +381,11 @@ def expand_items(
         k: v for k, v in item_holder.items() if k not in ("withItems", "withParam", "withSequence")
     }
     expanded = []
+    # Per loop, not per item: the variables read once, whether the step holds an expression.
+    shared = dict(variables)
+    expressions = bool(items) and "{{=" in json.dumps(base)
     for index, item in enumerate(items):
-        local = dict(variables)
+        local = dict(shared)
         if isinstance(item, dict):
             for key, value in item.items():
                 local[f"item.{key}"] = parameter_value(value)
@@ -399,7 +402,7 @@ def expand_items(
                 f"withItems[{index}] expected string, number, list, or map. received: {item}"
             )
         copy_ = expr.substitute_object(
-            base, local, expression_env=env_if_needed(json.dumps(base), local)
+            base, local, expression_env=expr.expand_variables(local) if expressions else None
         )
         clean = desc.replace("(", "").replace(")", "")
         copy_["name"] = f"{base['name']}({index}:{clean})"

@@ -125,7 +125,8 @@ class TemplateContext:
 
     def _with_defaults(self, template: dict[str, Any]) -> dict[str, Any]:
         if not self.defaults:
-            return copy.deepcopy(template)
+            copied: dict[str, Any] = _copy(template)
+            return copied
         merged: dict[str, Any] = deep_merge(self.defaults, template)
         # Defaults apply to fields of the template's own type only (Argo merges the
         # whole struct, but an unset type stays unset).
@@ -134,6 +135,21 @@ class TemplateContext:
             if kind != own and kind not in template:
                 merged.pop(kind, None)
         return merged
+
+
+def _copy(value: Any) -> Any:
+    """`copy.deepcopy` of a template, made several times faster for its JSON data (dicts,
+    lists, strings, numbers): once per step or task run."""
+    if isinstance(value, dict):
+        return {k: v if v.__class__ in _SCALARS else _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [v if v.__class__ in _SCALARS else _copy(v) for v in value]
+    if value is None or isinstance(value, (str, int, float)):
+        return value
+    return copy.deepcopy(value)
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def execution_spec(workflow: Mapping[str, Any]) -> dict[str, Any]:

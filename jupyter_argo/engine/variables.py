@@ -351,12 +351,15 @@ def substitute_template(
     """Argo's SubstituteParams: globals and locals first, then inputs and path variables.
     Returns a new template; a pass is skipped when no tag is left for it."""
     text = _json_text(template)
-    first: dict[str, Any] = {**_strings(global_vars), **_strings(local_vars)}
     replaced: dict[str, Any]
-    if "{{" in text:
-        replaced = expr.substitute_object(template, first, expression_env=_env_for(text, first))
-    else:
+    if "{{" not in text:  # no tag to replace (most pods' templates): a copy
         replaced = json.loads(text)
+        for param in (replaced.get("inputs") or {}).get("parameters") or []:
+            if "value" not in param and "valueFrom" not in param:
+                raise UserError(f"inputs.parameters.{param['name']} had no value")
+        return replaced
+    first: dict[str, Any] = {**_strings(global_vars), **_strings(local_vars)}
+    replaced = expr.substitute_object(template, first, expression_env=_env_for(text, first))
     second = dict(first)
     inputs = replaced.get("inputs") or {}
     for param in inputs.get("parameters") or []:
@@ -376,8 +379,7 @@ def substitute_template(
         path = (param.get("valueFrom") or {}).get("path")
         if path:
             second[f"outputs.parameters.{param['name']}.path"] = path
-    if "{{" in text:  # else there was no tag to begin with
-        text = _json_text(replaced)
+    text = _json_text(replaced)
     if "{{" not in text:
         return replaced
     result: dict[str, Any] = expr.substitute_object(

@@ -93,6 +93,9 @@ class Sandbox:
         self._scratch: list[Path] = []  # removed in order when cleaned up
         self._lock = threading.Lock()
         self._closed = False
+        # Without namespaces (none, remap) the node's directories are made when first
+        # needed: by the thread that starts its first process, unless inputs come first.
+        self._unmade = False
 
     def __repr__(self) -> str:
         state = " (cleaned up)" if self._closed else ""
@@ -101,11 +104,15 @@ class Sandbox:
     def host_path(self, container_path: str) -> Path:
         """Where `container_path` lives on the host: put inputs there before start, read
         outputs there after exit. Paths the sandbox does not make private map to themselves."""
+        if self._unmade:
+            self._make()
         return self._layout.host_path(container_path)
 
     def in_view(self, container_path: str) -> Path | None:
         """Where the container saw `container_path`, links followed in its view (None:
         nothing there for it). Read outputs through this: see Layout.in_view."""
+        if self._unmade:
+            self._make()
         return self._layout.in_view(container_path)
 
     def contain_links(self, container_path: str, limit: int) -> None:
@@ -125,14 +132,15 @@ class Sandbox:
         self._closed = True
         processes, self._processes = self._processes, []
         namespace, self._namespace = self._namespace, None
-        base = self._layout.base
-        made = sorted(map(str, self._layout.directories()), key=len, reverse=True)
-        paths = [base / name for name in ("fs", "upper", "work", "root")] + self._scratch
+        layout, scratch = self._layout, list(self._scratch)
         if not (here and all(process.poll() is not None for process in processes)):
             for process in processes:
                 process.kill()
 
-        def remove() -> None:
+        def remove() -> None:  # what to remove, too, is worked out on the clean-up thread
+            made = sorted(map(str, layout.directories()), key=len, reverse=True)
+            base = layout.base
+            paths = [base / name for name in ("fs", "upper", "work", "root")] + scratch
             for process in processes:
                 process.wait(10)
             if namespace is not None:
@@ -142,7 +150,16 @@ class Sandbox:
 
         _discard(remove, wait)
 
+    def _make(self) -> None:
+        """The node's directory and the layout's directories (once)."""
+        with self._lock:
+            if self._unmade:
+                _make_sandbox_directories(self._layout)
+                self._unmade = False
+
     def _add_paths(self, paths: Iterable[str], *, outputs: bool = False) -> None:
+        if self._unmade:
+            self._make()
         with self._lock:
             added = self._layout.add(paths, outputs=outputs)
             _make_directories(self._layout)
@@ -265,23 +282,20 @@ class ProcessExecutor:
                 if sandbox.output_paths:
                     warm._add_paths(sandbox.output_paths, outputs=True)
                 return warm
-        node_dir = Path(sandbox.node_dir)
+        node_dir = _path(sandbox.node_dir)
         # The parent (a run's scratch directory) is resolved once, not once per node.
-        base = Path(_real_directory(str(node_dir.parent.absolute()))) / node_dir.name
-        try:
-            os.mkdir(base)
-        except FileExistsError:
-            pass
-        except FileNotFoundError:
-            base.mkdir(parents=True, exist_ok=True)
+        parent = node_dir.parent
+        real = _real_parent(parent)
+        base = node_dir if real == parent else real / node_dir.name
+        if mode in ("none", "remap"):  # its directories made off this thread (`_make`)
+            made = _prepare(sandbox, mode, base, confinement, make=False)
+            made._unmade = True
+            return made
+        _make_node_directory(base)
         try:
             return _prepare(sandbox, mode, base, confinement)
         except OSError as exc:
-            # Never a silent step down to a mode that is no sandbox.
-            raise BackendError(
-                f"cannot prepare a {mode} sandbox in {base}: {exc} (JUPYTER_ARGO_SCRATCH"
-                " chooses where node directories live; isolation 'remap' runs without one)"
-            ) from exc
+            raise _unprepared(mode, base, exc) from exc
 
     def start(
         self,
@@ -296,6 +310,8 @@ class ProcessExecutor:
         if sandbox._closed:
             raise BackendError(f"{sandbox!r}: cannot start {container.name!r} after clean-up")
         launch = self._launch(container, sandbox)
+        if sandbox._unmade:
+            sandbox._make()
         process = _spawn(launch, container.stdin, sandbox, Path(stdout_path), Path(log_path))
         if self._warm is not None:
             self._warm.refill()  # now that the start is done
@@ -318,12 +334,14 @@ class ProcessExecutor:
         launch = self._launch(container, sandbox)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Process] = loop.create_future()
-        stdin, stdout, log = container.stdin, Path(stdout_path), Path(log_path)
+        stdin, stdout, log = container.stdin, _path(stdout_path), _path(log_path)
 
         def spawn() -> None:  # (spawning thread)
             try:
                 if sandbox._closed:  # stopped while this start waited its turn
                     raise BackendError(f"{sandbox!r}: cleaned up before {container.name!r} started")
+                if sandbox._unmade:
+                    sandbox._make()
                 process = _spawn(launch, stdin, sandbox, stdout, log)
                 if sandbox._closed:  # cleaned up while it started: it may have missed it
                     process.kill()
@@ -341,7 +359,7 @@ class ProcessExecutor:
 
     def _launch(self, container: ContainerSpec, sandbox: Sandbox) -> _Launch:
         rule = self.images.rule_for(container.image)
-        runtime = self._runtime_dir
+        runtime = self._runtime or self._runtime_dir
         layout = sandbox._layout
         argv = list(container.command) + list(container.args)
         if not container.command:
@@ -372,7 +390,7 @@ class ProcessExecutor:
             return layout.rewrite(text)
 
         rest = argv[1:]
-        if not layout.isolating:
+        if not layout.isolating and (files or layout.layers):  # else nothing to remap
             rest = [remap(arg) for arg in rest]
             program = program if own else [remap(program[0]), *program[1:]]
             script = remap(script) if script is not None else None
@@ -403,7 +421,7 @@ class ProcessExecutor:
             name, _ = split_image(image)
             raise _refusal(image, argv0, f"no image rule matches {name!r}")
         spec = rule.program_for(argv0)
-        runtime = self._runtime_dir
+        runtime = self._runtime or self._runtime_dir
         if spec is not None:
             expanded = runtime.expand(spec)
             if expanded is None:
@@ -547,6 +565,8 @@ class _Spawner:
         self._lock = threading.Lock()
         self.threads: list[threading.Thread] = []
         self._idle = 0
+        self.pid = os.getpid()
+        self.ended = False  # one of its threads has ended (so `_spawner` makes new ones)
         self._add()  # the others when every one is busy: a one-step run needs one
 
     def submit(self, job: Callable[[], None]) -> None:
@@ -563,7 +583,14 @@ class _Spawner:
 
     def _run(self) -> None:
         try:
+            self._serve()
+        finally:
+            self.ended = True
+
+    def _serve(self) -> None:
+        try:
             _linux.dedicate_thread(follow_cwd=False)  # absolute paths only
+            _linux.keep_noroot()
         except OSError as exc:  # namespace calls are handed to the worker instead
             log.info("the spawning thread makes no namespace calls itself: %s", exc)
         while True:
@@ -584,6 +611,9 @@ _spawner_lock = threading.Lock()
 
 def _spawner(threads: int = _SPAWNERS) -> _Spawner:
     """The pool of (at most) `threads` spawning threads."""
+    spawner = _spawner_threads.get(threads)
+    if spawner is not None and not spawner.ended and spawner.pid == os.getpid():
+        return spawner  # every thread of it runs: no thread ends but through `ended`
     with _spawner_lock:
         pool = _spawner_threads.get(threads)
         if pool is None or not all(t.is_alive() for t in pool.threads):
@@ -601,6 +631,9 @@ def _discard(job: Callable[[], None], wait: bool) -> None:
     global _discarder
     if wait:
         job()
+        return
+    if _discarder is not None:
+        _discards.put(job)
         return
     with _discard_lock:
         if _discarder is None:
@@ -688,7 +721,14 @@ def _namespace_available() -> bool:
     return _namespace_probe
 
 
-def _prepare(spec: SandboxSpec, mode: str, base: Path, confinement: Confinement | None) -> Sandbox:
+def _prepare(
+    spec: SandboxSpec,
+    mode: str,
+    base: Path,
+    confinement: Confinement | None,
+    *,
+    make: bool = True,
+) -> Sandbox:
     shared = {key: Path(value) for key, value in spec.shared_mounts.items()}
     read_only: tuple[str, ...] = ()
     if mode in ("namespace", "bwrap"):
@@ -699,7 +739,8 @@ def _prepare(spec: SandboxSpec, mode: str, base: Path, confinement: Confinement 
     layout.add(spec.declared_paths)
     layout.add(spec.output_paths, outputs=True)
     layout.add_mountpoints()
-    _make_directories(layout)
+    if make:
+        _make_directories(layout)
     if mode == "namespace":
         from jupyter_argo.executors._namespace import MountNamespace
 
@@ -804,7 +845,13 @@ def _confinement(extra: Iterable[str], runtime: Runtime, images: ImageMap) -> Co
         _write_new(empty_file, b"", 0o444)
     masked = [path for path in _system_secret_files() if not any(is_under(path, h) for h in hidden)]
     return Confinement(
-        tuple(hidden), tuple(kept), tuple(writable), str(empty), tuple(masked), str(empty_file)
+        tuple(hidden),
+        tuple(kept),
+        tuple(writable),
+        str(empty),
+        tuple(masked),
+        str(empty_file),
+        tuple(h for h in hidden if h in homes),
     )
 
 
@@ -874,8 +921,39 @@ def _write_fd(fd: int, data: bytes) -> None:
 
 
 @functools.lru_cache(maxsize=64)
-def _real_directory(path: str) -> str:
-    return os.path.realpath(path)
+def _real_parent(path: Path) -> Path:
+    return Path(os.path.realpath(path.absolute()))
+
+
+def _path(path: Path | str) -> Path:
+    """`Path(path)`, without parsing it again when it is one (a few microseconds)."""
+    return path if isinstance(path, Path) else Path(path)
+
+
+def _make_node_directory(base: Path) -> None:
+    try:
+        os.mkdir(base)
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        base.mkdir(parents=True, exist_ok=True)
+
+
+def _make_sandbox_directories(layout: Layout) -> None:
+    """The node's own directory (`layout.base`), then the layout's."""
+    _make_node_directory(layout.base)
+    try:
+        _make_directories(layout)
+    except OSError as exc:
+        raise _unprepared(layout.mode, layout.base, exc) from exc
+
+
+def _unprepared(mode: str, base: Path, exc: OSError) -> BackendError:
+    # Never a silent step down to a mode that is no sandbox.
+    return BackendError(
+        f"cannot prepare a {mode} sandbox in {base}: {exc} (JUPYTER_ARGO_SCRATCH"
+        " chooses where node directories live; isolation 'remap' runs without one)"
+    )
 
 
 def _make_directories(layout: Layout) -> None:
@@ -962,8 +1040,7 @@ def _base_env(layout: Layout, runtime_dirs: tuple[str, ...]) -> dict[str, str]:
     the node where the sandbox hides the host's, and the node's own directory in the
     modes without namespaces (the host's /root is not the node's to write).
     """
-    standard = CONTAINER_PATH.split(":")
-    path = ":".join([*(d for d in runtime_dirs if d not in standard), *standard])
+    path = _container_path(runtime_dirs)
     if layout.isolating:
         home = _CONTAINER_HOME
     elif layout.mode == "remap":
@@ -971,6 +1048,12 @@ def _base_env(layout: Layout, runtime_dirs: tuple[str, ...]) -> dict[str, str]:
     else:
         home = str(layout.base)
     return {"PATH": path, "HOME": home, "LANG": _CONTAINER_LANG}
+
+
+@functools.lru_cache(maxsize=64)
+def _container_path(runtime_dirs: tuple[str, ...]) -> str:
+    standard = CONTAINER_PATH.split(":")
+    return ":".join([*(d for d in runtime_dirs if d not in standard), *standard])
 
 
 def _replace_path(text: str, path: str, replacement: str) -> str:
@@ -1027,6 +1110,7 @@ def _spawn(
 
         # posix_spawn, as in the namespace mode; the child changes to `cwd` itself, or
         # else this thread does, when its working directory is its own (a hand-off if not).
+        _linux.with_root()  # (a spawning thread may still hold a sandbox's SECBIT_NOROOT)
         return spawn() if _posix_spawn.available() else _linux.with_own_fs(spawn)
 
     tree: Tree

@@ -59,6 +59,9 @@ class Confinement:
     # Host secrets of the system itself (/etc/shadow, ssh host keys): an empty file over each.
     masked: tuple[str, ...] = ()
     empty_file: str = ""
+    # The hidden places that are the user's home (and /root): writable and each
+    # sandbox's own, where the other writable ones may be shared, read-only.
+    homes: tuple[str, ...] = ()
 
     def is_hidden(self, path: str) -> bool:
         return any(is_under(path, hidden) for hidden in self.hidden)
@@ -363,6 +366,8 @@ class Layout:
         """`text` with every literal layer path replaced by its host path (remap, none)."""
         if not self.layers or not text:
             return text
+        if not any(layer.container in text for layer in self.layers):
+            return text  # (most texts) nothing the pattern could match
         table = {layer.container: str(layer.host) for layer in self.layers}
         pattern = _pattern(tuple(sorted(table, key=len, reverse=True)))
         return pattern.sub(lambda m: table[m.group(0)], text)

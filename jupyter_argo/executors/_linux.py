@@ -153,6 +153,39 @@ def set_securebits(bits: int) -> None:
     _check(_lib().prctl(PR_SET_SECUREBITS, bits, 0, 0), "prctl(PR_SET_SECUREBITS)")
 
 
+def without_root(start: Callable[[], T]) -> T:
+    """`start()` (which spawns a process) with SECBIT_NOROOT on this thread: as uid 0 the
+    process gains no capabilities at execve. A thread that starts processes and nothing
+    else (`keep_noroot`) keeps the bit between starts: a credentials change is one of the
+    dearer calls of a start."""
+    kept = getattr(_dedicated, "noroot", None)
+    if kept is None:
+        bits = securebits()
+        set_securebits(bits | SECBIT_NOROOT)
+        try:
+            return start()
+        finally:
+            set_securebits(bits)
+    if not kept:
+        set_securebits(securebits() | SECBIT_NOROOT)
+        _dedicated.noroot = True
+    return start()
+
+
+def with_root() -> None:
+    """Before a start outside a sandbox on a `keep_noroot` thread: root keeps its
+    capabilities at execve again."""
+    if getattr(_dedicated, "noroot", False):
+        set_securebits(securebits() & ~SECBIT_NOROOT)
+        _dedicated.noroot = False
+
+
+def keep_noroot() -> None:
+    """Let this thread (one that only starts processes) keep SECBIT_NOROOT between
+    `without_root` starts; `with_root` clears it for a start that must not have it."""
+    _dedicated.noroot = False
+
+
 def fd_path(fd: int) -> str:
     """A path naming what `fd` refers to, even where that thing has no path (mounted over)."""
     return f"/proc/self/fd/{fd}"

@@ -25,15 +25,17 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from jupyter_argo.errors import BackendError, UnsupportedError
 from jupyter_argo.executors import _linux
-from jupyter_argo.executors._layout import TMP, Layer, Layout, is_under
+from jupyter_argo.executors._layout import TMP, Confinement, Layer, Layout, is_under
 from jupyter_argo.executors._process import Child
 
 _DIR = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
@@ -54,8 +56,8 @@ _DEV_LINKS = (
 
 
 def _own_dev() -> None:
-    """A pod's /dev over the host's: a private tmpfs (writable, as a container runtime's)
-    with the usual devices bound in."""
+    """A pod's /dev over the host's: a tmpfs with the usual devices bound in (the caller
+    makes it read-only: in the template it is every sandbox's)."""
     nodes = {}
     for name in _DEVICES:
         with contextlib.suppress(OSError):
@@ -95,6 +97,7 @@ class MountNamespace:
         self._overlays = 0
         self._sources: dict[str, int] = {}  # volume sources opened before the host was hidden
         self._kept: list[tuple[str, int]] = []  # runtimes to mount back over hidden places
+        self._kept_later = False  # opened when first needed (in a copy of the template)
         self._empty_fd = -1
         if not lazy:
             self._worker.call(self._build_guarded)
@@ -143,12 +146,7 @@ class MountNamespace:
                 os.fchdir(self._root_fd)
                 os.chroot(".")
             self._worker.new_pid_namespace()
-            bits = _linux.securebits()
-            _linux.set_securebits(bits | _linux.SECBIT_NOROOT)
-            try:
-                child = start()
-            finally:
-                _linux.set_securebits(bits)
+            child = _linux.without_root(start)
             self._own_proc(child.pid)
             return child
 
@@ -193,13 +191,57 @@ class MountNamespace:
             raise
 
     def _build(self) -> None:
-        self._mnt_fd = self._worker.new_mount_namespace()
-        base = str(self.layout.base)
-        # Its own mount, so that it stays writable when the rest turns read-only.
-        _linux.bind(base, base)
-        self._base_fd = os.open(base, _DIR)
-        self._confine()
+        if self._from_template():
+            self._mnt_fd, own = _copy_of_template(self._worker, self.layout.confinement)
+            base = str(self.layout.base)
+            _linux.bind(base, base)  # the copy's host is read-only: this one is not
+            _linux.set_read_only(base, read_only=False)
+            self._base_fd = os.open(base, _DIR)
+            self._confine_own(own)
+            self._kept_later = True
+        else:
+            self._mnt_fd = self._worker.new_mount_namespace()
+            base = str(self.layout.base)
+            # Its own mount, so that it stays writable when the rest turns read-only.
+            _linux.bind(base, base)
+            self._base_fd = os.open(base, _DIR)
+            self._confine()
         self._mount(self.layout.layers, first=True)
+
+    def _from_template(self) -> bool:
+        """Whether a copy of the shared template sees all this sandbox mounts from: its
+        directory and its volumes' sources on /dev/shm (the template shows the host's,
+        read-only) or anywhere not hidden."""
+        confinement = self.layout.confinement
+
+        def visible(path: Path) -> bool:
+            return is_under(str(path), "/dev/shm") or not confinement.is_hidden(str(path))
+
+        sources = [layer.host for layer in self.layout.of_kind("shared")]
+        return all(visible(path) for path in [self.layout.base, *sources])
+
+    def _confine_own(self, own: _Own) -> None:
+        """In a copy of the template: what each sandbox has to itself, a tmpfs of its own
+        for /dev/shm and for the home, with the kept runtimes under them mounted back."""
+        for layer in self.layout.of_kind("shared"):
+            if not is_under(str(layer.host), str(self.layout.base)):
+                self._sources[str(layer.host)] = os.open(layer.host, _DIR)
+        shown = []
+        try:
+            for kept, made, is_dir in own.shown:
+                with contextlib.suppress(OSError):  # gone since: nothing to show
+                    shown.append((os.open(kept, _ANY), kept, made, is_dir))
+            for place, mode in own.places:
+                _linux.tmpfs(place, mode)
+            for fd, kept, made, is_dir in shown:
+                for directory in made:
+                    os.mkdir(directory)
+                if not is_dir:
+                    os.close(os.open(kept, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
+                _linux.bind(_linux.fd_path(fd), kept)
+        finally:
+            for fd, *_ in shown:
+                os.close(fd)
 
     def _confine(self) -> None:
         """Read-only host, private /dev/shm, hidden home, checkout and data directory."""
@@ -217,6 +259,7 @@ class MountNamespace:
         _linux.set_read_only(_linux.fd_path(self._base_fd), read_only=False)
         if os.path.isdir("/dev"):
             _own_dev()
+            _linux.set_read_only("/dev")  # as in a copy of the template
         if os.path.isdir("/dev/shm"):
             _linux.tmpfs("/dev/shm", 0o1777)
         for hidden in confinement.hidden:
@@ -244,18 +287,16 @@ class MountNamespace:
     def _show_kept(self, top: str, root: str = "") -> None:
         """Mount the kept runtimes that a hidden place (or /dev/shm) covers, below `top`."""
         confinement = self.layout.confinement
+        if self._kept_later:  # a copy of the template shows them all where they belong
+            self._kept_later = False
+            for kept in confinement.kept:
+                with contextlib.suppress(OSError):
+                    self._kept.append((kept, os.open(kept, _ANY)))
         for kept, fd in self._kept:
             covered = confinement.is_hidden(kept) or is_under(kept, "/dev/shm")
             if not covered or not is_under(kept, top) or kept == top:
                 continue
-            target = root + kept
-            if os.path.isdir(_linux.fd_path(fd)):
-                os.makedirs(target, exist_ok=True)
-            else:
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                if not os.path.lexists(target):
-                    os.close(os.open(target, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
-            _linux.bind(_linux.fd_path(fd), target)
+            _show(fd, root + kept)
 
     def _enter_and_mount(self, layers: list[Layer]) -> None:
         self._worker.enter(self._mnt_fd)
@@ -399,6 +440,146 @@ class _Overlay:
         _linux.mount("overlay", self.target, "overlay", 0, self.options)
         for fd, where in self.submounts:
             _linux.bind(_linux.fd_path(fd), where)
+
+
+def _show(fd: int, target: str) -> None:
+    """Mount what `fd` names (a kept runtime) at `target`, making the mount point."""
+    if os.path.isdir(_linux.fd_path(fd)):
+        os.makedirs(target, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if not os.path.lexists(target):
+            os.close(os.open(target, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
+    _linux.bind(_linux.fd_path(fd), target)
+
+
+# ---- the template ----------------------------------------------------------------------
+#
+# Most of a sandbox is the same for every sandbox of an executor: the host read-only, a
+# pod's /dev, the hidden places, the masked secrets, the runtimes shown again. Building
+# that takes some 25 mounts; a copy of a namespace where it is built already (unshare
+# from inside it) takes one. So it is built once, as a template, and each sandbox is a
+# copy of it plus what it has to itself: its directory, /tmp, /dev/shm and home.
+#
+# What is shared must be read-only: the template's /dev tmpfs and the hidden places'
+# tmpfs mounts are one file system for every copy, so they turn read-only once built.
+# The host's /dev/shm is shown, read-only, where the template's own /dev would cover
+# it: node directories live there, and a copy binds its own before covering /dev/shm.
+
+_TEMPLATE_AGE = 5.0  # seconds, as for blank namespaces: host mounts made since may be missing
+_RETIRED_AGE = 30.0  # an older template is closed once no thread can still be entering it
+
+
+class _Own:
+    """What a copy of the template makes its own, worked out once per template: `places`,
+    a tmpfs each (with its mode), and `shown`, the kept runtimes under them to mount back
+    (with the directories to make for them, outermost first, and whether each is one)."""
+
+    __slots__ = ("places", "shown")
+
+    def __init__(self, confinement: Confinement) -> None:
+        places = [(home, 0o700) for home in confinement.homes if os.path.isdir(home)]
+        if os.path.isdir("/dev/shm"):
+            places.append(("/dev/shm", 0o1777))
+        self.places = tuple(places)
+        shown = []
+        for kept in confinement.kept:
+            place = next((p for p, _ in places if is_under(kept, p) and kept != p), None)
+            if place is None or not os.path.lexists(kept):
+                continue
+            is_dir = os.path.isdir(kept)
+            parts = os.path.relpath(kept if is_dir else os.path.dirname(kept), place)
+            made, here = [], place
+            for part in parts.split("/") if parts != "." else ():
+                here = os.path.join(here, part)
+                made.append(here)
+            shown.append((kept, tuple(made), is_dir))
+        self.shown = tuple(shown)
+
+
+class _Template:
+    __slots__ = ("fd", "made", "own")
+
+    def __init__(self, fd: int, made: float, own: _Own) -> None:
+        self.fd = fd
+        self.made = made
+        self.own = own
+
+
+_templates: dict[Confinement, _Template] = {}
+_retired: list[tuple[float, int]] = []
+_templates_lock = threading.Lock()
+
+
+def _copy_of_template(worker: _linux.Worker, confinement: Confinement) -> tuple[int, _Own]:
+    """In a call: move this thread into a new copy of `confinement`'s template (built or
+    renewed first when needed); return the copy's fd and what it is to make its own."""
+    now = time.monotonic()
+    with _templates_lock:
+        template = _templates.get(confinement)
+        if template is None or now - template.made > _TEMPLATE_AGE:
+            fd = worker.new_mount_namespace()  # this thread is now inside it
+            try:
+                _build_template(confinement)
+            except BaseException:
+                os.close(fd)
+                raise
+            if template is not None:
+                _retired.append((now, template.fd))
+            own = template.own if template is not None else _Own(confinement)
+            template = _templates[confinement] = _Template(fd, now, own)
+            while _retired and now - _retired[0][0] > _RETIRED_AGE:
+                _, old = _retired.pop(0)
+                worker.background(functools.partial(os.close, old))
+        else:
+            worker.enter(template.fd)
+    _linux.unshare(_linux.CLONE_NEWNS)  # (a retired template stays open a while)
+    return os.open("/proc/thread-self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC), template.own
+
+
+def _build_template(confinement: Confinement) -> None:
+    """(In a fresh copy of the host's mount namespace) the confinement every sandbox shares."""
+    kept: list[tuple[str, int]] = []
+    opened: list[int] = []
+
+    def open_fd(path: str, flags: int) -> int:
+        fd = os.open(path, flags)
+        opened.append(fd)
+        return fd
+
+    try:
+        for place in confinement.kept:
+            with contextlib.suppress(OSError):
+                kept.append((place, open_fd(place, _ANY)))
+        empty = open_fd(confinement.empty, _DIR) if confinement.empty else -1
+        empty_file = open_fd(confinement.empty_file, _ANY) if confinement.masked else -1
+        shm = open_fd("/dev/shm", _DIR) if os.path.isdir("/dev/shm") else -1
+        _linux.set_read_only("/", recursive=True)
+        if os.path.isdir("/dev"):
+            _own_dev()
+            if shm >= 0:
+                _linux.bind(_linux.fd_path(shm), "/dev/shm")
+            _linux.set_read_only("/dev")
+        shared_tmpfs = []
+        for hidden in confinement.hidden:
+            if not os.path.isdir(hidden):
+                continue
+            if hidden in confinement.writable or empty < 0:
+                _linux.tmpfs(hidden, 0o700)
+                shared_tmpfs.append(hidden)
+            else:
+                _linux.bind(_linux.fd_path(empty), hidden)
+        for masked in confinement.masked:
+            with contextlib.suppress(FileNotFoundError):
+                _linux.bind(_linux.fd_path(empty_file), masked)
+        for place, fd in kept:
+            if confinement.is_hidden(place):
+                _show(fd, place)
+        for hidden in shared_tmpfs:
+            _linux.set_read_only(hidden)
+    finally:
+        for fd in opened:
+            os.close(fd)
 
 
 def _mountpoints() -> list[str]:

@@ -150,6 +150,9 @@ class Pump:
     def later(self, delay: float, fn: Callable[[], None]) -> None:
         """Run `fn` on the pump thread after `delay` seconds."""
         due = time.monotonic() + delay
+        if threading.current_thread() is self._thread:  # no wake-up needed: it is awake
+            heapq.heappush(self._timers, (due, next(self._sequence), fn))
+            return
         self.submit(lambda: heapq.heappush(self._timers, (due, next(self._sequence), fn)))
 
     def watch(self, fd: int, callback: Callable[[], None]) -> None:
@@ -229,8 +232,8 @@ class Tree:
     def after_exit(self, process: Process) -> None:
         """The main process has exited: end what is left, like a container runtime."""
         _signal_group(self.popen.pid, signal.SIGKILL)
-        p = pump()
-        p.later(_STRAGGLER_DELAY, lambda: process._hunt(self))
+        if process._streams and self.token:  # else no process can be holding them
+            pump().later(_STRAGGLER_DELAY, lambda: process._hunt(self))
 
 
 class NamespaceTree(Tree):
@@ -318,6 +321,7 @@ class OutputFile:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd = -1
+        self.created = False  # made by a write (the file left behind is this one's)
         # The first write that failed (a full disk): the rest of the output is dropped,
         # and the engine ends the node with it, instead of a warning per chunk.
         self.error: OSError | None = None
@@ -328,6 +332,7 @@ class OutputFile:
         try:
             if self._fd < 0:
                 self._fd = self._open()
+                self.created = True
             _write_all(self._fd, data)
         except OSError as exc:
             self.error = exc
@@ -409,6 +414,11 @@ class Process:
         """Why some of its output could not be stored (e.g. a full disk), or None."""
         return self._stdout.error or self._log.error
 
+    @property
+    def printed(self) -> bool:
+        """Whether it wrote to stdout: else its stdout file was never made."""
+        return self._stdout.created
+
     def poll(self) -> int | None:
         """The exit code once the process tree is done and its output written, else None."""
         return self._code if self._done.is_set() else None
@@ -480,7 +490,8 @@ class Process:
             code = self._tree.emulated
         self._code = code
         self._tree.after_exit(self)
-        self._pump.later(_DRAIN_LIMIT, self._give_up_streams)
+        if self._streams:  # (most often both are closed already)
+            self._pump.later(_DRAIN_LIMIT, self._give_up_streams)
         self._maybe_finish()
 
     def _read(self, fd: int) -> None:
