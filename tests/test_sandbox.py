@@ -554,6 +554,47 @@ def test_a_step_sees_its_own_processes_only(mode: str) -> None:
         host.wait()
 
 
+OTHER_STEP = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: other-step-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {name: waits, template: waits}
+      - {name: looks, template: looks}
+  - name: waits
+    container: {image: alpine:3.23, command: [sleep, "MARK"]}
+  - name: looks
+    container:
+      image: alpine:3.23
+      command: [sh, -c]
+      args: ["sleep 1; cat /proc/[0-9]*/cmdline /proc/[0-9]*/environ 2>/dev/null | tr '\\\\0' ' '"]
+"""
+
+
+@pytest.mark.parametrize("mode", SANDBOXES)
+@pytest.mark.parametrize("per_container", [False, True], ids=["", "bwrap-per-container"])
+def test_a_step_does_not_see_the_other_steps_of_its_engine(
+    mode: str, per_container: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Their command lines and environments (secrets a step gets as env vars) stay theirs;
+    # also where the kernel is too old for the bwrap sandbox maker to give a step its own
+    # /proc, and each container gets a bwrap of its own instead (forced here).
+    if per_container:
+        if mode != "bwrap":
+            pytest.skip("a bwrap per container is the bwrap mode's")
+        monkeypatch.setenv("JUPYTER_ARGO_BWRAP_PER_CONTAINER", "1")
+    marker = f"{3 + secrets.randbelow(10**6) / 10**6:.6f}"
+    wf = run(LocalBackend(isolation=mode), OTHER_STEP.replace("MARK", marker))
+    assert wf["status"]["phase"] == "Succeeded", wf["status"].get("message")
+    seen = result(wf, "looks")
+    assert "sleep 1" in seen  # it saw itself
+    assert marker not in seen, f"{mode}: another step of the engine was visible:\n{seen}"
+
+
 @pytest.mark.parametrize("mode", SANDBOXES)
 @pytest.mark.parametrize("declared", [["/tmp/out.txt"], ["/tmp/out.txt", "/src", "/mnt/out"]])
 def test_a_python_under_tmp_is_visible_but_not_its_checkout(

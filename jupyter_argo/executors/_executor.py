@@ -32,6 +32,7 @@ from jupyter_argo.executors._maker import MakerSandbox
 from jupyter_argo.executors._process import (
     TOKEN_PREFIX,
     TREE_ENV,
+    BwrapTree,
     Child,
     NamespaceTree,
     OutputFile,
@@ -85,10 +86,12 @@ class Sandbox:
         self,
         layout: Layout,
         namespace: MountNamespace | MakerSandbox | None = None,
+        bwrap: _bwrap.BwrapPlan | None = None,
     ) -> None:
         self.mode = layout.mode
         self._layout = layout
         self._namespace = namespace
+        self._bwrap = bwrap  # a bwrap per container (no sandbox maker on this kernel)
         self._processes: list[Process] = []
         self._scratch: list[Path] = []  # removed in order when cleaned up
         self._lock = threading.Lock()
@@ -352,7 +355,8 @@ class ProcessExecutor:
             if self._warm is not None:
                 self._warm.refill()
 
-        _spawner(_MAKER_SPAWNERS if sandbox.mode == "bwrap" else _SPAWNERS).submit(spawn)
+        maker = isinstance(sandbox._namespace, MakerSandbox)
+        _spawner(_MAKER_SPAWNERS if maker else _SPAWNERS).submit(spawn)
         return await future
 
     # Resolution: image -> argv, env, cwd
@@ -747,6 +751,8 @@ def _prepare(
         only_tmp = all(layer.kind == "tmp" for layer in layout.layers)
         return Sandbox(layout, namespace=MountNamespace(layout, lazy=only_tmp))
     if mode == "bwrap":
+        if _bwrap.per_container():
+            return Sandbox(layout, bwrap=_bwrap.BwrapPlan(layout))
         only_tmp = all(layer.kind == "tmp" for layer in layout.layers)
         return Sandbox(layout, namespace=MakerSandbox(layout, lazy=only_tmp))
     return Sandbox(layout)
@@ -1102,10 +1108,12 @@ def _spawn(
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
 
-    def start(argv: list[str], cwd: str) -> Child:
+    info_r = info_w = -1
+
+    def start(argv: list[str], cwd: str, keep: tuple[int, ...] = ()) -> Child:
         def spawn() -> Child:
             return spawn_here(
-                argv, cwd=cwd, env=launch.env, stdin=stdin_fd, stdout=out_w, stderr=err_w
+                argv, cwd=cwd, env=launch.env, stdin=stdin_fd, stdout=out_w, stderr=err_w, keep=keep
             )
 
         # posix_spawn, as in the namespace mode; the child changes to `cwd` itself, or
@@ -1117,7 +1125,12 @@ def _spawn(
     popen: Child
     namespace = sandbox._namespace
     try:
-        if sandbox.mode == "bwrap":
+        if sandbox._bwrap is not None:
+            info_r, info_w = os.pipe()
+            popen = start(sandbox._bwrap.argv(launch.argv, launch.cwd, info_w), "/", (info_w,))
+            tree = BwrapTree(popen, info_r)
+            info_r = -1
+        elif sandbox.mode == "bwrap":
             if not isinstance(namespace, MakerSandbox):  # cleaned up meanwhile: never unconfined
                 raise BackendError(f"{sandbox!r}: cleaned up before its process started")
             popen = namespace.spawn(
@@ -1148,17 +1161,19 @@ def _spawn(
             tree = Tree(popen, launch.token)
     except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
         # exec failed (the child reports it): a shell would say 127 or 126.
-        for fd in (out_r, err_r):
-            os.close(fd)
+        for fd in (out_r, err_r, info_r):
+            if fd >= 0:
+                os.close(fd)
         code = 126 if isinstance(exc, PermissionError) else 127
         reason = exc.strerror or str(exc)
         return Process.failed(code, f"{launch.argv[0]}: {reason}", log_path=log_path)
     except BaseException:
-        for fd in (out_r, err_r):
-            os.close(fd)
+        for fd in (out_r, err_r, info_r):
+            if fd >= 0:
+                os.close(fd)
         raise
     finally:
-        for fd in (out_w, err_w, stdin_fd):
+        for fd in (out_w, err_w, info_w, stdin_fd):
             if fd >= 0:
                 os.close(fd)
     process = Process(

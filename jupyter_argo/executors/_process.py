@@ -24,6 +24,7 @@ import contextlib
 import errno
 import heapq
 import itertools
+import json
 import logging
 import os
 import secrets
@@ -260,6 +261,48 @@ class NamespaceTree(Tree):
         pass  # the kernel has already killed the rest of the namespace
 
 
+class BwrapTree(NamespaceTree):
+    """bwrap's child is PID 1 of the sandbox; bwrap reports its host PID on `info_fd`."""
+
+    def __init__(self, popen: Child, info_fd: int) -> None:
+        super().__init__(popen)
+        self._info_fd = info_fd
+        self._init: int | None = None
+
+    def init_pid(self) -> int | None:
+        if self._init is None and self._info_fd >= 0:
+            self._init = _read_child_pid(self._info_fd)
+            os.close(self._info_fd)
+            self._info_fd = -1
+        return self._init
+
+    def close(self) -> None:
+        if self._info_fd >= 0:
+            os.close(self._info_fd)
+            self._info_fd = -1
+
+
+def _read_child_pid(fd: int, limit: float = 2.0) -> int | None:
+    data = b""
+    deadline = time.monotonic() + limit
+    selector = selectors.DefaultSelector()
+    selector.register(fd, selectors.EVENT_READ)
+    try:
+        while time.monotonic() < deadline:
+            if not selector.select(max(0.0, deadline - time.monotonic())):
+                break
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                break
+            data += chunk
+            with contextlib.suppress(ValueError):
+                pid = json.loads(data).get("child-pid")
+                return pid if isinstance(pid, int) else None
+    finally:
+        selector.close()
+    return None
+
+
 def _signal_group(pgid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
@@ -489,6 +532,8 @@ class Process:
         if self._tree.emulated is not None and code == 128 + signal.SIGKILL:
             code = self._tree.emulated
         self._code = code
+        if isinstance(self._tree, BwrapTree):
+            self._tree.close()
         self._tree.after_exit(self)
         if self._streams:  # (most often both are closed already)
             self._pump.later(_DRAIN_LIMIT, self._give_up_streams)
