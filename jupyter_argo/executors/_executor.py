@@ -28,7 +28,6 @@ from jupyter_argo.errors import BackendError, ConfigError, UnsupportedError
 from jupyter_argo.executors import _bwrap, _linux, _posix_spawn, _watchdog
 from jupyter_argo.executors._images import ImageMap, ImageRule, split_image
 from jupyter_argo.executors._layout import TMP, Confinement, Layout, contain_links, is_under
-from jupyter_argo.executors._maker import MakerSandbox
 from jupyter_argo.executors._process import (
     TOKEN_PREFIX,
     TREE_ENV,
@@ -43,6 +42,7 @@ from jupyter_argo.executors._process import (
 from jupyter_argo.executors._runtime import Runtime
 
 if TYPE_CHECKING:
+    from jupyter_argo.executors._maker import MakerSandbox
     from jupyter_argo.executors._namespace import MountNamespace
 
 log = logging.getLogger(__name__)
@@ -355,7 +355,7 @@ class ProcessExecutor:
             if self._warm is not None:
                 self._warm.refill()
 
-        maker = isinstance(sandbox._namespace, MakerSandbox)
+        maker = sandbox.mode == "bwrap" and sandbox._bwrap is None
         _spawner(_MAKER_SPAWNERS if maker else _SPAWNERS).submit(spawn)
         return await future
 
@@ -753,6 +753,8 @@ def _prepare(
     if mode == "bwrap":
         if _bwrap.per_container():
             return Sandbox(layout, bwrap=_bwrap.BwrapPlan(layout))
+        from jupyter_argo.executors._maker import MakerSandbox
+
         only_tmp = all(layer.kind == "tmp" for layer in layout.layers)
         return Sandbox(layout, namespace=MakerSandbox(layout, lazy=only_tmp))
     return Sandbox(layout)
@@ -1131,6 +1133,8 @@ def _spawn(
             tree = BwrapTree(popen, info_r)
             info_r = -1
         elif sandbox.mode == "bwrap":
+            from jupyter_argo.executors._maker import MakerSandbox
+
             if not isinstance(namespace, MakerSandbox):  # cleaned up meanwhile: never unconfined
                 raise BackendError(f"{sandbox!r}: cleaned up before its process started")
             popen = namespace.spawn(
@@ -1143,7 +1147,9 @@ def _spawn(
             )
             tree = NamespaceTree(popen)
         elif sandbox.mode == "namespace":
-            if namespace is None or isinstance(namespace, MakerSandbox):  # cleaned up meanwhile
+            from jupyter_argo.executors._namespace import MountNamespace
+
+            if not isinstance(namespace, MountNamespace):  # cleaned up meanwhile
                 raise BackendError(f"{sandbox!r}: cleaned up before its process started")
             popen = namespace.spawn(
                 lambda: spawn_here(
