@@ -16,6 +16,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import ctypes
+import errno
 import logging
 import os
 import queue
@@ -50,6 +51,7 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 _BLANKS = 4  # blank mount namespaces kept ready
+_BUSY_TRIES = 100  # mount_setattr tries while the mount has a writer (1 ms apart)
 _BLANK_AGE = 5.0  # seconds: an older one may lack host mounts made since (if not shared)
 
 _libc: Any = None
@@ -130,14 +132,20 @@ def set_read_only(path: str, *, read_only: bool = True, recursive: bool = False)
         MOUNT_ATTR_RDONLY if read_only else 0, 0 if read_only else MOUNT_ATTR_RDONLY, 0, 0
     )
     flags = AT_RECURSIVE if recursive else 0
-    result = _lib().syscall(
-        _SYS_MOUNT_SETATTR,
-        ctypes.c_int(-100),  # AT_FDCWD
-        path.encode(),
-        ctypes.c_uint(flags),
-        ctypes.byref(attr),
-        ctypes.c_size_t(ctypes.sizeof(attr)),
-    )
+    for _ in range(_BUSY_TRIES):
+        result = _lib().syscall(
+            _SYS_MOUNT_SETATTR,
+            ctypes.c_int(-100),  # AT_FDCWD
+            path.encode(),
+            ctypes.c_uint(flags),
+            ctypes.byref(attr),
+            ctypes.c_size_t(ctypes.sizeof(attr)),
+        )
+        # EBUSY: a file is open for writing on it; a vfork child of another thread may
+        # hold one for the instant before it execs.
+        if result == 0 or not read_only or ctypes.get_errno() != errno.EBUSY:
+            break
+        time.sleep(0.001)
     _check(0 if result == 0 else -1, f"mount_setattr {path}")
 
 

@@ -28,6 +28,7 @@ import errno
 import functools
 import logging
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -65,7 +66,7 @@ def _own_dev() -> None:
     try:
         _linux.tmpfs("/dev", 0o755)
         for name, fd in nodes.items():
-            os.close(os.open(f"/dev/{name}", os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o666))
+            _mount_point_file(f"/dev/{name}", 0o666)
             _linux.bind(_linux.fd_path(fd), f"/dev/{name}")
     finally:
         for fd in nodes.values():
@@ -237,7 +238,7 @@ class MountNamespace:
                 for directory in made:
                     os.mkdir(directory)
                 if not is_dir:
-                    os.close(os.open(kept, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
+                    _mount_point_file(kept, 0o644)
                 _linux.bind(_linux.fd_path(fd), kept)
         finally:
             for fd, *_ in shown:
@@ -442,6 +443,14 @@ class _Overlay:
             _linux.bind(_linux.fd_path(fd), where)
 
 
+def _mount_point_file(path: str, mode: int) -> None:
+    """An empty file to mount a file on. Made with mknod, never opened: a file open for
+    writing, even for an instant, is a writer on its mount, which a vfork child started
+    meanwhile on another thread holds until it execs, and a mount with a writer cannot
+    turn read-only (EBUSY) as the template's do."""
+    os.mknod(path, stat.S_IFREG | mode)
+
+
 def _show(fd: int, target: str) -> None:
     """Mount what `fd` names (a kept runtime) at `target`, making the mount point."""
     if os.path.isdir(_linux.fd_path(fd)):
@@ -449,7 +458,7 @@ def _show(fd: int, target: str) -> None:
     else:
         os.makedirs(os.path.dirname(target), exist_ok=True)
         if not os.path.lexists(target):
-            os.close(os.open(target, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
+            _mount_point_file(target, 0o644)
     _linux.bind(_linux.fd_path(fd), target)
 
 
