@@ -437,6 +437,21 @@ def _shot(page: Any, name: str, frontend: str = "lab") -> None:
     page.screenshot(path=_shot_path(name, frontend))
 
 
+def _element_shot(locator: Any, path: str) -> None:
+    """A screenshot of what `locator` finds. The view redraws a node's panel when a new
+    snapshot comes: the element found may be replaced before it is shot, and then the
+    locator finds the new one."""
+    from playwright.sync_api import Error
+
+    for attempt in range(10):
+        try:
+            locator.screenshot(path=path)
+            return
+        except Error as exc:
+            if "not attached" not in str(exc) or attempt == 9:
+                raise
+
+
 @pytest.mark.slow
 def test_a_wide_loop_folds_with_counts_its_failure_is_findable_and_the_view_zooms_and_pans(
     frontend: Lab, page: Any
@@ -942,7 +957,7 @@ def test_a_nodes_artifacts_are_previewed_in_the_panel(frontend: Lab, page: Any) 
     assert ".outputs.artifacts['chart'].bytes()" in text
     assert detail.locator("a.argo-artifact-download").count() == 2
     assert "Traceback" not in page.locator(".jp-Notebook").inner_text()
-    detail.screenshot(path=_shot_path("artifacts-panel-busy", frontend.frontend))
+    _element_shot(detail, _shot_path("artifacts-panel-busy", frontend.frontend))
     # Once the run is over, the same panel sits in the node's details.
     page.wait_for_function(
         "(ends) => ends.some(end => document.querySelector('.argo-view .argo-header .argo-badge')"
@@ -954,7 +969,7 @@ def test_a_nodes_artifacts_are_previewed_in_the_panel(frontend: Lab, page: Any) 
     view.locator(".argo-detail .argo-artifacts .argo-artifact-table").wait_for(
         timeout=GRAPH_TIMEOUT_MS
     )
-    view.locator(".argo-detail").screenshot(path=_shot_path("artifacts-panel", frontend.frontend))
+    _element_shot(view.locator(".argo-detail"), _shot_path("artifacts-panel", frontend.frontend))
 
 
 # Argo's intermediate-parameters pattern: an approval node whose `approve` input (an enum,
