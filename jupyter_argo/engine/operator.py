@@ -486,6 +486,8 @@ class OperatorCore(abc.ABC):
         json.Marshal writes its failedNodeStatus list (fields in that order, `null` when
         there is none), then strconv.Quote'd, quotes included, as Argo stores it so that
         substitution keeps the inner quotes escaped."""
+        if not any(node["phase"] in ("Failed", "Error") for node in self.nodes.values()):
+            return '"null"'  # as below, without loading Go's value formatting
         from jupyter_argo.expr._values import go_quote, json_string
 
         entries = []
