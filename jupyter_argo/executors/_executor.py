@@ -172,6 +172,8 @@ class Sandbox:
 
 @dataclass
 class _Launch:
+    """A container's command, resolved: what to spawn, with which environment, where."""
+
     argv: list[str]
     env: dict[str, str]
     cwd: str

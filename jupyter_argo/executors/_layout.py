@@ -33,6 +33,8 @@ _PSEUDO = ("/proc", "/sys", "/dev")
 
 @dataclass(frozen=True)
 class Layer:
+    """A container path and the host directory that holds it in the sandbox."""
+
     container: str
     host: Path
     kind: str  # tmp | fresh | overlay | shared | remap
