@@ -7,8 +7,8 @@ import sys
 from jupyter_argo._collector import collector_off
 from jupyter_argo._version import __version__
 
-# The rest loads in `main`, with the garbage collector off (see _collector): its passes
-# over what the start allocates cost more than the command's own work.
+# The rest loads in `main`, with the garbage collector off: its passes over what the
+# start allocates would cost a one-step run several milliseconds (see _collector).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse

@@ -143,6 +143,14 @@ def test_the_commands_start_loads_nothing_before_the_collector_is_off() -> None:
     assert {"typing", "dataclasses", "argparse", "pathlib", "yaml"} & added == set()
 
 
+def test_the_package_still_exports_argo_error() -> None:
+    import jupyter_argo
+    from jupyter_argo import errors
+
+    assert jupyter_argo.ArgoError is errors.ArgoError
+    assert "ArgoError" in dir(jupyter_argo)
+
+
 def test_the_collector_leaves_out_what_the_start_made() -> None:
     import gc
 
