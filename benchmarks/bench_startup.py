@@ -4,8 +4,8 @@
 150 ms of wall time on top of the step itself. The command is started as its console
 script starts it (`from jupyter_argo.cli import main; sys.exit(main())`, the package found
 on PYTHONPATH, with its bytecode cached as an installed package has it, from a directory
-of its own) and waited for
-to exit, with a data directory of its own made by a first, unmeasured run. The step's own
+of its own) and waited for to exit, with a data directory of its own made by a first,
+unmeasured run. The step's own
 cost is a bare spawn of the same command (`echo hello`, started and waited for from
 here), so everything else counts: the interpreter (`python -c pass`, also shown), imports,
 parse, lint, the engine's threads and store, the step's sandbox (the default isolation),
