@@ -186,6 +186,7 @@ _THREADS = {
     "spawn": "jupyter-argo-spawn",
     "ns": "jupyter-argo-ns",
     "pump": "jupyter-argo-pump",
+    "cleanup": "jupyter-argo-cleanup",
 }
 
 
@@ -379,7 +380,7 @@ def _results(mode: str, found: dict[str, Any] | str) -> list[Result]:
                 f"CPU per 1,000 pods: engine thread {cpu('engine'):.2f} s "
                 f"(the thread busy {busy:.0%} of the run), spawning thread "
                 f"{cpu('spawn'):.2f} s, namespace worker {cpu('ns'):.2f} s, "
-                f"pump {cpu('pump'):.2f} s"
+                f"pump {cpu('pump'):.2f} s, clean-up {cpu('cleanup'):.2f} s"
                 + (f", sandbox maker {cpu('maker'):.2f} s" if cpu("maker") else ""),
             )
         )

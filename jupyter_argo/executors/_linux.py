@@ -191,7 +191,7 @@ def with_root() -> None:
 def keep_noroot() -> None:
     """Let this thread (one that only starts processes) keep SECBIT_NOROOT between
     `without_root` starts; `with_root` clears it for a start that must not have it."""
-    _dedicated.noroot = False
+    _dedicated.noroot = bool(securebits() & SECBIT_NOROOT)  # (a sandbox maker's has it)
 
 
 def fd_path(fd: int) -> str:

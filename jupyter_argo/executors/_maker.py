@@ -70,6 +70,8 @@ _INT = struct.Struct("=i")
 _EXIT = struct.Struct("=qi")  # container id, exit code (negative: killed by that signal)
 _EXITS_PER_MESSAGE = 4096
 _REPLY_SIZE = 4096
+_CLOSES = 64  # sandboxes closed in one message at most
+_CLOSE_DELAY = 0.02  # seconds a sandbox to close waits for others
 _EXIT_WAIT = 2.0  # seconds a maker that closed its end has to exit, for its exit status
 _REQUEST_SIZE = 1 << 18  # more than a socket's send buffer (about 200 KiB): every message fits
 _FDS_SIZE = socket.CMSG_SPACE(3 * _INT.size)
@@ -172,7 +174,7 @@ class Maker:
         self.dead = ""  # why it stopped, once it has
         self._reason = ""
         self._closing = False
-        self._sent_confinements: dict[int, Any] = {}
+        self._to_close: list[int] = []  # sandboxes to close, in the next "close"
         from jupyter_argo.executors._process import pump
 
         pipe = pump()
@@ -190,6 +192,26 @@ class Maker:
 
     def new_sandbox_id(self) -> int:
         return next(self._sandbox_ids)
+
+    def close_sandbox(self, sid: int) -> None:
+        """Have the maker close sandbox `sid`: with others, in one message, at most
+        `_CLOSE_DELAY` seconds later (a run's sandboxes end many at a time)."""
+        with self._lock:
+            self._to_close.append(sid)
+            first, enough = len(self._to_close) == 1, len(self._to_close) >= _CLOSES
+        if enough:
+            self._send_closes()
+        elif first:
+            from jupyter_argo.executors._process import pump
+
+            pump().later(_CLOSE_DELAY, self._send_closes)
+
+    def _send_closes(self) -> None:
+        with self._lock:
+            ids, self._to_close = self._to_close, []
+        if ids and not self.dead:
+            with contextlib.suppress(BackendError):
+                self.send(("close", *ids))
 
     # Requests (any thread: each has a connection of its own)
 
@@ -464,8 +486,7 @@ class MakerSandbox:
         with self._lock:
             self._closed = True
             if self._sent and not self._maker.dead:
-                with contextlib.suppress(BackendError):
-                    self._maker.send(("close", self._id))
+                self._maker.close_sandbox(self._id)
 
 
 # ---- maker side -----------------------------------------------------------------------
@@ -586,6 +607,7 @@ class _Server:
         from jupyter_argo.executors import _linux
 
         _linux.dedicate_thread(follow_cwd=False)
+        _linux.keep_noroot()  # set for good in the maker: no credentials change per start
         buffer = bytearray(_REQUEST_SIZE)  # no allocation per request
         view = memoryview(buffer)
         while True:
@@ -642,9 +664,10 @@ class _Server:
             return b"k", -1
         if op == "close":
             with self._lock:
-                sandbox = self._sandboxes.pop(request[1], None)
-            if sandbox is not None:
-                sandbox.close()
+                sandboxes = [self._sandboxes.pop(sid, None) for sid in request[1:]]
+            for sandbox in sandboxes:
+                if sandbox is not None:
+                    sandbox.close()
             return None, -1
         raise BackendError(f"the sandbox maker got an unknown request {op!r}")
 
