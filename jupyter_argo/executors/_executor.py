@@ -301,7 +301,6 @@ class ProcessExecutor:
             made = _prepare(sandbox, mode, base, confinement, make=False)
             made._unmade = True
             return made
-        _make_node_directory(base)
         try:
             return _prepare(sandbox, mode, base, confinement, in_maker=in_maker)
         except OSError as exc:
@@ -797,15 +796,25 @@ def _prepare(
     layout.add(spec.declared_paths)
     layout.add(spec.output_paths, outputs=True)
     layout.add_mountpoints()
-    if make:
-        _make_directories(layout)
     only_tmp = all(layer.kind == "tmp" for layer in layout.layers)
-    if mode == "bwrap" and _bwrap.per_container():
-        return Sandbox(layout, bwrap=_bwrap.BwrapPlan(layout))
-    if mode in ("namespace", "bwrap") and in_maker:
+    in_maker = in_maker and not (mode == "bwrap" and _bwrap.per_container())
+    if in_maker and only_tmp:
         from jupyter_argo.executors._maker import MakerSandbox
 
-        return Sandbox(layout, namespace=MakerSandbox(layout, lazy=only_tmp), in_maker=True)
+        # The maker builds it with its first process: its directories are made then too,
+        # by the spawning thread, not by the engine's.
+        made = Sandbox(layout, namespace=MakerSandbox(layout, lazy=True), in_maker=True)
+        made._unmade = True
+        return made
+    if make:
+        _make_node_directory(base)
+        _make_directories(layout)
+    if mode == "bwrap" and _bwrap.per_container():
+        return Sandbox(layout, bwrap=_bwrap.BwrapPlan(layout))
+    if in_maker:
+        from jupyter_argo.executors._maker import MakerSandbox
+
+        return Sandbox(layout, namespace=MakerSandbox(layout), in_maker=True)
     if mode == "namespace":
         from jupyter_argo.executors._namespace import MountNamespace
 
