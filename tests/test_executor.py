@@ -575,3 +575,31 @@ def test_a_sandbox_maker_that_cannot_start_says_why_in_one_line(
     assert message.startswith("the bwrap sandbox maker stopped: exit code 1: bwrap:"), message
     assert "--no-such-option" in message
     assert "\n" not in message
+
+
+def test_a_maker_container_that_has_been_reaped_is_never_signalled_by_its_old_pid() -> None:
+    # The maker, not the engine, reaps its containers: once it has, the PID may name
+    # another process, here one of ours that must not receive the container's SIGKILL.
+    import subprocess
+
+    from jupyter_argo.executors._maker import MakerChild, _host_pid
+    from jupyter_argo.executors._process import NamespaceTree
+
+    ended = subprocess.Popen(["true"])
+    pidfd = os.pidfd_open(ended.pid)
+    ended.wait()  # reaped: the pidfd now refers to a process that is gone
+    assert _host_pid(pidfd) == 0
+    bystander = subprocess.Popen(["sleep", "30"])
+    try:
+        child = MakerChild()
+        child.pid, child.pidfd = bystander.pid, pidfd  # as if the PID had been reused
+        assert not child.running()
+        tree = NamespaceTree(child)
+        assert tree.init_pid() is None
+        tree.signal(signal.SIGKILL)
+        assert bystander.poll() is None  # untouched
+        child._finish(0)
+        assert child.pidfd == -1  # closed with its end
+    finally:
+        bystander.kill()
+        bystander.wait()

@@ -80,12 +80,16 @@ _FDS_SIZE = socket.CMSG_SPACE(3 * _INT.size)
 # ---- engine side ----------------------------------------------------------------------
 
 
+_pidfd_lock = threading.Lock()  # a child's pidfd: kept by its start, closed by its end
+
+
 class MakerChild:
     """A container the maker started, as `Process` sees a child: pid (the host's),
     poll, wait, and `when_done` instead of a pidfd to watch (the maker reaps it)."""
 
     def __init__(self) -> None:
-        self.pid = 0
+        self.pid = 0  # 0: it ended before its PID was known
+        self.pidfd = -1  # held until its exit is reported
         self.returncode: int | None = None
         self.failure = ""  # why it ended, when it did not end by itself
         self._done = threading.Event()
@@ -100,6 +104,18 @@ class MakerChild:
             raise TimeoutError(f"container {self.pid} still runs")
         return self.returncode
 
+    def running(self) -> bool:
+        """Whether it has not ended: its PID still names it (the maker reaps it, and
+        this process may not have heard yet)."""
+        fd = self.pidfd
+        if self.returncode is not None or fd < 0:
+            return False
+        try:
+            signal.pidfd_send_signal(fd, 0)
+        except OSError:  # ended (ESRCH), or the fd was closed as it ended (EBADF)
+            return False
+        return True
+
     def when_done(self, callback: Callable[[], None]) -> None:
         """(Pump thread) call `callback` once its exit status is known."""
         if self.returncode is not None:
@@ -112,7 +128,11 @@ class MakerChild:
         if self.returncode is not None:
             return
         self.failure = failure
-        self.returncode = code
+        with _pidfd_lock:
+            self.returncode = code
+            fd, self.pidfd = self.pidfd, -1
+        if fd >= 0:
+            os.close(fd)
         self._done.set()
         callback, self._callback = self._callback, None
         if callback is not None:
@@ -290,7 +310,14 @@ class Maker:
             _, pidfd = self.call((*request, cid), fds)
             try:
                 child.pid = _host_pid(pidfd)
-            finally:
+            except BaseException:
+                os.close(pidfd)
+                raise
+            with _pidfd_lock:  # its exit may have been reported meanwhile
+                if child.returncode is None:
+                    child.pidfd = pidfd
+                    pidfd = -1
+            if pidfd >= 0:
                 os.close(pidfd)
         except BaseException:
             with self._lock:
@@ -386,12 +413,32 @@ class _Connection:
         self.sock.close()
 
 
+_PIDFD_GET_INFO = 0xC040FF0B  # _IOWR(0xFF, 11, struct pidfd_info), Linux 6.13
+_PIDFD_INFO = struct.Struct("=QQI52x")  # mask, cgroupid, pid; 64 bytes
+_PIDFD_INFO_PID = 1
+_pidfd_info = True  # until the kernel says it has no PIDFD_GET_INFO
+
+
 def _host_pid(pidfd: int) -> int:
     """The PID of the process `pidfd` refers to, in this process's PID namespace."""
+    global _pidfd_info
+    if _pidfd_info:
+        import fcntl
+
+        info = bytearray(_PIDFD_INFO.pack(_PIDFD_INFO_PID, 0, 0))
+        try:
+            fcntl.ioctl(pidfd, _PIDFD_GET_INFO, info, True)
+            return int(_PIDFD_INFO.unpack(info)[2])
+        except OSError as exc:
+            if exc.errno == errno.ESRCH:
+                return 0  # already reaped by the maker
+            if exc.errno not in (errno.ENOTTY, errno.EINVAL, errno.EOPNOTSUPP):
+                raise
+            _pidfd_info = False
     with open(f"/proc/self/fdinfo/{pidfd}", "rb") as handle:
-        info = handle.read()
-    start = info.index(b"\nPid:") + 5
-    return int(info[start : info.index(b"\n", start)])
+        text = handle.read()
+    start = text.index(b"\nPid:") + 5
+    return max(0, int(text[start : text.index(b"\n", start)]))  # -1: already reaped
 
 
 def _raise_error(data: bytes) -> None:
