@@ -603,3 +603,28 @@ def test_a_maker_container_that_has_been_reaped_is_never_signalled_by_its_old_pi
     finally:
         bystander.kill()
         bystander.wait()
+
+
+def test_a_layout_sent_to_a_sandbox_maker_arrives_whole(tmp_path: Path) -> None:
+    # `Layout.__reduce__` sends paths as text: what arrives is the same layout, Paths and all.
+    import pickle
+
+    from jupyter_argo.executors._layout import Confinement, Layout
+
+    confinement = Confinement(hidden=("/root",), kept=("/root/.pyenv",), homes=("/root",))
+    layout = Layout(
+        "namespace",
+        tmp_path / "node",
+        {"/data": tmp_path / "data"},
+        confinement=confinement,
+        read_only=["/data"],
+    )
+    layout.add(["/tmp/in", "/mnt/in/file.txt"])
+    layout.add(["/mnt/out/result.txt"], outputs=True)
+    arrived = pickle.loads(pickle.dumps(layout, pickle.HIGHEST_PROTOCOL))
+    assert arrived.__dict__ == layout.__dict__
+    assert [type(layer.host) for layer in arrived.layers] == [
+        type(layer.host) for layer in layout.layers
+    ]
+    assert type(arrived.base) is type(layout.base)
+    assert arrived.host_path("/mnt/in/file.txt") == layout.host_path("/mnt/in/file.txt")

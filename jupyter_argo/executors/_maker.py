@@ -70,6 +70,7 @@ _INT = struct.Struct("=i")
 _EXIT = struct.Struct("=qi")  # container id, exit code (negative: killed by that signal)
 _EXITS_PER_MESSAGE = 4096
 _REPLY_SIZE = 4096
+_MSG_TRUNC = int(socket.MSG_TRUNC)  # (an enum's `&` runs in Python)
 _CLOSES = 64  # sandboxes closed in one message at most
 _CLOSE_DELAY = 0.02  # seconds a sandbox to close waits for others
 _EXIT_WAIT = 2.0  # seconds a maker that closed its end has to exit, for its exit status
@@ -669,7 +670,7 @@ class _Server:
                 return
             fds = _fds(ancillary)
             try:
-                if flags & socket.MSG_TRUNC:
+                if flags & _MSG_TRUNC:
                     raise BackendError("a request too large for the sandbox maker")
                 request = pickle.loads(view[:size])
                 reply, pidfd = self._handle(request, fds)
