@@ -1079,3 +1079,43 @@ def test_a_steps_input_files_are_in_place_and_its_outputs_read_in_every_mode(mod
                 os.unlink(leftover)
         else:
             assert not os.path.lexists(leftover), f"{mode}: {leftover} reached the host"
+
+
+@pytest.mark.skipif("namespace" not in MODES, reason="mount namespaces need Linux and root")
+def test_a_run_that_goes_wide_moves_to_the_sandbox_maker_and_stays_confined(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # By default the namespace mode makes a run's first sandboxes itself and starts its
+    # sandbox maker in the background: later steps run in the maker's sandboxes. Each
+    # sees its own processes only, whoever made its sandbox, and every step ends well.
+    monkeypatch.delenv("JUPYTER_ARGO_SANDBOX_MAKER", raising=False)
+    engine = LocalBackend(isolation="namespace")
+    wide = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  generateName: wide-
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - name: step
+        template: look
+        withSequence: {count: "60"}
+  - name: look
+    container:
+      image: alpine:3.23
+      command: [sh, -c, "sleep 0.2; ls /proc | grep -c '^[0-9]'; echo > /tmp/mine"]
+"""
+    for _ in range(2):  # the second run's sandboxes are all the maker's
+        wf = run(engine, wide)
+        assert wf["status"]["phase"] == "Succeeded", wf["status"].get("message")
+        counts = [
+            int(node["outputs"]["result"])
+            for node in wf["status"]["nodes"].values()
+            if node["type"] == "Pod"
+        ]
+        assert len(counts) == 60
+        assert max(counts) <= 3, counts  # sh, ls, grep: never the host's processes
+    assert engine.executor._maker.ready()

@@ -540,10 +540,10 @@ class _WarmSandboxes:
 # The namespace mode's sandbox maker (`_maker`) takes a sandbox's namespace work off
 # this process's interpreter lock: from about 1.5 to 1.0 ms per step above the spawn
 # floor at 1,000 parallel steps (benchmarks/bench_steps.py). It takes 50-150 ms to
-# start, most of a one-step run: it starts in the background at a run's second sandbox,
-# and sandboxes are made in this process until it answers. JUPYTER_ARGO_SANDBOX_MAKER
+# start, more than a short run takes: it starts in the background at the eighth sandbox
+# (a run going wide), and sandboxes are made in this process until it answers. JUPYTER_ARGO_SANDBOX_MAKER
 # "1" starts it with the first sandbox and waits for it, "0" never does.
-_MAKER_FROM = 2
+_MAKER_FROM = 8
 
 
 class _MakerStart:
