@@ -541,8 +541,9 @@ class _WarmSandboxes:
 # this process's interpreter lock: from about 1.5 to 1.0 ms per step above the spawn
 # floor at 1,000 parallel steps (benchmarks/bench_steps.py). It takes 50-150 ms to
 # start, more than a short run takes: it starts in the background at the eighth sandbox
-# (a run going wide), and sandboxes are made in this process until it answers. JUPYTER_ARGO_SANDBOX_MAKER
-# "1" starts it with the first sandbox and waits for it, "0" never does.
+# (a run going wide), and sandboxes are made in this process until it answers.
+# JUPYTER_ARGO_SANDBOX_MAKER "1" starts it with the first sandbox and waits for it, "0"
+# never does.
 _MAKER_FROM = 8
 
 
