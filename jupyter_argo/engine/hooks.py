@@ -193,4 +193,6 @@ class HooksMixin(ExitHandlerMixin):
 
 
 def _has_expression_hooks(hooks: Any) -> bool:
+    if hooks is None:  # (most steps: no isinstance against an ABC then)
+        return False
     return isinstance(hooks, Mapping) and any(name != "exit" for name in hooks)

@@ -868,7 +868,9 @@ class OperatorCore(abc.ABC):
                 raise UserError(
                     f"Maximum recursion depth exceeded ({self.host.max_depth} nested templates)"
                 )
-            resolved = context.resolve(holder)
+            # Not copied: it is only read here, and substitute_template makes the copy the
+            # call runs with (`processed`, a new object whatever it holds).
+            resolved = context.resolve(holder, fresh=False)
             local = {"node.name": name}
             tmpl = resolved.template
             if tmpl.get("retryStrategy") is None and self.spec.get("retryStrategy") is not None:

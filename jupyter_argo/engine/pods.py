@@ -143,10 +143,11 @@ class PodHost:
     _deadlines: dict[tuple[Any, Any], str] = field(default_factory=dict, init=False)
     # The containers each running pod has started, by node ID: (name, process).
     _started: dict[str, list[tuple[str, Process]]] = field(default_factory=dict, init=False)
-    _logs_dir: Path = field(init=False)
+    _logs_dir: str = field(init=False)  # (a string: paths below it are joined per pod)
+    _retire_timer: bool = field(default=False, init=False)  # `_retire_due` is scheduled
 
     def __post_init__(self) -> None:
-        self._logs_dir = self.run_dir / "logs"
+        self._logs_dir = str(self.run_dir / "logs")
 
     # ---- the store, as a cluster's ConfigMaps and Secrets --------------------------------
 
@@ -274,7 +275,7 @@ class PodHost:
 
         pod = pod_name(op.name, node["name"], _template_name(node, tmpl))
         node_dir = self.scratch_dir / pod
-        logs_dir = self._logs_dir / pod  # made when a container first prints
+        logs_dir = f"{self._logs_dir}/{pod}"  # made when a container first prints
         mains = self._main_containers(tmpl)
         reads, writes = _declared_paths(tmpl, mains)
         spec = SandboxSpec(
@@ -310,11 +311,21 @@ class PodHost:
 
     def _retire(self, sandbox: Sandbox) -> None:
         self.retired.append(sandbox)
-        if len(self.retired) == 1:
-            asyncio.get_running_loop().call_later(RETIRE_WAIT, self.clean_retired)
+        if not self._retire_timer:  # one timer at a time, not one per finished pod
+            self._retire_timer = True
+            asyncio.get_running_loop().call_later(RETIRE_WAIT, self._retire_due)
+
+    def _retire_due(self) -> None:
+        self._retire_timer = False
+        if self.retired:
+            self.clean_retired()
 
     def clean_retired(self, *, here: bool = True) -> None:
         retired, self.retired = self.retired, []
+        cleanup_all = getattr(self.executor, "cleanup_all", None)
+        if cleanup_all is not None:  # (the process executor's: one job for them all)
+            cleanup_all(retired, here=here)
+            return
         for sandbox in retired:
             sandbox.cleanup(here=here)
 
@@ -333,7 +344,7 @@ class PodHost:
         tmpl: dict[str, Any],
         mains: list[dict[str, Any]],
         sandbox: Sandbox,
-        logs_dir: Path,
+        logs_dir: str,
     ) -> tuple[int | None, str]:
         """Runs init containers, sidecars and the main container(s); the main exit code."""
         nid = node["id"]
@@ -381,7 +392,7 @@ class PodHost:
         node: dict[str, Any],
         containers: list[dict[str, Any]],
         sandbox: Sandbox,
-        logs_dir: Path,
+        logs_dir: str,
         env_base: dict[str, str],
     ) -> tuple[int | None, str]:
         """Each container is a `Container` child node; `dependencies` order them
@@ -442,7 +453,7 @@ class PodHost:
         nid: str,
         container: Mapping[str, Any],
         sandbox: Sandbox,
-        logs_dir: Path,
+        logs_dir: str,
         env_base: Mapping[str, str],
         *,
         wait: bool,
@@ -466,8 +477,8 @@ class PodHost:
         process = await self.executor.start_async(
             spec,
             sandbox,
-            stdout_path=logs_dir / f"{name}.stdout",
-            log_path=logs_dir / f"{name}.log",
+            stdout_path=f"{logs_dir}/{name}.stdout",
+            log_path=f"{logs_dir}/{name}.log",
         )
         if self.retired:
             self.clean_retired()  # in the shadow of the process just started
@@ -502,7 +513,7 @@ class PodHost:
         tmpl: Mapping[str, Any],
         main: Mapping[str, Any],
         sandbox: Sandbox,
-        logs_dir: Path,
+        logs_dir: str,
         env_base: Mapping[str, str],
     ) -> int | None:
         """Starts a daemon's main container (a script's source written as for any script)
@@ -797,7 +808,7 @@ class PodHost:
         node: dict[str, Any],
         tmpl: Mapping[str, Any],
         sandbox: Sandbox,
-        logs_dir: Path,
+        logs_dir: str,
         code: int,
         reason: str,
     ) -> None:
@@ -832,13 +843,13 @@ class PodHost:
         op.add_node_outputs_to_globals(outputs)
         op.mark(node, phase, message)
 
-    def _result(self, nid: str, logs_dir: Path) -> str:
+    def _result(self, nid: str, logs_dir: str) -> str:
         """The main container's `outputs.result`: nothing to read when it has ended
         without printing (its stdout file was never made)."""
         mains = [process for name, process in self._started.get(nid, ()) if name == "main"]
         if mains and all(_printed(process) is False for process in mains):
             return ""
-        return _read_result(logs_dir / "main.stdout")
+        return _read_result(f"{logs_dir}/main.stdout")
 
     def _output_parameters(
         self, declared: Mapping[str, Any], sandbox: Sandbox, code: int
@@ -886,7 +897,7 @@ class PodHost:
         tmpl: Mapping[str, Any],
         declared: Mapping[str, Any],
         sandbox: Sandbox,
-        logs_dir: Path,
+        logs_dir: str,
         phase: str,
     ) -> list[dict[str, Any]]:
         from jupyter_argo import artifacts
@@ -917,7 +928,7 @@ class PodHost:
             if result is not None:
                 saved.append(result)
         if self._archive_logs(op, tmpl):
-            log = logs_dir / "main.log"
+            log = Path(logs_dir) / "main.log"
             if not log.exists():  # it printed nothing: Argo archives an empty log
                 log.parent.mkdir(parents=True, exist_ok=True)
                 log.touch()
@@ -1160,22 +1171,22 @@ def _include_script_output(op: PodOperator, template_name: str, name: str) -> bo
 
 def _step_or_task_name(node_name: str) -> str:
     """`wf.fanout1(0:1)(0)[0]` -> `fanout1`: retry and expansion suffixes off, then the
-    part after the last dot (operator.go, getStepOrDAGTaskName)."""
-    closers = {")": "(", "]": "["}
-    opener = ""
+    part after the last dot (operator.go, getStepOrDAGTaskName). Each suffix is taken off
+    from its closing bracket back to the nearest opening one; a suffix never opened
+    leaves the name whole."""
     end = len(node_name)
-    for i in range(len(node_name) - 1, -1, -1):
-        char = node_name[i]
-        if opener and char == opener:
-            opener = ""
-        elif opener:
-            continue
-        elif char in closers:
-            opener = closers[char]
+    while end:
+        closer = node_name[end - 1]
+        if closer == ")":
+            start = node_name.rfind("(", 0, end - 1)
+        elif closer == "]":
+            start = node_name.rfind("[", 0, end - 1)
         else:
-            end = i + 1
+            return node_name[:end].rsplit(".", 1)[-1]
+        if start < 0:
             break
-    return node_name[:end].rsplit(".", 1)[-1]
+        end = start
+    return node_name.rsplit(".", 1)[-1]
 
 
 def _argo_deadline(op: PodOperator) -> str:
@@ -1287,7 +1298,7 @@ def _printed(process: Process) -> bool | None:
     return printed if isinstance(printed, bool) else None
 
 
-def _remove_stdouts(logs_dir: Path, started: list[tuple[str, Process]]) -> None:
+def _remove_stdouts(logs_dir: str, started: list[tuple[str, Process]]) -> None:
     """Remove a finished pod's stdout files: only those its ended containers made, or,
     where that is not known for each, every one in its log directory."""
     printed = [_printed(process) for _, process in started]
@@ -1295,10 +1306,10 @@ def _remove_stdouts(logs_dir: Path, started: list[tuple[str, Process]]) -> None:
         for (name, _), made in zip(started, printed, strict=True):
             if made:
                 with contextlib.suppress(OSError):
-                    (logs_dir / f"{name}.stdout").unlink()
+                    os.unlink(f"{logs_dir}/{name}.stdout")
         return
     with contextlib.suppress(OSError):
-        for stdout in logs_dir.glob("*.stdout"):
+        for stdout in Path(logs_dir).glob("*.stdout"):
             stdout.unlink()
 
 
@@ -1308,10 +1319,10 @@ def _host_name() -> str:
     return socket.gethostname()
 
 
-def _read_result(path: Path) -> str:
+def _read_result(path: str) -> str:
     """The last 256 KiB of a container's stdout; no file means it printed nothing."""
     try:
-        handle = path.open("rb")
+        handle = open(path, "rb")  # noqa: SIM115 (closed below)
     except FileNotFoundError:
         return ""
     with handle:

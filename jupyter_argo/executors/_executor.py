@@ -132,6 +132,10 @@ class Sandbox:
         shadow of a process it has just started: a sandbox whose processes have all
         ended then costs it no system call at all, everything goes to the background.
         """
+        _discard(self._take_apart(here), wait)
+
+    def _take_apart(self, here: bool) -> Callable[[], None]:
+        """`cleanup` but for the removal, which it returns."""
         self._closed = True
         processes, self._processes = self._processes, []
         namespace, self._namespace = self._namespace, None
@@ -151,7 +155,7 @@ class Sandbox:
             for tree in _remove_quickly(made, paths):
                 shutil.rmtree(tree, ignore_errors=True)
 
-        _discard(remove, wait)
+        return remove
 
     def _make(self) -> None:
         """The node's directory and the layout's directories (once)."""
@@ -287,9 +291,14 @@ class ProcessExecutor:
                 return warm
         node_dir = _path(sandbox.node_dir)
         # The parent (a run's scratch directory) is resolved once, not once per node.
-        parent = node_dir.parent
-        real = _real_parent(parent)
-        base = node_dir if real == parent else real / node_dir.name
+        parent_text, _, name = str(node_dir).rpartition("/")
+        if parent_text.startswith("/"):  # (by its text: no Path made or compared per node)
+            real_text = _real_parent_text(parent_text)
+            base = node_dir if real_text is None else Path(real_text) / name
+        else:
+            parent = node_dir.parent
+            real = _real_parent(parent)
+            base = node_dir if real == parent else real / node_dir.name
         if mode in ("none", "remap"):  # its directories made off this thread (`_make`)
             made = _prepare(sandbox, mode, base, confinement, make=False)
             made._unmade = True
@@ -300,13 +309,20 @@ class ProcessExecutor:
         except OSError as exc:
             raise _unprepared(mode, base, exc) from exc
 
+    def cleanup_all(self, sandboxes: Iterable[Sandbox], *, here: bool = False) -> None:
+        """`cleanup` of each sandbox, their removals one job of the clean-up thread (one
+        wake-up of it for the sandboxes of many finished steps)."""
+        removals = [sandbox._take_apart(here) for sandbox in sandboxes]
+        if removals:
+            _discard(functools.partial(_remove_all, removals), False)
+
     def start(
         self,
         container: ContainerSpec,
         sandbox: Sandbox,
         *,
-        stdout_path: Path,
-        log_path: Path,
+        stdout_path: Path | str,
+        log_path: Path | str,
     ) -> Process:
         """Start `container` in `sandbox`. stdout goes to `stdout_path`; stdout and stderr,
         interleaved as they come, to `log_path`."""
@@ -315,7 +331,7 @@ class ProcessExecutor:
         launch = self._launch(container, sandbox)
         if sandbox._unmade:
             sandbox._make()
-        process = _spawn(launch, container.stdin, sandbox, Path(stdout_path), Path(log_path))
+        process = _spawn(launch, container.stdin, sandbox, stdout_path, log_path)
         if self._warm is not None:
             self._warm.refill()  # now that the start is done
         return process
@@ -325,8 +341,8 @@ class ProcessExecutor:
         container: ContainerSpec,
         sandbox: Sandbox,
         *,
-        stdout_path: Path,
-        log_path: Path,
+        stdout_path: Path | str,
+        log_path: Path | str,
     ) -> Process:
         """`start` for an event loop: the command is resolved here, the process started
         on a spawning thread (`_Spawner`), so that this thread goes on with other steps
@@ -337,7 +353,7 @@ class ProcessExecutor:
         launch = self._launch(container, sandbox)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Process] = loop.create_future()
-        stdin, stdout, log = container.stdin, _path(stdout_path), _path(log_path)
+        stdin, stdout, log = container.stdin, stdout_path, log_path
 
         def spawn() -> None:  # (spawning thread)
             try:
@@ -648,6 +664,14 @@ def _discard(job: Callable[[], None], wait: bool) -> None:
     _discards.put(job)
 
 
+def _remove_all(removals: list[Callable[[], None]]) -> None:
+    for remove in removals:
+        try:
+            remove()
+        except Exception:
+            log.exception("jupyter-argo: sandbox clean-up failed")
+
+
 def remove_later(path: Path) -> None:
     """Remove the directory `path` on the clean-up thread, after the clean-ups queued
     before it (and before this process exits)."""
@@ -933,6 +957,13 @@ def _real_parent(path: Path) -> Path:
     return Path(os.path.realpath(path.absolute()))
 
 
+@functools.lru_cache(maxsize=64)
+def _real_parent_text(path: str) -> str | None:
+    """The real path of the absolute, normalised `path`; None when it is `path` itself."""
+    real = os.path.realpath(path)
+    return None if real == path else real
+
+
 def _path(path: Path | str) -> Path:
     """`Path(path)`, without parsing it again when it is one (a few microseconds)."""
     return path if isinstance(path, Path) else Path(path)
@@ -1104,7 +1135,11 @@ def _stdin_fd(data: bytes | None) -> int:
 
 
 def _spawn(
-    launch: _Launch, stdin: bytes | None, sandbox: Sandbox, stdout_path: Path, log_path: Path
+    launch: _Launch,
+    stdin: bytes | None,
+    sandbox: Sandbox,
+    stdout_path: Path | str,
+    log_path: Path | str,
 ) -> Process:
     stdin_fd = _stdin_fd(stdin)
     out_r, out_w = os.pipe()
