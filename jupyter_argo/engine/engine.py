@@ -503,7 +503,7 @@ class Engine:
         host = OperatorHost(
             lookup=lookup,
             pods=pods,
-            changed=lambda nid: self._changed(run, nid),
+            changed=functools.partial(self._changed, run),
             caches=CacheFactory(self.store, meta["namespace"]),
             estimator=estimator_for(workflow, self.store),
             sync=self._sync,

@@ -705,7 +705,9 @@ class OperatorCore(abc.ABC):
         boundary = self.nodes.get(boundary_id) if boundary_id else None
         if boundary is not None:
             display = name[len(boundary["name"]) :] if name.startswith(boundary["name"]) else name
-            node["displayName"] = _DISPLAY_SEPARATOR.sub("", display)
+            if display[:1] in ("[", "."):  # what the separator can start with
+                display = _DISPLAY_SEPARATOR.sub("", display)
+            node["displayName"] = display
         else:
             node["displayName"] = name
         node["type"] = node_type
@@ -769,20 +771,24 @@ class OperatorCore(abc.ABC):
                 node["message"] = message
             else:
                 node.pop("message", None)
-        if is_fulfilled(phase) and not node.get("finishedAt"):
+        fulfilled = is_fulfilled(phase)
+        if fulfilled and not node.get("finishedAt"):
             node["finishedAt"] = format_now()
-        if node.get("daemoned"):
-            self._daemoned.add(node["id"])
+        nid = node["id"]
+        daemoned = node.get("daemoned")
+        if daemoned:
+            self._daemoned.add(nid)
         else:
-            self._daemoned.discard(node["id"])
-        if is_fulfilled(phase) or node.get("daemoned"):
-            waiter = self._node_waiters.get(node["id"])
+            self._daemoned.discard(nid)
+        if (fulfilled or daemoned) and self._node_waiters:
+            waiter = self._node_waiters.get(nid)
             if waiter is not None:
                 waiter.set()
-        watcher = self._phase_watchers.get(node["id"])
-        if watcher is not None:
-            watcher.set()
-        self._changed(node["id"])
+        if self._phase_watchers:
+            watcher = self._phase_watchers.get(nid)
+            if watcher is not None:
+                watcher.set()
+        self.host.changed(nid)
         return node
 
     def mark_error(self, node: dict[str, Any], err: BaseException) -> dict[str, Any]:

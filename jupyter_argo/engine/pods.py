@@ -827,12 +827,15 @@ class PodHost:
             phase, message = "Failed", stopped
         declared = tmpl.get("outputs") or {}
         try:
-            params = self._output_parameters(declared, sandbox, code)
+            params = self._output_parameters(declared, sandbox, code) if declared else []
             if params:
                 outputs["parameters"] = params
-            arts = await self._output_artifacts(op, node, tmpl, declared, sandbox, logs_dir, phase)
-            if arts:
-                outputs["artifacts"] = arts
+            if declared.get("artifacts") or self._archive_logs(op, tmpl):
+                arts = await self._output_artifacts(
+                    op, node, tmpl, declared, sandbox, logs_dir, phase
+                )
+                if arts:
+                    outputs["artifacts"] = arts
         except ArgoError as err:
             node["outputs"] = outputs
             op.mark(node, "Error" if phase == "Succeeded" else phase, message or str(err))
@@ -1409,18 +1412,25 @@ async def _wait(process: Process, timeout: float | None) -> int | None:
         return code
     loop = asyncio.get_running_loop()
     exited: asyncio.Future[None] = loop.create_future()
-
-    def settle() -> None:
-        if not exited.done():
-            exited.set_result(None)
-
-    def done(_: Process) -> None:
-        loop.call_soon_threadsafe(settle)
-
-    process.add_done_callback(done)
-    with contextlib.suppress(asyncio.TimeoutError):
-        await asyncio.wait_for(exited, timeout)
+    # (pump thread) wakes the loop, which settles `exited`
+    process.add_done_callback(functools.partial(_call_soon_threadsafe, loop, _settle, exited))
+    if timeout is None:
+        await exited
+    else:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(exited, timeout)
     return process.poll()
+
+
+def _call_soon_threadsafe(
+    loop: asyncio.AbstractEventLoop, fn: Callable[[asyncio.Future[None]], None], future: Any, _: Any
+) -> None:
+    loop.call_soon_threadsafe(fn, future)
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 async def _wait_ready(probe: Any, process: Process, stopped: asyncio.Event) -> None:

@@ -274,11 +274,12 @@ class ProcessExecutor:
             self._watchdog = _watchdog.start(TOKEN_PREFIX)
         # Only /tmp private (the paths a step declares mostly live there): a sandbox made
         # ahead fits, its namespace and confinement already built.
-        plain = not sandbox.shared_mounts and _under_tmp(
-            [*sandbox.declared_paths, *sandbox.output_paths]
-        )
         confinement = self.confinement if mode in ("namespace", "bwrap") else None
-        if mode == "namespace" and plain:
+        if (
+            mode == "namespace"
+            and not sandbox.shared_mounts
+            and _under_tmp([*sandbox.declared_paths, *sandbox.output_paths])
+        ):
             if self._warm is None:
                 assert confinement is not None
                 self._warm = _WarmSandboxes(self._runtime_dir.root / "sandboxes", confinement)
