@@ -32,6 +32,7 @@ from jupyter_argo.engine.objects import (
 )
 from jupyter_argo.engine.variables import parameter_value
 from jupyter_argo.errors import ArgoError, BackendError, UnsupportedError, UserError
+from jupyter_argo.executors._inbox import Inbox, inbox
 from jupyter_argo.status import pod_name
 
 if TYPE_CHECKING:
@@ -1412,8 +1413,9 @@ async def _wait(process: Process, timeout: float | None) -> int | None:
         return code
     loop = asyncio.get_running_loop()
     exited: asyncio.Future[None] = loop.create_future()
-    # (pump thread) wakes the loop, which settles `exited`
-    process.add_done_callback(functools.partial(_call_soon_threadsafe, loop, _settle, exited))
+    # (pump thread) tells the loop, which settles `exited`: with the other news for it, in
+    # one wake-up of the loop
+    process.add_done_callback(functools.partial(_tell, inbox(loop), exited))
     if timeout is None:
         await exited
     else:
@@ -1422,10 +1424,8 @@ async def _wait(process: Process, timeout: float | None) -> int | None:
     return process.poll()
 
 
-def _call_soon_threadsafe(
-    loop: asyncio.AbstractEventLoop, fn: Callable[[asyncio.Future[None]], None], future: Any, _: Any
-) -> None:
-    loop.call_soon_threadsafe(fn, future)
+def _tell(inbox: Inbox, future: asyncio.Future[None], _: Any) -> None:
+    inbox.call(_settle, future)
 
 
 def _settle(future: asyncio.Future[None]) -> None:

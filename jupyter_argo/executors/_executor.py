@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from jupyter_argo.errors import BackendError, ConfigError, UnsupportedError
 from jupyter_argo.executors import _bwrap, _linux, _posix_spawn, _watchdog
 from jupyter_argo.executors._images import ImageMap, ImageRule, split_image
+from jupyter_argo.executors._inbox import inbox
 from jupyter_argo.executors._layout import TMP, Confinement, Layout, contain_links, is_under
 from jupyter_argo.executors._process import (
     TOKEN_PREFIX,
@@ -355,6 +356,7 @@ class ProcessExecutor:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Process] = loop.create_future()
         stdin, stdout, log = container.stdin, stdout_path, log_path
+        settle = inbox(loop).call  # with the other news for the loop: one wake-up for all
 
         def spawn() -> None:  # (spawning thread)
             try:
@@ -366,9 +368,9 @@ class ProcessExecutor:
                 if sandbox._closed:  # cleaned up while it started: it may have missed it
                     process.kill()
             except BaseException as exc:
-                loop.call_soon_threadsafe(_settle, future, None, exc)
+                settle(_settle, future, None, exc)
             else:
-                loop.call_soon_threadsafe(_settle, future, process, None)
+                settle(_settle, future, process, None)
             if self._warm is not None:
                 self._warm.refill()
 
