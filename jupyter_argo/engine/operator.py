@@ -744,7 +744,8 @@ class OperatorCore(abc.ABC):
             if inputs and (inputs.get("parameters") or inputs.get("artifacts")):
                 node["inputs"] = _status_inputs(inputs)
             memoize = template.get("memoize")
-            if isinstance(memoize, Mapping):  # initializeExecutableNode: a miss until a hit
+            # initializeExecutableNode: a miss until a hit
+            if memoize is not None and isinstance(memoize, Mapping):
                 node["memoizationStatus"] = memoization_status(memoize, hit=False)
         self.nodes[nid] = node
         self._changed(nid)
@@ -910,7 +911,8 @@ class OperatorCore(abc.ABC):
             _DEPTH.reset(token)
 
     async def _execute_call(self, call: TemplateCall, fresh: bool, retried: bool) -> dict[str, Any]:
-        if fresh and isinstance(call.tmpl.get("memoize"), Mapping):
+        memoize = call.tmpl.get("memoize")
+        if fresh and memoize is not None and isinstance(memoize, Mapping):
             try:
                 hit = self._check_cache(call)
             except ArgoError as err:
@@ -1578,6 +1580,8 @@ def _display_name(tmpl: Mapping[str, Any]) -> str:
     """The `workflows.argoproj.io/display-name` annotation, which Argo makes the node's
     display name once it matches Argo's rule for it."""
     annotations = tmpl.get("annotations")
+    if not annotations:  # (most templates; no isinstance against an ABC then)
+        return ""
     name = annotations.get(DISPLAY_NAME_ANNOTATION) if isinstance(annotations, Mapping) else None
     if not name:
         return ""

@@ -37,7 +37,14 @@ from jupyter_argo.status import pod_name
 
 if TYPE_CHECKING:
     from jupyter_argo.engine.templates import TemplateContext
-    from jupyter_argo.executors import Process, ProcessExecutor, Sandbox
+    from jupyter_argo.executors import (
+        ContainerSpec,
+        Process,
+        ProcessExecutor,
+        Sandbox,
+        SandboxSpec,
+    )
+    from jupyter_argo.executors._starting import Starting
 
 __all__ = ["RESULT_LIMIT", "PodHost", "PodOperator"]
 
@@ -129,7 +136,7 @@ class PodHost:
     scratch_dir: Path  # each pod's private files while it runs (tmpfs where there is one)
     lookup: Callable[[str, str], dict[str, Any] | None]  # (kind, name) -> object
     artifacts: Any  # jupyter_argo.artifacts.RepositoryConfig for this run
-    running: dict[str, list[Process]] = field(default_factory=dict)
+    running: dict[str, list[Process | Starting]] = field(default_factory=dict)
     shutdown_message: dict[str, str] = field(default_factory=dict)
     exit_pods: set[str] = field(default_factory=set)  # nodes of exit handlers
     retired: list[Sandbox] = field(default_factory=list)  # finished, not yet cleaned up
@@ -143,7 +150,9 @@ class PodHost:
     _script_output: dict[tuple[str, str], bool] = field(default_factory=dict, init=False)
     _deadlines: dict[tuple[Any, Any], str] = field(default_factory=dict, init=False)
     # The containers each running pod has started, by node ID: (name, process).
-    _started: dict[str, list[tuple[str, Process]]] = field(default_factory=dict, init=False)
+    _started: dict[str, list[tuple[str, Process | Starting]]] = field(
+        default_factory=dict, init=False
+    )
     _logs_dir: str = field(init=False)  # (a string: paths below it are joined per pod)
     _retire_timer: bool = field(default=False, init=False)  # `_retire_due` is scheduled
 
@@ -174,7 +183,7 @@ class PodHost:
             for process in processes:
                 process.terminate(grace=grace)
 
-    def _catch_up(self, op: PodOperator, nid: str, process: Process) -> None:
+    def _catch_up(self, op: PodOperator, nid: str, process: Process | Starting) -> None:
         """End `process` as a stop, a deadline or a kill that came while it was starting
         (on a spawning thread, not yet in `running`) ended the others."""
         if self.killed:
@@ -272,8 +281,7 @@ class PodHost:
                 io=_IO,
             )
             return
-        from jupyter_argo.executors import SandboxSpec
-
+        SandboxSpec = _specs()[0]
         pod = pod_name(op.name, node["name"], _template_name(node, tmpl))
         node_dir = self.scratch_dir / pod
         logs_dir = f"{self._logs_dir}/{pod}"  # made when a container first prints
@@ -462,8 +470,7 @@ class PodHost:
         timeout: float | None = None,
         stdout: bool = False,
     ) -> tuple[int | None, Process | None]:
-        from jupyter_argo.executors import ContainerSpec
-
+        ContainerSpec = _specs()[1]
         name = str(container.get("name") or "main")
         spec = ContainerSpec(
             name=name,
@@ -475,21 +482,29 @@ class PodHost:
             working_dir=container.get("workingDir"),
             script_source=script,
         )
-        process = await self.executor.start_async(
-            spec,
-            sandbox,
-            stdout_path=f"{logs_dir}/{name}.stdout",
-            log_path=f"{logs_dir}/{name}.log",
-        )
+        stdout_path, log_path = f"{logs_dir}/{name}.stdout", f"{logs_dir}/{name}.log"
+        start_soon = getattr(self.executor, "start_soon", None)
+        process: Process | Starting
+        started: Process | None = None
+        if wait and timeout is None and start_soon is not None:
+            # Waited for to its end only: the loop is not told when it has started.
+            process = start_soon(spec, sandbox, stdout_path=stdout_path, log_path=log_path)
+        else:  # (its deadline counts from its start)
+            process = started = await self.executor.start_async(
+                spec, sandbox, stdout_path=stdout_path, log_path=log_path
+            )
         if self.retired:
             self.clean_retired()  # in the shadow of the process just started
         self.running.setdefault(nid, []).append(process)
         self._started.setdefault(nid, []).append((name, process))
         self._catch_up(op, nid, process)
         if not wait:
-            return None, process
+            return None, started
         try:
             code = await _wait(process, timeout)
+            failed = getattr(process, "start_error", None)
+            if failed is not None:
+                raise failed  # as start_async raises it
             if code is None:
                 process.terminate(grace=2.0)
                 self.shutdown_message[nid] = POD_DEADLINE_MESSAGE
@@ -1221,6 +1236,10 @@ def _declared_paths(
     tmpl: Mapping[str, Any], mains: list[dict[str, Any]]
 ) -> tuple[list[str], list[str]]:
     """The absolute paths a pod reads (inputs, working dirs) and writes (outputs)."""
+    if not (tmpl.get("inputs") or tmpl.get("outputs")) and not any(
+        container.get("workingDir") for container in mains
+    ):
+        return [], []  # (most pods)
     reads: list[str] = []
     for art in (tmpl.get("inputs") or {}).get("artifacts") or []:
         if art.get("path"):
@@ -1248,8 +1267,11 @@ def _mounts_volumes(tmpl: Mapping[str, Any], mains: list[dict[str, Any]]) -> boo
     """Whether a container of the pod mounts a volume (most mount none)."""
     if (tmpl.get("containerSet") or {}).get("volumeMounts"):
         return True
-    containers = [*mains, *(tmpl.get("sidecars") or []), *(tmpl.get("initContainers") or [])]
-    return any(container.get("volumeMounts") for container in containers)
+    for containers in (mains, tmpl.get("sidecars") or (), tmpl.get("initContainers") or ()):
+        for container in containers:
+            if container.get("volumeMounts"):
+                return True
+    return False
 
 
 def _has_source(art: Mapping[str, Any]) -> bool:
@@ -1293,7 +1315,7 @@ def _storage_message(what: str, err: OSError) -> str:
     return f"cannot store {what}: {err.strerror or err}{where}"
 
 
-def _printed(process: Process) -> bool | None:
+def _printed(process: Process | Starting) -> bool | None:
     """Whether an ended process wrote to its stdout file; None when that is not known
     (still running, or an executor that does not say)."""
     if process.poll() is None:
@@ -1302,7 +1324,7 @@ def _printed(process: Process) -> bool | None:
     return printed if isinstance(printed, bool) else None
 
 
-def _remove_stdouts(logs_dir: str, started: list[tuple[str, Process]]) -> None:
+def _remove_stdouts(logs_dir: str, started: list[tuple[str, Process | Starting]]) -> None:
     """Remove a finished pod's stdout files: only those its ended containers made, or,
     where that is not known for each, every one in its log directory."""
     printed = [_printed(process) for _, process in started]
@@ -1315,6 +1337,14 @@ def _remove_stdouts(logs_dir: str, started: list[tuple[str, Process]]) -> None:
     with contextlib.suppress(OSError):
         for stdout in Path(logs_dir).glob("*.stdout"):
             stdout.unlink()
+
+
+@functools.cache
+def _specs() -> tuple[type[SandboxSpec], type[ContainerSpec]]:
+    """The executor's spec classes, imported with the first pod (not with the engine)."""
+    from jupyter_argo.executors import ContainerSpec, SandboxSpec
+
+    return SandboxSpec, ContainerSpec
 
 
 @functools.cache
@@ -1406,7 +1436,7 @@ def _read_parameter(path: Path) -> str | None:
     return text[:-1] if text.endswith("\n") else text
 
 
-async def _wait(process: Process, timeout: float | None) -> int | None:
+async def _wait(process: Process | Starting, timeout: float | None) -> int | None:
     """The exit code, or None after `timeout` seconds; no thread waits per process."""
     code = process.poll()
     if code is not None:

@@ -41,6 +41,7 @@ from jupyter_argo.executors._process import (
     spawn_here,
 )
 from jupyter_argo.executors._runtime import Runtime
+from jupyter_argo.executors._starting import Starting
 
 if TYPE_CHECKING:
     from jupyter_argo.executors._maker import MakerSandbox
@@ -350,13 +351,47 @@ class ProcessExecutor:
         on a spawning thread (`_Spawner`), so that this thread goes on with other steps
         while the C library waits for the child to exec (and, in the namespace mode,
         while that thread enters the sandbox and makes its PID namespace)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Process] = loop.create_future()
+        settle = inbox(loop).call  # with the other news for the loop: one wake-up for all
+        self._start_on_spawner(
+            container,
+            sandbox,
+            stdout_path,
+            log_path,
+            lambda process, error: settle(_settle, future, process, error),
+        )
+        return await future
+
+    def start_soon(
+        self,
+        container: ContainerSpec,
+        sandbox: Sandbox,
+        *,
+        stdout_path: Path | str,
+        log_path: Path | str,
+    ) -> Starting:
+        """`start_async` for a caller that waits for the process to end, not to start: the
+        process it returns at once is started on a spawning thread, and ends with
+        `start_error` set if it could not be (a command that cannot be resolved is refused
+        here, as by `start_async`)."""
+        starting = Starting()
+        self._start_on_spawner(container, sandbox, stdout_path, log_path, starting.settle)
+        return starting
+
+    def _start_on_spawner(
+        self,
+        container: ContainerSpec,
+        sandbox: Sandbox,
+        stdout_path: Path | str,
+        log_path: Path | str,
+        settle: Callable[[Process | None, BaseException | None], None],
+    ) -> None:
+        """Resolve the command here, start it on a spawning thread, which calls `settle`."""
         if sandbox._closed:
             raise BackendError(f"{sandbox!r}: cannot start {container.name!r} after clean-up")
         launch = self._launch(container, sandbox)
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Process] = loop.create_future()
-        stdin, stdout, log = container.stdin, stdout_path, log_path
-        settle = inbox(loop).call  # with the other news for the loop: one wake-up for all
+        stdin = container.stdin
 
         def spawn() -> None:  # (spawning thread)
             try:
@@ -364,19 +399,18 @@ class ProcessExecutor:
                     raise BackendError(f"{sandbox!r}: cleaned up before {container.name!r} started")
                 if sandbox._unmade:
                     sandbox._make()
-                process = _spawn(launch, stdin, sandbox, stdout, log)
+                process = _spawn(launch, stdin, sandbox, stdout_path, log_path)
                 if sandbox._closed:  # cleaned up while it started: it may have missed it
                     process.kill()
             except BaseException as exc:
-                settle(_settle, future, None, exc)
+                settle(None, exc)
             else:
-                settle(_settle, future, process, None)
+                settle(process, None)
             if self._warm is not None:
                 self._warm.refill()
 
         maker = sandbox.mode == "bwrap" and sandbox._bwrap is None
         _spawner(_MAKER_SPAWNERS if maker else _SPAWNERS).submit(spawn)
-        return await future
 
     # Resolution: image -> argv, env, cwd
 
