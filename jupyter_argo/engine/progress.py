@@ -107,8 +107,9 @@ class ProgressTracker:
     changed rather than the size of the run: an executable node's own `N/M` is worked out
     again only when the node is among those reported changed (every change to a node
     reports it: its snapshot copy is made from that report too); the sums of the other
-    nodes are set operations over what is below them. Anything it cannot account for (a
-    node that appeared or went without a report) makes it look at every node again."""
+    nodes are sums over the set of what is below each, a set kept until a node's children
+    change. Anything it cannot account for (a node that appeared or went without a
+    report) makes it look at every node again."""
 
     def __init__(self) -> None:
         self._fresh = True
@@ -121,6 +122,13 @@ class ProgressTracker:
         self._others: dict[str, dict[str, Any]] = {}  # the nodes that are not executable
         self._seen: set[str] = set()
         self._done = self._total = 0
+        # What each non-executable node reaches through children, while the children of
+        # every node stay as they were (`_shape`: a list replaced, how many lists, their
+        # lengths: children are only ever added).
+        self._reach: dict[str, set[str]] = {}
+        self._reached = 0  # the sizes of those sets, kept to a bound
+        self._version = 0
+        self._shape: tuple[int, int, int] = (-1, -1, -1)
 
     def update(
         self, nodes: Mapping[str, dict[str, Any]], changed_nodes: set[str]
@@ -154,10 +162,12 @@ class ProgressTracker:
     def _take(self, nid: str, node: dict[str, Any], changed: set[str]) -> None:
         """Account for one node as it is now (its own progress set when executable)."""
         children = node.get("children")
-        if children:
-            self._below[nid] = children
-        else:
-            self._below.pop(nid, None)
+        if self._below.get(nid) is not children:
+            self._version += 1
+            if children:
+                self._below[nid] = children
+            else:
+                self._below.pop(nid, None)
         n = self._own_n.pop(nid, 0)
         m = self._own_m.pop(nid, 0)
         self._done -= n
@@ -192,22 +202,39 @@ class ProgressTracker:
 
     def _sum_others(self, changed: set[str]) -> None:
         own_n, own_m, below = self._own_n, self._own_m, self._below
+        shape = (self._version, len(below), sum(map(len, below.values())))
+        if shape != self._shape:
+            self._shape, self._reach, self._reached = shape, {}, 0
         zeros = itertools.repeat(0)
         for nid, node in self._others.items():
-            level = set(node.get("children") or ())
-            seen = set(level)
-            n = m = 0
-            while level:
-                n += sum(map(own_n.get, level, zeros))
-                m += sum(map(own_m.get, level, zeros))
-                parents = level & below.keys()
-                level = set()
-                for parent in parents:
-                    level.update(below[parent])
-                level -= seen
-                seen |= level
+            reach = self._reach.get(nid)
+            if reach is None:
+                reach = self._reachable(node)
+                if self._reached + len(reach) <= _REACH_MOST + 4 * len(self._seen):
+                    self._reach[nid] = reach
+                    self._reached += len(reach)
+            n = sum(map(own_n.get, reach, zeros))
+            m = sum(map(own_m.get, reach, zeros))
             if m > 0:
                 value = f"{n}/{m}"
                 if node.get("progress") != value:
                     node["progress"] = value
                     changed.add(nid)
+
+    def _reachable(self, node: Mapping[str, Any]) -> set[str]:
+        """Every node reachable from `node` through children, level by level; a child that
+        is not a node counts nothing and leads nowhere."""
+        below = self._below
+        level = set(node.get("children") or ())
+        seen = set(level)
+        while level:
+            parents = level & below.keys()
+            level = set()
+            for parent in parents:
+                level.update(below[parent])
+            level -= seen
+            seen |= level
+        return seen
+
+
+_REACH_MOST = 1_000_000  # node IDs kept in reach sets, beyond four per node of the run

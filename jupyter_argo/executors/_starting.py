@@ -29,7 +29,7 @@ class Starting:
         self._ended = False  # its process is done, or its start failed
         self._callbacks: list[Callable[[Starting], None]] = []
         self._signals: list[float | None] = []  # asked before the start: grace, None to kill
-        self._done = threading.Event()
+        self._done: threading.Event | None = None  # made for `wait` (the engine never does)
 
     def __repr__(self) -> str:
         return f"<Starting {self._process!r}>"
@@ -52,7 +52,13 @@ class Starting:
         return None if process is None else process.poll()
 
     def wait(self, timeout: float | None = None) -> int | None:
-        self._done.wait(timeout)
+        with self._lock:
+            if self._done is None:
+                self._done = threading.Event()
+                if self._ended:
+                    self._done.set()
+            done = self._done
+        done.wait(timeout)
         return self.poll()
 
     def terminate(self, grace: float = 10.0) -> None:
@@ -105,6 +111,8 @@ class Starting:
         with self._lock:
             self._ended = True
             callbacks, self._callbacks = self._callbacks, []
-        self._done.set()
+            done = self._done
+        if done is not None:
+            done.set()
         for fn in callbacks:
             fn(self)
