@@ -362,14 +362,11 @@ class PodHost:
             code, _ = await self._run_one(op, nid, init, sandbox, logs_dir, env_base, wait=True)
             if code:
                 return code, f"init container {init.get('name')} failed"
-        sidecars = (
-            [
+        sidecars = []
+        for side in tmpl.get("sidecars") or ():
+            sidecars.append(
                 await self._run_one(op, nid, side, sandbox, logs_dir, env_base, wait=False)
-                for side in tmpl.get("sidecars") or []
-            ]
-            if tmpl.get("sidecars")
-            else []
-        )
+            )
         daemoned = False
         try:
             if tmpl.get("daemon"):

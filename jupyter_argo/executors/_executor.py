@@ -433,8 +433,11 @@ class ProcessExecutor:
             argv.append(str(script_path))
         program, own = self._program(container.image, rule, argv[0], layout)
         user_env = dict(container.env)
-        texts = [*argv[1:], *(script or "",), *user_env.values()]
-        files = rule.referenced_files(texts) if rule else {}
+        files = (
+            rule.referenced_files([*argv[1:], *(script or "",), *user_env.values()])
+            if rule and rule.files
+            else {}
+        )
         if layout.isolating:
             for path, spec in files.items():
                 _provide(sandbox, runtime, path, spec)
