@@ -1456,10 +1456,12 @@ async def _wait(process: Process | Starting, timeout: float | None) -> int | Non
 
 
 def _tell(inbox: Inbox, future: asyncio.Future[None], _: Any) -> None:
+    """(pump or spawning thread) a process is done: `_settle` its future on the loop."""
     inbox.call(_settle, future)
 
 
 def _settle(future: asyncio.Future[None]) -> None:
+    """(loop) a waited-for process is done."""
     if not future.done():
         future.set_result(None)
 
