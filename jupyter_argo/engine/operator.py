@@ -132,8 +132,10 @@ class Limiter:
     async def acquire_unless(self, stopped: asyncio.Event) -> bool:
         """Take a slot, or give up (False) when `stopped` is set first: a workflow held
         at its parallelism (0 holds it for good) still ends when it is stopped."""
-        if self.semaphore is None or not self.semaphore.locked():
-            await self.__aenter__()
+        if self.semaphore is None:
+            return True
+        if not self.semaphore.locked():
+            await self.semaphore.acquire()
             return True
         acquiring = asyncio.ensure_future(self.semaphore.acquire())
         stopping = asyncio.ensure_future(stopped.wait())
@@ -1342,7 +1344,8 @@ class OperatorCore(abc.ABC):
 
     async def wait_resumed(self) -> None:
         """Blocks new pods while the workflow is suspended."""
-        await self._resume.wait()
+        if not self._resume.is_set():
+            await self._resume.wait()
 
     # ---- suspend templates (Argo's executeSuspend) ------------------------------------
 
