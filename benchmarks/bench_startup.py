@@ -3,8 +3,9 @@
 `jupyter-argo run` of a one-step workflow (a container `echo hello`): target at most
 150 ms of wall time on top of the step itself. The command is started as its console
 script starts it (`from jupyter_argo.cli import main; sys.exit(main())`, the package found
-on PYTHONPATH, with its bytecode cached as an installed package has it) and waited for
-to exit, with a data directory of its own made by a first, unmeasured run. The step's own
+on PYTHONPATH, with its bytecode cached as an installed package has it, from a directory
+of its own) and waited for to exit, with a data directory of its own made by a first,
+unmeasured run. The step's own
 cost is a bare spawn of the same command (`echo hello`, started and waited for from
 here), so everything else counts: the interpreter (`python -c pass`, also shown), imports,
 parse, lint, the engine's threads and store, the step's sandbox (the default isolation),
@@ -65,7 +66,7 @@ def _environment(home: str) -> dict[str, str]:
     return env
 
 
-def _wall(command: list[str], env: dict[str, str]) -> float:
+def _wall(command: list[str], env: dict[str, str], cwd: str) -> float:
     begin = time.perf_counter()
     subprocess.run(
         command,
@@ -73,7 +74,11 @@ def _wall(command: list[str], env: dict[str, str]) -> float:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=env,
-        cwd=tempfile.gettempdir(),  # not the checkout: nothing found by accident
+        # A directory of its own: not the checkout (nothing found by accident), and not
+        # the shared temporary directory, which `-c` would put first on sys.path, where
+        # every import and the schema's version lookup list it (thousands of entries on
+        # a busy machine). The console script has its own bin directory there instead.
+        cwd=cwd,
     )
     return time.perf_counter() - begin
 
@@ -84,14 +89,14 @@ def _one_step_run() -> Result:
         manifest = Path(tmp) / "one-step.yaml"
         manifest.write_text(WORKFLOW)
         command = [sys.executable, "-c", CONSOLE_SCRIPT, "run", str(manifest)]
-        _wall(command, env)  # the data directory, the field table cache, bytecode
+        _wall(command, env, tmp)  # the data directory, the field table cache, bytecode
         runs: list[float] = []
         steps: list[float] = []
         floors: list[float] = []
         for _ in range(REPETITIONS):
-            runs.append(_wall(command, env))
-            steps.append(_wall(STEP, env))
-            floors.append(_wall([sys.executable, "-c", "pass"], env))
+            runs.append(_wall(command, env, tmp))
+            steps.append(_wall(STEP, env, tmp))
+            floors.append(_wall([sys.executable, "-c", "pass"], env, tmp))
     run, step, floor = (statistics.median(v) * 1000 for v in (runs, steps, floors))
     isolation = os.environ.get("JUPYTER_ARGO_ISOLATION") or "auto"
     detail = (
@@ -104,7 +109,8 @@ def _one_step_run() -> Result:
 
 
 def _load_ext() -> Result:
-    env = _environment(tempfile.mkdtemp(prefix="bench-load-ext-"))
+    home = tempfile.mkdtemp(prefix="bench-load-ext-")
+    env = _environment(home)
     times: list[float] = []
     for _ in range(REPETITIONS):
         done = subprocess.run(
@@ -113,7 +119,7 @@ def _load_ext() -> Result:
             capture_output=True,
             text=True,
             env=env,
-            cwd=tempfile.gettempdir(),
+            cwd=home,  # as a notebook's own directory (see _wall)
         )
         times.append(float(done.stdout) * 1000)
     value = statistics.median(times)

@@ -162,20 +162,23 @@ def _thread_cpu(name: str) -> float:
 
 
 def _maker_cpu() -> float:
-    """CPU seconds of the bwrap mode's sandbox maker process (0 without one)."""
+    """CPU seconds of the sandbox maker processes (0 without one): each is the child of
+    the process the engine started (bwrap, or the namespace maker's outer process)."""
     from jupyter_argo.executors import _maker
 
-    found = _maker._maker
-    if found is None or found.dead:
-        return 0.0
     tick = os.sysconf("SC_CLK_TCK")
-    try:
-        children = Path(f"/proc/{found.pid}/task/{found.pid}/children").read_text().split()
-        stat = Path(f"/proc/{children[0]}/stat").read_text()
-    except (OSError, IndexError):
-        return 0.0
-    fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / tick
+    total = 0.0
+    for found in list(_maker._makers.values()):
+        if found.dead:
+            continue
+        try:
+            children = Path(f"/proc/{found.pid}/task/{found.pid}/children").read_text().split()
+            stat = Path(f"/proc/{children[0]}/stat").read_text()
+        except (OSError, IndexError):
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 _THREADS = {
@@ -183,6 +186,7 @@ _THREADS = {
     "spawn": "jupyter-argo-spawn",
     "ns": "jupyter-argo-ns",
     "pump": "jupyter-argo-pump",
+    "cleanup": "jupyter-argo-cleanup",
 }
 
 
@@ -392,8 +396,8 @@ def _results(mode: str, found: dict[str, Any] | str) -> list[Result]:
                 f"CPU per 1,000 pods: engine thread {cpu('engine'):.2f} s "
                 f"(the thread busy {busy:.0%} of the run), spawning thread "
                 f"{cpu('spawn'):.2f} s, namespace worker {cpu('ns'):.2f} s, "
-                f"pump {cpu('pump'):.2f} s"
-                + (f", bwrap's sandbox maker {cpu('maker'):.2f} s" if mode == "bwrap" else ""),
+                f"pump {cpu('pump'):.2f} s, clean-up {cpu('cleanup'):.2f} s"
+                + (f", sandbox maker {cpu('maker'):.2f} s" if cpu("maker") else ""),
             )
         )
     return results

@@ -6,12 +6,15 @@ dependency load on first use.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from jupyter_argo._version import __version__
-from jupyter_argo.errors import ArgoError
 
+# Nothing else at import, not even `typing`: the `jupyter-argo` command imports this
+# package before it can turn off the garbage collector for its start (see _collector).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
+    from jupyter_argo.errors import ArgoError
     from jupyter_argo.render import render_svg
     from jupyter_argo.widgets import WorkflowView
 
@@ -35,7 +38,15 @@ def _jupyter_server_extension_points() -> list[dict[str, str]]:
     return [{"module": "jupyter_argo.server"}]
 
 
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
 def __getattr__(name: str) -> Any:
+    if name == "ArgoError":
+        from jupyter_argo.errors import ArgoError
+
+        return ArgoError
     # `render_svg` and `WorkflowView` load graphviz, anywidget and ipywidgets: only on use.
     if name == "render_svg":
         from jupyter_argo.render import render_svg

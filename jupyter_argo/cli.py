@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
-from collections.abc import Sequence
-from pathlib import Path
 
 from jupyter_argo._collector import collector_off
 from jupyter_argo._version import __version__
-from jupyter_argo.errors import ArgoError, Location, ParseError, UserError
+
+# The rest loads in `main`, with the garbage collector off: its passes over what the
+# start allocates would cost a one-step run several milliseconds (see _collector).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
+    from pathlib import Path
 
 __all__ = ["main"]
 
@@ -18,6 +22,10 @@ MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
 def manifest_files(paths: Sequence[str]) -> list[Path]:
     """The files named, and every *.yaml, *.yml and *.json under the directories named."""
+    from pathlib import Path
+
+    from jupyter_argo.errors import UserError
+
     found: dict[Path, None] = {}
     for raw in paths:
         path = Path(raw)
@@ -34,6 +42,7 @@ def manifest_files(paths: Sequence[str]) -> list[Path]:
 
 
 def _lint(args: argparse.Namespace) -> int:
+    from jupyter_argo.errors import Location, ParseError, UserError
     from jupyter_argo.spec.lint import Diagnostic, lint
     from jupyter_argo.spec.parse import Document, parse_file
 
@@ -93,6 +102,8 @@ def _lint(args: argparse.Namespace) -> int:
 
 def _doctor(args: argparse.Namespace) -> int:
     """Check the local store and mend it (see `jupyter_argo.engine.store.doctor`)."""
+    from pathlib import Path
+
     from jupyter_argo.engine.store import doctor
 
     report = doctor(Path(args.home) if args.home else None)
@@ -109,8 +120,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The `jupyter-argo` parser; with `command`, one that knows that subcommand only (what
     `main` parses a command line with: building all twenty costs more than the rest of a
     short command's start), or the whole parser if there is no such subcommand."""
-    from jupyter_argo.cli_cp import register as register_cp_command
-    from jupyter_argo.cli_cron import register as register_cron_command
+    import argparse
+
     from jupyter_argo.cli_runs import add_backend_flags
     from jupyter_argo.cli_runs import register as register_run_commands
 
@@ -163,16 +174,25 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         )
         doctor.set_defaults(func=_doctor)
     register_run_commands(commands, wanted)
-    register_cp_command(commands, wanted)
-    register_cron_command(commands, wanted)
+    # `cp` and `cron` have modules of their own, loaded for their command only.
+    if command in (None, "cp"):
+        from jupyter_argo.cli_cp import register as register_cp_command
+
+        register_cp_command(commands, wanted)
+    if command in (None, "cron"):
+        from jupyter_argo.cli_cron import register as register_cron_command
+
+        register_cron_command(commands, wanted)
     if command is not None and not built:
         return build_parser()  # no such subcommand: the whole parser says so, listing all
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    with collector_off():  # parsing imports the command's modules (see _collector)
+    # Parsing imports the command's modules; they live until exit (see _collector).
+    with collector_off(freeze=True):
         from jupyter_argo.cli_runs import go_booleans
+        from jupyter_argo.errors import ArgoError
 
         words = go_booleans(sys.argv[1:] if argv is None else argv)
         # The subcommand is the first word that is no option (the parser has none that

@@ -260,7 +260,7 @@ class _AppliedTemplates:
 # ---- submit / run ---------------------------------------------------------------------------
 
 
-@collector_off()
+@collector_off(freeze=True)
 def cmd_run(args: argparse.Namespace) -> int:
     if args.source and args.file:
         raise UserError("cannot combine --from with file arguments")

@@ -524,36 +524,40 @@ def test_a_dedicated_thread_makes_namespace_calls_in_place(
     assert seen["cwd"] == str(tmp_path)  # and in the process's working directory
 
 
-def test_a_dead_bwrap_sandbox_maker_fails_its_steps_and_the_next_sandbox_gets_a_new_one(
-    tmp_path: Path,
+@pytest.mark.parametrize("maker_mode", ["bwrap", "namespace"])
+def test_a_dead_sandbox_maker_fails_its_steps_and_the_next_sandbox_gets_a_new_one(
+    maker_mode: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from jupyter_argo.executors import _maker
 
-    node = _node("bwrap", tmp_path, ["/tmp/out.txt"])
+    monkeypatch.setenv("JUPYTER_ARGO_SANDBOX_MAKER", "1")  # the namespace mode's from the first
+    node = _node(maker_mode, tmp_path, ["/tmp/out.txt"])
+    assert node.sandbox.in_maker
     marker = _unique_sleep()
     process = node.start("busybox", ["sleep"], [marker])
     assert _eventually(lambda: bool(_running(marker)))
-    first = _maker.maker()
+    first = _maker.maker(maker_mode)
     children = Path(f"/proc/{first.pid}/task/{first.pid}/children").read_text().split()
-    assert len(children) == 1  # bwrap's child: the maker, PID 1 of the steps' namespaces
+    assert len(children) == 1  # its child: the maker, PID 1 of the steps' namespaces
     os.kill(int(children[0]), signal.SIGKILL)
     # The step died with it (its PID namespace's init did), and says why in one line.
     assert process.wait(10) == 128 + signal.SIGKILL
     log = printed(node.home / f"log{node.runs}")
-    assert log.startswith("jupyter-argo: the bwrap sandbox maker stopped (killed by signal 9")
+    title = f"the {maker_mode} sandbox maker stopped"
+    assert log.startswith(f"jupyter-argo: {title} (killed by signal 9"), log
     assert len(log.splitlines()) == 1
     assert _eventually(lambda: not _running(marker))
     # Its sandbox is gone with it: a start there fails with one line, never unconfined.
-    with pytest.raises(BackendError, match="the bwrap sandbox maker stopped"):
+    with pytest.raises(BackendError, match=title):
         node.start("busybox", ["true"])
     # The next sandbox starts a new maker.
-    again = _node("bwrap", tmp_path / "again", ["/tmp/out.txt"])
+    again = _node(maker_mode, tmp_path / "again", ["/tmp/out.txt"])
     assert again.run("busybox", ["sh", "-c", "echo hi > /tmp/out.txt; cat /tmp/out.txt"]) == (
         0,
         "hi\n",
         "hi\n",
     )
-    assert _maker.maker() is not first
+    assert _maker.maker(maker_mode) is not first
 
 
 def test_a_sandbox_maker_that_cannot_start_says_why_in_one_line(
@@ -562,7 +566,7 @@ def test_a_sandbox_maker_that_cannot_start_says_why_in_one_line(
     from jupyter_argo.executors import _maker
 
     _skip_unless("bwrap")
-    monkeypatch.setattr(_maker, "_maker", None)
+    monkeypatch.setattr(_maker, "_makers", {})
     monkeypatch.setattr(_maker, "maker_argv", lambda program: [program, "--no-such-option"])
     node = _node("bwrap", tmp_path, ["/tmp/out.txt"])
     with pytest.raises(BackendError) as raised:
@@ -571,3 +575,56 @@ def test_a_sandbox_maker_that_cannot_start_says_why_in_one_line(
     assert message.startswith("the bwrap sandbox maker stopped: exit code 1: bwrap:"), message
     assert "--no-such-option" in message
     assert "\n" not in message
+
+
+def test_a_maker_container_that_has_been_reaped_is_never_signalled_by_its_old_pid() -> None:
+    # The maker, not the engine, reaps its containers: once it has, the PID may name
+    # another process, here one of ours that must not receive the container's SIGKILL.
+    import subprocess
+
+    from jupyter_argo.executors._maker import MakerChild, _host_pid
+    from jupyter_argo.executors._process import NamespaceTree
+
+    ended = subprocess.Popen(["true"])
+    pidfd = os.pidfd_open(ended.pid)
+    ended.wait()  # reaped: the pidfd now refers to a process that is gone
+    assert _host_pid(pidfd) == 0
+    bystander = subprocess.Popen(["sleep", "30"])
+    try:
+        child = MakerChild()
+        child.pid, child.pidfd = bystander.pid, pidfd  # as if the PID had been reused
+        assert not child.running()
+        tree = NamespaceTree(child)
+        assert tree.init_pid() is None
+        tree.signal(signal.SIGKILL)
+        assert bystander.poll() is None  # untouched
+        child._finish(0)
+        assert child.pidfd == -1  # closed with its end
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def test_a_layout_sent_to_a_sandbox_maker_arrives_whole(tmp_path: Path) -> None:
+    # `Layout.__reduce__` sends paths as text: what arrives is the same layout, Paths and all.
+    import pickle
+
+    from jupyter_argo.executors._layout import Confinement, Layout
+
+    confinement = Confinement(hidden=("/root",), kept=("/root/.pyenv",), homes=("/root",))
+    layout = Layout(
+        "namespace",
+        tmp_path / "node",
+        {"/data": tmp_path / "data"},
+        confinement=confinement,
+        read_only=["/data"],
+    )
+    layout.add(["/tmp/in", "/mnt/in/file.txt"])
+    layout.add(["/mnt/out/result.txt"], outputs=True)
+    arrived = pickle.loads(pickle.dumps(layout, pickle.HIGHEST_PROTOCOL))
+    assert arrived.__dict__ == layout.__dict__
+    assert [type(layer.host) for layer in arrived.layers] == [
+        type(layer.host) for layer in layout.layers
+    ]
+    assert type(arrived.base) is type(layout.base)
+    assert arrived.host_path("/mnt/in/file.txt") == layout.host_path("/mnt/in/file.txt")

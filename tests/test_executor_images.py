@@ -20,7 +20,7 @@ from jupyter_argo.executors import (
     ProcessExecutor,
     SandboxSpec,
 )
-from jupyter_argo.executors._images import split_image
+from jupyter_argo.executors._images import glob_match, split_image
 from jupyter_argo.executors._layout import Layout
 
 
@@ -261,3 +261,40 @@ def test_from_config_takes_image_rules_as_they_are() -> None:
     assert images.rule_for("acme/tools:1.0") is mine
     assert images.rule_for("acme/other") is images.rules[1]
     assert images.rule_for("golang:1.18") is None
+
+
+def test_rule_globs_match_as_fnmatch_matches_them() -> None:
+    # The shortcut for plain names and `*/name` answers as the glob (fnmatch) would.
+    import fnmatch
+
+    patterns = [
+        "alpine",
+        "*/alpine",
+        "*",
+        "*alpine",
+        "alp*",
+        "python3.*",
+        "a?pine",
+        "[ab]lpine",
+        "argoproj/argosay:v1",
+        "*/x*",
+        "",
+    ]
+    subjects = [
+        "alpine",
+        "docker.io/alpine",
+        "library/alpine",
+        "xalpine",
+        "alpine:3",
+        "python3.12",
+        "python3",
+        "blpine",
+        "argoproj/argosay:v1",
+        "a/b/x1",
+        "",
+        "a\nalpine",
+    ]
+    for pattern in patterns:
+        for subject in subjects:
+            expected = fnmatch.fnmatchcase(subject, pattern)
+            assert glob_match(subject, pattern) is expected, (subject, pattern)

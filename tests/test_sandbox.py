@@ -33,11 +33,21 @@ from jupyter_argo.executors._bwrap import available as bwrap_available
 from jupyter_argo.executors._executor import _namespace_available
 from jupyter_argo.spec.parse import parse_text
 
-MODES = ["remap", "none"]
+MODES: list[Any] = ["remap", "none"]
 if _namespace_available():
-    MODES.insert(0, "namespace")
+    # The namespace mode makes a run's first sandboxes itself, then has its sandbox maker
+    # make them: "namespace-maker" has the maker make every one (`_maker_from_the_first`).
+    MODES[:0] = ["namespace", pytest.param("namespace", id="namespace-maker")]
 if bwrap_available():
-    MODES.insert(1 if "namespace" in MODES else 0, "bwrap")
+    MODES.insert(2 if "namespace" in MODES else 0, "bwrap")
+
+
+@pytest.fixture(autouse=True)
+def _maker_from_the_first(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is not None and "namespace-maker" in callspec.id:
+        monkeypatch.setenv("JUPYTER_ARGO_SANDBOX_MAKER", "1")
+
 
 # What Argo v4's controller adds to a main container (workflow/controller/workflowpod.go,
 # createWorkflowPod: ARGO_CONTAINER_NAME and envVars; the progress variables because the
@@ -204,7 +214,9 @@ def test_the_image_maps_interpreter_runs_with_the_minimal_path(
 
 # ---- item 1: the sandbox as a boundary (namespace and bwrap modes) ----------------------
 
-SANDBOXES = [mode for mode in MODES if mode in ("namespace", "bwrap")]
+SANDBOXES = [
+    mode for mode in MODES if getattr(mode, "values", (mode,))[0] in ("namespace", "bwrap")
+]
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -433,11 +445,14 @@ def _alive(pid: int, start: str) -> bool:
     return fields[0] != "Z" and fields[19] == start  # not a new process under the same PID
 
 
-@pytest.mark.skipif("bwrap" not in MODES, reason="no bubblewrap here")
-def test_kill_9_of_the_engine_ends_the_bwrap_sandbox_maker() -> None:
+MAKERS = [mode for mode in SANDBOXES if mode != "namespace"]  # bwrap, namespace-maker
+
+
+@pytest.mark.parametrize("mode", MAKERS)
+def test_kill_9_of_the_engine_ends_the_sandbox_maker(mode: str) -> None:
     own = f"{300 + secrets.randbelow(10**6) / 10**6:.6f}"
     engine = subprocess.Popen(
-        [sys.executable, "-c", _ENGINE, "bwrap"],
+        [sys.executable, "-c", _ENGINE, mode],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         env={**os.environ, "PYTHONPATH": str(REPO)},
@@ -457,9 +472,11 @@ def test_kill_9_of_the_engine_ends_the_bwrap_sandbox_maker() -> None:
         if engine.stdout is not None:
             engine.stdout.close()
     commands = [command for _, command in family.values()]
-    # bwrap, the maker it runs, and the step, which the maker started.
-    assert [c for c in commands if c.startswith(shutil.which("bwrap") or "bwrap")], commands
-    assert [c for c in commands if "jupyter_argo.executors._maker" in c], commands
+    # bwrap (or the namespace maker's outer process), the maker it runs, and the step,
+    # which the maker started.
+    if mode == "bwrap":
+        assert [c for c in commands if c.startswith(shutil.which("bwrap") or "bwrap")], commands
+    assert len([c for c in commands if "jupyter_argo.executors._maker" in c]) == 2, commands
     assert [c for c in commands if f"sleep {own}" in c], commands
     left = lambda: [command for pid, (start, command) in family.items() if _alive(pid, start)]  # noqa: E731
     try:
@@ -1062,3 +1079,46 @@ def test_a_steps_input_files_are_in_place_and_its_outputs_read_in_every_mode(mod
                 os.unlink(leftover)
         else:
             assert not os.path.lexists(leftover), f"{mode}: {leftover} reached the host"
+
+
+def test_a_run_that_goes_wide_moves_to_the_sandbox_maker_and_stays_confined(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # By default the namespace mode makes a run's first sandboxes itself and starts its
+    # sandbox maker in the background: later steps run in the maker's sandboxes. Each
+    # sees its own processes only, whoever made its sandbox, and every step ends well.
+    monkeypatch.delenv("JUPYTER_ARGO_SANDBOX_MAKER", raising=False)
+    engine = LocalBackend(isolation="namespace")
+    wide = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  generateName: wide-
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - name: step
+        template: look
+        withSequence: {count: "60"}
+  - name: look
+    container:
+      image: alpine:3.23
+      command: [sh, -c, "sleep 0.2; ls /proc | grep -c '^[0-9]'; echo > /tmp/mine"]
+"""
+    for _ in range(2):  # the second run's sandboxes are all the maker's
+        wf = run(engine, wide)
+        assert wf["status"]["phase"] == "Succeeded", wf["status"].get("message")
+        counts = [
+            int(node["outputs"]["result"])
+            for node in wf["status"]["nodes"].values()
+            if node["type"] == "Pod"
+        ]
+        assert len(counts) == 60
+        assert max(counts) <= 3, counts  # sh, ls, grep: never the host's processes
+    assert engine.executor._maker.ready()
+
+
+if "namespace" not in MODES:  # (not even collected: the ordinary user's suite skips nothing)
+    del test_a_run_that_goes_wide_moves_to_the_sandbox_maker_and_stays_confined

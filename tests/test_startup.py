@@ -112,6 +112,63 @@ def test_a_one_step_local_run_loads_only_the_local_path(tmp_path: Path) -> None:
     } == set()
     assert "importlib.metadata" not in modules  # the schema cache key reads no metadata
     assert "jupyter_argo.executors._container" not in modules  # docker/podman only
+    # Nor what other commands, or other workflows, need.
+    assert {
+        "jupyter_argo.cli_cp",  # `cp`
+        "jupyter_argo.cli_cron",  # `cron`
+        "jupyter_argo.artifacts.gc",  # no node has output artifacts
+        "jupyter_argo.backends._k8s.actions",  # no parameters, no suspend node
+        "jupyter_argo.expr._values",  # no node failed: `workflow.failures` is "null"
+    } & modules == set()
+
+
+def test_the_commands_start_loads_nothing_before_the_collector_is_off() -> None:
+    # What `jupyter-argo` imports before `main` turns the collector off (the console
+    # script's `from jupyter_argo.cli import main`): everything else, from typing and
+    # dataclasses on, is imported with the collector off (see _collector).
+    code = (
+        "import json, sys\n"
+        "before = set(sys.modules)\n"
+        "from jupyter_argo.cli import main\n"
+        "print(json.dumps(sorted(set(sys.modules) - before)))\n"
+    )
+    added = set(json.loads(_python(code).stdout))
+    ours = {m for m in added if m.startswith("jupyter_argo")}
+    assert ours == {
+        "jupyter_argo",
+        "jupyter_argo._version",
+        "jupyter_argo._collector",
+        "jupyter_argo.cli",
+    }
+    assert {"typing", "dataclasses", "argparse", "pathlib", "yaml"} & added == set()
+
+
+def test_the_package_still_exports_argo_error() -> None:
+    import jupyter_argo
+    from jupyter_argo import errors
+
+    assert jupyter_argo.ArgoError is errors.ArgoError
+    assert "ArgoError" in dir(jupyter_argo)
+
+
+def test_the_collector_leaves_out_what_the_start_made() -> None:
+    import gc
+
+    from jupyter_argo._collector import collector_off
+
+    assert gc.isenabled()
+    frozen = gc.get_freeze_count()
+    try:
+        with collector_off(freeze=True):
+            assert not gc.isenabled()
+            made = [[i] for i in range(1000)]  # tracked objects, as the start's modules
+        assert gc.isenabled()
+        assert gc.get_freeze_count() >= frozen + len(made)  # no later pass walks them
+        with collector_off():
+            pass
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()
 
 
 def test_an_expression_loads_its_language_when_used(tmp_path: Path) -> None:

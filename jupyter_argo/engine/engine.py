@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jupyter_argo.backends._k8s.actions import override_parameters
 from jupyter_argo.backends.base import last_snapshot
 from jupyter_argo.engine.cache import CacheFactory
 from jupyter_argo.engine.estimation import estimator_for
@@ -258,6 +257,8 @@ class Engine:
             if entrypoint:
                 workflow["spec"]["entrypoint"] = entrypoint
             if parameters:
+                from jupyter_argo.backends._k8s.actions import override_parameters
+
                 override_parameters(workflow, parameters)
         stored = self._apply_workflow_template(workflow, ns)
         spec = workflow["spec"] if stored is None else stored
@@ -656,9 +657,11 @@ class Engine:
 
     async def _collect_garbage(self, run: _Run) -> None:
         """Artifact GC `OnWorkflowCompletion`, as Argo's controller runs it at the end."""
+        if run.operator is None or not _output_artifacts(run.workflow):
+            return  # nothing to collect: the GC module is not even loaded
         from jupyter_argo.artifacts import gc
 
-        if run.operator is None or not gc.artifacts_to_collect(run.workflow, "completion"):
+        if not gc.artifacts_to_collect(run.workflow, "completion"):
             return
         pods = run.operator.host.pods
         result = await asyncio.get_running_loop().run_in_executor(
@@ -1203,6 +1206,8 @@ class Engine:
             "spec": workflow["spec"],
         }
         if parameters:
+            from jupyter_argo.backends._k8s.actions import override_parameters
+
             override_parameters(fresh, parameters)
         return self.submit(fresh, namespace=ns, detach=detach)
 
@@ -1374,6 +1379,15 @@ def _secret_reader(lookup: Any) -> Any:
         return secret_value(lookup("Secret", name), key)
 
     return read
+
+
+def _output_artifacts(workflow: Mapping[str, Any]) -> bool:
+    """Whether a node of `workflow` has output artifacts (what artifact GC looks at)."""
+    nodes = (workflow.get("status") or {}).get("nodes") or {}
+    return any(
+        isinstance(node, Mapping) and (node.get("outputs") or {}).get("artifacts")
+        for node in nodes.values()
+    )
 
 
 def is_fulfilled_workflow(workflow: Mapping[str, Any]) -> bool:

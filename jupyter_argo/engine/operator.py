@@ -36,7 +36,6 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from jupyter_argo import expr
-from jupyter_argo.backends._k8s.actions import supply_defaults
 from jupyter_argo.engine.cache import CacheError, memoization_status, parse_max_age
 from jupyter_argo.engine.pods import DEADLINE_MESSAGE
 from jupyter_argo.engine.progress import update_progress
@@ -488,6 +487,8 @@ class OperatorCore(abc.ABC):
         json.Marshal writes its failedNodeStatus list (fields in that order, `null` when
         there is none), then strconv.Quote'd, quotes included, as Argo stores it so that
         substitution keeps the inner quotes escaped."""
+        if not any(node["phase"] in ("Failed", "Error") for node in self.nodes.values()):
+            return '"null"'  # as below, without loading Go's value formatting
         from jupyter_argo.expr._values import go_quote, json_string
 
         entries = []
@@ -592,7 +593,7 @@ class OperatorCore(abc.ABC):
         changed, when one has neither. With `node_name` (a node field selector, or a
         node's name or display name): only the matching active suspend nodes, at least
         one (Argo's updateSuspendedNode, as `resume --node-field-selector`)."""
-        from jupyter_argo.backends._k8s.actions import matches_node
+        from jupyter_argo.backends._k8s.actions import matches_node, supply_defaults
 
         active = [
             n for n in self.nodes.values() if n["type"] == "Suspend" and n["phase"] == "Running"
@@ -1379,6 +1380,8 @@ class OperatorCore(abc.ABC):
         # Resumed (`resume` checked every output has a value or a default) or the
         # duration passed: Argo's OverrideOutputParametersWithDefault, which fails the node
         # (Error) when an output has neither.
+        from jupyter_argo.backends._k8s.actions import supply_defaults
+
         try:
             supply_defaults(node)
         except UserError as err:

@@ -80,6 +80,8 @@ class SyncItem:
 
 @dataclass
 class _Waiter:
+    """A holder of this process waiting for its locks."""
+
     keys: list[str]
     given_up: Callable[[], bool]
     turn: asyncio.Event = field(default_factory=asyncio.Event)

@@ -59,6 +59,8 @@ def deep_merge(base: Any, override: Any) -> Any:
 
 @dataclass
 class ResolvedTemplate:
+    """A template found for a call, and the context its references resolve in."""
+
     template: dict[str, Any]
     context: TemplateContext
     template_name: str | None  # set when resolved by name

@@ -89,10 +89,13 @@ class Sandbox:
         layout: Layout,
         namespace: MountNamespace | MakerSandbox | None = None,
         bwrap: _bwrap.BwrapPlan | None = None,
+        *,
+        in_maker: bool = False,
     ) -> None:
         self.mode = layout.mode
         self._layout = layout
         self._namespace = namespace
+        self.in_maker = in_maker  # its namespace is a sandbox maker's (`_maker`)
         self._bwrap = bwrap  # a bwrap per container (no sandbox maker on this kernel)
         self._processes: list[Process] = []
         self._scratch: list[Path] = []  # removed in order when cleaned up
@@ -178,6 +181,8 @@ class Sandbox:
 
 @dataclass
 class _Launch:
+    """A container's command, resolved: what to spawn, with which environment, where."""
+
     argv: list[str]
     env: dict[str, str]
     cwd: str
@@ -208,6 +213,7 @@ class ProcessExecutor:
         self._mode: str | None = None
         self._runtime: Runtime | None = None
         self._warm: _WarmSandboxes | None = None
+        self._maker = _MakerStart()
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -277,8 +283,10 @@ class ProcessExecutor:
         # Only /tmp private (the paths a step declares mostly live there): a sandbox made
         # ahead fits, its namespace and confinement already built.
         confinement = self.confinement if mode in ("namespace", "bwrap") else None
+        in_maker = mode == "bwrap" or (mode == "namespace" and self._maker.ready())
         if (
             mode == "namespace"
+            and not in_maker
             and not sandbox.shared_mounts
             and _under_tmp([*sandbox.declared_paths, *sandbox.output_paths])
         ):
@@ -306,9 +314,8 @@ class ProcessExecutor:
             made = _prepare(sandbox, mode, base, confinement, make=False)
             made._unmade = True
             return made
-        _make_node_directory(base)
         try:
-            return _prepare(sandbox, mode, base, confinement)
+            return _prepare(sandbox, mode, base, confinement, in_maker=in_maker)
         except OSError as exc:
             raise _unprepared(mode, base, exc) from exc
 
@@ -406,11 +413,10 @@ class ProcessExecutor:
                 settle(None, exc)
             else:
                 settle(process, None)
-            if self._warm is not None:
+            if self._warm is not None and not sandbox.in_maker:
                 self._warm.refill()
 
-        maker = sandbox.mode == "bwrap" and sandbox._bwrap is None
-        _spawner(_MAKER_SPAWNERS if maker else _SPAWNERS).submit(spawn)
+        _spawner(_MAKER_SPAWNERS if sandbox.in_maker else _SPAWNERS).submit(spawn)
 
     # Resolution: image -> argv, env, cwd
 
@@ -586,6 +592,54 @@ class _WarmSandboxes:
             with self._lock:
                 self._coming -= 1
         self._ready.append((time.monotonic(), sandbox))
+
+
+# The namespace mode's sandbox maker (`_maker`) takes a sandbox's namespace work off
+# this process's interpreter lock: from about 1.5 to 1.0 ms per step above the spawn
+# floor at 1,000 parallel steps (benchmarks/bench_steps.py). It takes 50-150 ms to
+# start, more than a short run takes: it starts in the background at the eighth sandbox
+# (a run going wide), and sandboxes are made in this process until it answers.
+# JUPYTER_ARGO_SANDBOX_MAKER "1" starts it with the first sandbox and waits for it, "0"
+# never does.
+_MAKER_FROM = 8
+
+
+class _MakerStart:
+    """Whether the namespace mode's sandboxes are made by its sandbox maker yet."""
+
+    def __init__(self) -> None:
+        self._asked = 0
+        self._state = "off"  # "starting", "ready", "failed"
+        self._lock = threading.Lock()
+
+    def ready(self) -> bool:
+        if self._state == "ready":
+            return True
+        choice = os.environ.get("JUPYTER_ARGO_SANDBOX_MAKER", "")
+        if choice == "0":
+            return False
+        self._asked += 1
+        if self._state == "off" and (choice == "1" or self._asked >= _MAKER_FROM):
+            with self._lock:
+                if self._state != "off":
+                    return False
+                self._state = "starting"
+            if choice == "1":
+                self._start()
+                return self._state == "ready"
+            threading.Thread(target=self._start, name="jupyter-argo-maker", daemon=True).start()
+        return False
+
+    def _start(self) -> None:
+        from jupyter_argo.executors import _maker
+
+        try:
+            _maker.maker("namespace").call(("ping",))
+        except (OSError, BackendError) as exc:
+            log.info("namespace sandboxes are made in this process: %s", exc)
+            self._state = "failed"
+        else:
+            self._state = "ready"
 
 
 def _settle(
@@ -796,6 +850,7 @@ def _prepare(
     confinement: Confinement | None,
     *,
     make: bool = True,
+    in_maker: bool = False,
 ) -> Sandbox:
     shared = {key: Path(value) for key, value in spec.shared_mounts.items()}
     read_only: tuple[str, ...] = ()
@@ -807,20 +862,29 @@ def _prepare(
     layout.add(spec.declared_paths)
     layout.add(spec.output_paths, outputs=True)
     layout.add_mountpoints()
+    only_tmp = all(layer.kind == "tmp" for layer in layout.layers)
+    in_maker = in_maker and not (mode == "bwrap" and _bwrap.per_container())
+    if in_maker and only_tmp:
+        from jupyter_argo.executors._maker import MakerSandbox
+
+        # The maker builds it with its first process: its directories are made then too,
+        # by the spawning thread, not by the engine's.
+        made = Sandbox(layout, namespace=MakerSandbox(layout, lazy=True), in_maker=True)
+        made._unmade = True
+        return made
     if make:
+        _make_node_directory(base)
         _make_directories(layout)
+    if mode == "bwrap" and _bwrap.per_container():
+        return Sandbox(layout, bwrap=_bwrap.BwrapPlan(layout))
+    if in_maker:
+        from jupyter_argo.executors._maker import MakerSandbox
+
+        return Sandbox(layout, namespace=MakerSandbox(layout), in_maker=True)
     if mode == "namespace":
         from jupyter_argo.executors._namespace import MountNamespace
 
-        only_tmp = all(layer.kind == "tmp" for layer in layout.layers)
         return Sandbox(layout, namespace=MountNamespace(layout, lazy=only_tmp))
-    if mode == "bwrap":
-        if _bwrap.per_container():
-            return Sandbox(layout, bwrap=_bwrap.BwrapPlan(layout))
-        from jupyter_argo.executors._maker import MakerSandbox
-
-        only_tmp = all(layer.kind == "tmp" for layer in layout.layers)
-        return Sandbox(layout, namespace=MakerSandbox(layout, lazy=only_tmp))
     return Sandbox(layout)
 
 
@@ -1207,7 +1271,7 @@ def _spawn(
             popen = start(sandbox._bwrap.argv(launch.argv, launch.cwd, info_w), "/", (info_w,))
             tree = BwrapTree(popen, info_r)
             info_r = -1
-        elif sandbox.mode == "bwrap":
+        elif sandbox.in_maker:
             from jupyter_argo.executors._maker import MakerSandbox
 
             if not isinstance(namespace, MakerSandbox):  # cleaned up meanwhile: never unconfined

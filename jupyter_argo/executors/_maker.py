@@ -1,4 +1,10 @@
-"""The bwrap mode's sandbox maker: bubblewrap runs once, not once per container.
+"""Sandbox makers: a process of their own that makes the sandboxes of the bwrap and the
+namespace modes, away from the engine's interpreter lock.
+
+The namespace mode (as root) starts its maker as a plain child, which makes a PID
+namespace of its own and goes on as its PID 1 (`_own_pid_namespace`); the engine makes
+its first sandboxes itself while the maker starts (`_executor._MakerStart`). The rest of
+this describes the bwrap mode's, which both share but for how they start.
 
 Starting bwrap costs about 3 ms of CPU time, more than the rest of a step. So bwrap
 starts one long-lived process per engine, the maker, in a user namespace of its own
@@ -19,10 +25,10 @@ the host sees it. The container is PID 1 of its PID namespace: the engine signal
 (same user) as in the namespace mode. The maker reaps it and reports its exit status on
 one more socket, which the engine's output pump reads, several exits a message.
 
-Engine dead (even `kill -9`): bwrap kills the maker (`--die-with-parent`), and the
-maker, PID 1 of the PID namespace that holds every container's, takes them all with
-it. Maker dead: its containers died with it; running steps fail saying so, and the
-next sandbox starts a new maker.
+Engine dead (even `kill -9`): the maker sees its control socket close and exits (and
+bwrap's `--die-with-parent` kills it), and the maker, PID 1 of the PID namespace that
+holds every container's, takes them all with it. Maker dead: its containers died with
+it; running steps fail saying so, and the next sandbox starts a new maker.
 
 Messages from the engine are pickled (the maker trusts the engine); the maker answers
 in a few fixed byte formats, which the engine parses without unpickling anything.
@@ -41,6 +47,7 @@ import os
 import pickle
 import re
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -63,6 +70,9 @@ _INT = struct.Struct("=i")
 _EXIT = struct.Struct("=qi")  # container id, exit code (negative: killed by that signal)
 _EXITS_PER_MESSAGE = 4096
 _REPLY_SIZE = 4096
+_MSG_TRUNC = int(socket.MSG_TRUNC)  # (an enum's `&` runs in Python)
+_CLOSES = 64  # sandboxes closed in one message at most
+_CLOSE_DELAY = 0.02  # seconds a sandbox to close waits for others
 _EXIT_WAIT = 2.0  # seconds a maker that closed its end has to exit, for its exit status
 _REQUEST_SIZE = 1 << 18  # more than a socket's send buffer (about 200 KiB): every message fits
 _FDS_SIZE = socket.CMSG_SPACE(3 * _INT.size)
@@ -71,12 +81,16 @@ _FDS_SIZE = socket.CMSG_SPACE(3 * _INT.size)
 # ---- engine side ----------------------------------------------------------------------
 
 
+_pidfd_lock = threading.Lock()  # a child's pidfd: kept by its start, closed by its end
+
+
 class MakerChild:
     """A container the maker started, as `Process` sees a child: pid (the host's),
     poll, wait, and `when_done` instead of a pidfd to watch (the maker reaps it)."""
 
     def __init__(self) -> None:
-        self.pid = 0
+        self.pid = 0  # 0: it ended before its PID was known
+        self.pidfd = -1  # held until its exit is reported
         self.returncode: int | None = None
         self.failure = ""  # why it ended, when it did not end by itself
         self._done = threading.Event()
@@ -91,6 +105,18 @@ class MakerChild:
             raise TimeoutError(f"container {self.pid} still runs")
         return self.returncode
 
+    def running(self) -> bool:
+        """Whether it has not ended: its PID still names it (the maker reaps it, and
+        this process may not have heard yet)."""
+        fd = self.pidfd
+        if self.returncode is not None or fd < 0:
+            return False
+        try:
+            signal.pidfd_send_signal(fd, 0)
+        except OSError:  # ended (ESRCH), or the fd was closed as it ended (EBADF)
+            return False
+        return True
+
     def when_done(self, callback: Callable[[], None]) -> None:
         """(Pump thread) call `callback` once its exit status is known."""
         if self.returncode is not None:
@@ -103,7 +129,11 @@ class MakerChild:
         if self.returncode is not None:
             return
         self.failure = failure
-        self.returncode = code
+        with _pidfd_lock:
+            self.returncode = code
+            fd, self.pidfd = self.pidfd, -1
+        if fd >= 0:
+            os.close(fd)
         self._done.set()
         callback, self._callback = self._callback, None
         if callback is not None:
@@ -111,12 +141,20 @@ class MakerChild:
 
 
 class Maker:
-    """The engine's end of one maker process."""
+    """The engine's end of one maker process, of the bwrap or the namespace mode."""
 
-    def __init__(self) -> None:
-        program = shutil.which("bwrap")
-        if program is None:
-            raise BackendError("isolation 'bwrap' needs bubblewrap (apt-get install bubblewrap)")
+    def __init__(self, mode: str = "bwrap") -> None:
+        self.mode = mode
+        self.title = f"the {mode} sandbox maker"
+        if mode == "bwrap":
+            program = shutil.which("bwrap")
+            if program is None:
+                raise BackendError(
+                    "isolation 'bwrap' needs bubblewrap (apt-get install bubblewrap)"
+                )
+            wrapper = [*maker_argv(program), "--"]
+        else:  # as root: it makes its own PID namespace (`main`)
+            wrapper = []
         control, control_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         status, status_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 (as long as the maker)
@@ -126,10 +164,10 @@ class Maker:
             "from jupyter_argo.executors._maker import main; main()"
         )
         fds = (control_theirs.fileno(), status_theirs.fileno())
-        argv = [*maker_argv(program), "--", sys.executable, "-I", "-S", "-c", code]
+        argv = [*wrapper, sys.executable, "-I", "-S", "-c", code, *map(str, fds), mode]
         try:
             self._process = subprocess.Popen(
-                [*argv, *map(str, fds)],
+                argv,
                 pass_fds=fds,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
@@ -157,23 +195,44 @@ class Maker:
         self.dead = ""  # why it stopped, once it has
         self._reason = ""
         self._closing = False
-        self._sent_confinements: dict[int, Any] = {}
+        self._to_close: list[int] = []  # sandboxes to close, in the next "close"
         from jupyter_argo.executors._process import pump
 
         pipe = pump()
         pipe.submit(lambda: pipe.watch(self._status.fileno(), self._on_status))
 
     def exited(self) -> bool:
-        """bwrap has exited (the pump may not have seen the maker's end yet)."""
+        """bwrap (or the namespace maker's outer process) has exited (the pump may not
+        have seen the maker's end yet)."""
         return self._process.poll() is not None
 
     @property
     def pid(self) -> int:
-        """bwrap's PID (the maker is its child)."""
+        """bwrap's PID, or the namespace maker's outer process's (the maker is its child)."""
         return self._process.pid
 
     def new_sandbox_id(self) -> int:
         return next(self._sandbox_ids)
+
+    def close_sandbox(self, sid: int) -> None:
+        """Have the maker close sandbox `sid`: with others, in one message, at most
+        `_CLOSE_DELAY` seconds later (a run's sandboxes end many at a time)."""
+        with self._lock:
+            self._to_close.append(sid)
+            first, enough = len(self._to_close) == 1, len(self._to_close) >= _CLOSES
+        if enough:
+            self._send_closes()
+        elif first:
+            from jupyter_argo.executors._process import pump
+
+            pump().later(_CLOSE_DELAY, self._send_closes)
+
+    def _send_closes(self) -> None:
+        with self._lock:
+            ids, self._to_close = self._to_close, []
+        if ids and not self.dead:
+            with contextlib.suppress(BackendError):
+                self.send(("close", *ids))
 
     # Requests (any thread: each has a connection of its own)
 
@@ -208,8 +267,8 @@ class Maker:
         except OSError as exc:
             if exc.errno == errno.EMSGSIZE:
                 raise BackendError(
-                    f"a command and environment of {len(data)} bytes are more than the bwrap"
-                    " sandbox maker takes in one request"
+                    f"a command and environment of {len(data)} bytes are more than"
+                    f" {self.title} takes in one request"
                 ) from exc
             raise self._stopped(exc) from exc
 
@@ -252,7 +311,14 @@ class Maker:
             _, pidfd = self.call((*request, cid), fds)
             try:
                 child.pid = _host_pid(pidfd)
-            finally:
+            except BaseException:
+                os.close(pidfd)
+                raise
+            with _pidfd_lock:  # its exit may have been reported meanwhile
+                if child.returncode is None:
+                    child.pidfd = pidfd
+                    pidfd = -1
+            if pidfd >= 0:
                 os.close(pidfd)
         except BaseException:
             with self._lock:
@@ -262,7 +328,7 @@ class Maker:
 
     def _stopped(self, exc: BaseException | None = None) -> BackendError:
         reason = self.dead or self._death_reason(exc)
-        return BackendError(f"the bwrap sandbox maker stopped: {reason}")
+        return BackendError(f"{self.title} stopped: {reason}")
 
     def _death_reason(self, exc: BaseException | None = None) -> str:
         code = None
@@ -277,7 +343,7 @@ class Maker:
                     self._stderr.seek(0)
                     lines = self._stderr.read().decode(errors="replace").strip().splitlines()
                     tail = lines[-1] if lines else ""
-                if code > 128:  # bwrap passes on its child's death by a signal so
+                if code > 128:  # bwrap (and `main`) pass on the child's death by a signal so
                     code = 128 - code
                 how = f"exit code {code}" if code >= 0 else f"killed by signal {-code}"
                 self._reason = f"{how}{': ' + tail if tail else ''}"
@@ -314,10 +380,10 @@ class Maker:
         reason = self._death_reason()
         self.dead = reason
         if not self._closing:
-            log.warning("jupyter-argo: the bwrap sandbox maker stopped (%s)", reason)
+            log.warning("jupyter-argo: %s stopped (%s)", self.title, reason)
         with self._lock:
             children, self._children = self._children, {}
-        message = f"the bwrap sandbox maker stopped ({reason}): the container was killed"
+        message = f"{self.title} stopped ({reason}): the container was killed"
         for child in children.values():
             child._finish(-9, message)
         self._status.close()
@@ -348,12 +414,32 @@ class _Connection:
         self.sock.close()
 
 
+_PIDFD_GET_INFO = 0xC040FF0B  # _IOWR(0xFF, 11, struct pidfd_info), Linux 6.13
+_PIDFD_INFO = struct.Struct("=QQI52x")  # mask, cgroupid, pid; 64 bytes
+_PIDFD_INFO_PID = 1
+_pidfd_info = True  # until the kernel says it has no PIDFD_GET_INFO
+
+
 def _host_pid(pidfd: int) -> int:
     """The PID of the process `pidfd` refers to, in this process's PID namespace."""
+    global _pidfd_info
+    if _pidfd_info:
+        import fcntl
+
+        info = bytearray(_PIDFD_INFO.pack(_PIDFD_INFO_PID, 0, 0))
+        try:
+            fcntl.ioctl(pidfd, _PIDFD_GET_INFO, info, True)
+            return int(_PIDFD_INFO.unpack(info)[2])
+        except OSError as exc:
+            if exc.errno == errno.ESRCH:
+                return 0  # already reaped by the maker
+            if exc.errno not in (errno.ENOTTY, errno.EINVAL, errno.EOPNOTSUPP):
+                raise
+            _pidfd_info = False
     with open(f"/proc/self/fdinfo/{pidfd}", "rb") as handle:
-        info = handle.read()
-    start = info.index(b"\nPid:") + 5
-    return int(info[start : info.index(b"\n", start)])
+        text = handle.read()
+    start = text.index(b"\nPid:") + 5
+    return max(0, int(text[start : text.index(b"\n", start)]))  # -1: already reaped
 
 
 def _raise_error(data: bytes) -> None:
@@ -370,26 +456,27 @@ def _raise_error(data: bytes) -> None:
     raise BackendError(message)
 
 
-_maker: Maker | None = None
+_makers: dict[str, Maker] = {}  # by mode
 _maker_lock = threading.Lock()
 
 
-def maker() -> Maker:
-    """This process's maker, started now if none runs (or the last one stopped)."""
-    global _maker
+def maker(mode: str = "bwrap") -> Maker:
+    """This process's maker for `mode`, started now if none runs (or the last one stopped)."""
     with _maker_lock:
-        if _maker is None or _maker.dead or _maker.exited():
-            if _maker is None:
+        found = _makers.get(mode)
+        if found is None or found.dead or found.exited():
+            if not _makers:
                 atexit.register(_stop)
-            _maker = Maker()
-        return _maker
+            found = _makers[mode] = Maker(mode)
+        return found
 
 
 def _stop() -> None:
     # At exit: its containers end with it (this process kills the ones it knows of
     # anyway); it exits at once, in a few milliseconds.
-    if _maker is not None and not _maker.dead:
-        _maker.close(wait=1.0)
+    for found in list(_makers.values()):
+        if not found.dead:
+            found.close(wait=1.0)
 
 
 class MakerSandbox:
@@ -401,7 +488,7 @@ class MakerSandbox:
 
     def __init__(self, layout: Layout, *, lazy: bool = False) -> None:
         self.layout = layout
-        self._maker = maker()
+        self._maker = maker(layout.mode)
         self._id = self._maker.new_sandbox_id()
         self._lock = threading.Lock()
         self._sent = False
@@ -447,12 +534,12 @@ class MakerSandbox:
         with self._lock:
             self._closed = True
             if self._sent and not self._maker.dead:
-                with contextlib.suppress(BackendError):
-                    self._maker.send(("close", self._id))
+                self._maker.close_sandbox(self._id)
 
 
 # ---- maker side -----------------------------------------------------------------------
 
+PR_SET_PDEATHSIG = 1
 PR_CAPBSET_DROP = 24
 PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
@@ -465,10 +552,13 @@ def main() -> None:
 
     control = socket.socket(fileno=int(sys.argv[1]))
     status = socket.socket(fileno=int(sys.argv[2]))
+    mode = sys.argv[3]
     for sock in (control, status):
         sock.set_inheritable(False)
+    if mode != "bwrap":
+        _own_pid_namespace(_linux, [control, status])
     _drop_what_containers_could_gain(_linux)
-    server = _Server(status)
+    server = _Server(status, adapt=mode == "bwrap")
     threading.Thread(target=server.reap, name="maker-reaper", daemon=True).start()
     while True:
         try:
@@ -480,6 +570,33 @@ def main() -> None:
         for fd in fds:
             conn = socket.socket(fileno=fd)
             threading.Thread(target=server.serve, args=(conn,), daemon=True).start()
+
+
+def _own_pid_namespace(linux: Any, sockets: list[socket.socket]) -> None:
+    """Go on as PID 1 of a new PID namespace (what bwrap's `--unshare-pid --as-pid-1`
+    does for its maker): every container dies with the maker. This process stays outside,
+    waits for it and exits as it did; killed, it takes the maker with it (PDEATHSIG)."""
+    import select
+
+    linux.unshare(linux.CLONE_NEWPID)
+    outer = os.pidfd_open(os.getpid())
+    pid = os.fork()
+    if pid:
+        for sock in sockets:
+            sock.close()
+        _, status = os.waitpid(pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        os._exit(code if code >= 0 else 128 - code)
+    linux._lib().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0)
+    if select.select([outer], [], [], 0)[0]:  # it died before the line above: so do we
+        os._exit(1)
+    os.close(outer)
+    # A /proc of this PID namespace: a container's own /proc is named by its PID as the
+    # maker sees it (`MountNamespace._own_proc`). In a mount namespace of its own, which
+    # still receives the host's mounts.
+    linux.unshare(linux.CLONE_NEWNS)
+    linux.mount(None, "/", None, linux.MS_REC | linux.MS_SLAVE)
+    linux.mount("proc", "/proc", "proc", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
 
 
 def _drop_what_containers_could_gain(linux: Any) -> None:
@@ -523,10 +640,11 @@ def _clear_inheritable(lib: Any) -> None:
 class _Server:
     """The maker's state: its sandboxes and its running containers."""
 
-    def __init__(self, status: socket.socket) -> None:
+    def __init__(self, status: socket.socket, *, adapt: bool) -> None:
         import select
 
         self._status = status
+        self._adapt = adapt  # in a user namespace: mounts from outside are locked
         self._sandboxes: dict[int, Any] = {}  # id -> MountNamespace
         self._lock = threading.Lock()
         self._poll = select.epoll()
@@ -537,6 +655,7 @@ class _Server:
         from jupyter_argo.executors import _linux
 
         _linux.dedicate_thread(follow_cwd=False)
+        _linux.keep_noroot()  # set for good in the maker: no credentials change per start
         buffer = bytearray(_REQUEST_SIZE)  # no allocation per request
         view = memoryview(buffer)
         while True:
@@ -551,7 +670,7 @@ class _Server:
                 return
             fds = _fds(ancillary)
             try:
-                if flags & socket.MSG_TRUNC:
+                if flags & _MSG_TRUNC:
                     raise BackendError("a request too large for the sandbox maker")
                 request = pickle.loads(view[:size])
                 reply, pidfd = self._handle(request, fds)
@@ -577,6 +696,8 @@ class _Server:
         op = request[0]
         if op == "spawn":
             return self._spawn(request, fds)
+        if op == "ping":
+            return b"k", -1
         if op == "new":
             _, sid, layout = request
             self._sandbox(sid, layout, lazy=False)
@@ -584,15 +705,17 @@ class _Server:
         if op == "extend":
             _, sid, layout, layers = request
             sandbox = self._sandbox(sid, None)
-            layout, layers = _adapt(layout, layers)
+            if self._adapt:
+                layout, layers = _adapt(layout, layers)
             sandbox.layout.__dict__.update(layout.__dict__)  # the engine's, as it grew
             sandbox.extend(layers)
             return b"k", -1
         if op == "close":
             with self._lock:
-                sandbox = self._sandboxes.pop(request[1], None)
-            if sandbox is not None:
-                sandbox.close()
+                sandboxes = [self._sandboxes.pop(sid, None) for sid in request[1:]]
+            for sandbox in sandboxes:
+                if sandbox is not None:
+                    sandbox.close()
             return None, -1
         raise BackendError(f"the sandbox maker got an unknown request {op!r}")
 
@@ -605,7 +728,8 @@ class _Server:
             return sandbox
         if layout is None:
             raise BackendError("the sandbox was cleaned up before its process started")
-        layout, _ = _adapt(layout, [])
+        if self._adapt:
+            layout, _ = _adapt(layout, [])
         sandbox = MountNamespace(layout, lazy=lazy)
         with self._lock:
             self._sandboxes[sid] = sandbox

@@ -243,7 +243,13 @@ class NamespaceTree(Tree):
     pid_namespace = True
 
     def init_pid(self) -> int | None:
-        return self.popen.pid
+        # A sandbox maker's container is reaped by the maker, not by this process: once
+        # it has been, its PID may name another process (`MakerChild.running`).
+        running = getattr(self.popen, "running", None)
+        if running is not None and not running():
+            return None
+        pid = self.popen.pid
+        return pid if pid > 0 else None
 
     def signal(self, sig: int) -> None:
         init = self.init_pid()

@@ -24,10 +24,11 @@ import threading
 log = logging.getLogger(__name__)
 
 # Run with `python -I -S`: no site, no jupyter_argo, nothing but the standard library;
-# and of that the C modules under socket, signal and selectors, whose Python wrappers
-# (their enum tables) would double the CPU time of its start, taken from the engine's.
+# and of that only C modules (those under socket, signal, selectors, os and struct):
+# their Python wrappers (enum tables, collections for array) would double the CPU time
+# of its start, taken from the engine's.
 _SCRIPT = r"""
-import _signal, _socket, array, os, select, struct, sys
+import _signal, _socket, _struct, posix, select, sys
 sock = _socket.socket(fileno=int(sys.argv[1]))
 marker = ("JUPYTER_ARGO_TREE=" + sys.argv[2]).encode()
 live = {}  # pidfd -> (pid, whole group)
@@ -36,27 +37,27 @@ poll.register(sock.fileno(), select.EPOLLIN)
 
 def gone(fd):
     poll.unregister(fd)
-    os.close(fd)
+    posix.close(fd)
     live.pop(fd, None)
 
 def receive():
-    # socket.recv_fds: a message and the file descriptors passed with it
-    fds = array.array("i")
-    data, ancillary, _, _ = sock.recvmsg(64, _socket.CMSG_LEN(16 * fds.itemsize))
+    # socket.recv_fds: a message and the file descriptors passed with it (C ints)
+    fds = []
+    data, ancillary, _, _ = sock.recvmsg(64, _socket.CMSG_LEN(16 * 4))
     for level, kind, payload in ancillary:
         if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
-            fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
-    return data, list(fds)
+            fds += _struct.unpack("=%di" % (len(payload) // 4), payload[: len(payload) // 4 * 4])
+    return data, fds
 
 def kill_all():
     for fd, (pid, group) in list(live.items()):
         try:
             _signal.pidfd_send_signal(fd, _signal.SIGKILL)
             if group:
-                os.killpg(pid, _signal.SIGKILL)
+                posix.killpg(pid, _signal.SIGKILL)
         except OSError:
             pass
-    for name in os.listdir("/proc"):
+    for name in posix.listdir("/proc"):
         if not name.isdigit():
             continue
         try:
@@ -66,7 +67,7 @@ def kill_all():
             continue
         if any(entry.startswith(marker) for entry in environ):
             try:
-                os.kill(int(name), _signal.SIGKILL)
+                posix.kill(int(name), _signal.SIGKILL)
             except OSError:
                 pass
 
@@ -82,7 +83,7 @@ while True:
         if not data:
             kill_all()
             sys.exit(0)
-        pid, group = struct.unpack("=i?", data[:5])
+        pid, group = _struct.unpack("=i?", data[:5])
         for fd in fds:
             live[fd] = (pid, group)
             poll.register(fd, select.EPOLLIN)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from jupyter_argo.errors import ExpressionError
 from jupyter_argo.expr import _ast as ast
-from jupyter_argo.expr._values import GoError, go_quote, json_marshal
+from jupyter_argo.expr._quote import go_quote
 
 if TYPE_CHECKING:
     from jupyter_argo.expr._expression import Expression
@@ -222,6 +222,8 @@ class _Substitution:
             if tolerate:
                 return unresolved
             raise ExpressionError(f'failed to evaluate expression "{go_quote(source)}"')
+        from jupyter_argo.expr._values import GoError, json_marshal  # (loaded by the program)
+
         try:
             marshalled = json_marshal(result)
         except GoError as err:
