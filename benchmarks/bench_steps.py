@@ -220,6 +220,22 @@ class _Spans:
             return process
 
         ProcessExecutor.start_async = start_async  # type: ignore[method-assign]
+        if not hasattr(ProcessExecutor, "start_soon"):
+            return
+        # Containers waited for to their end are started without the engine's awaiting:
+        # a span begins when the spawning thread has started the process.
+        from jupyter_argo.executors._starting import Starting
+
+        original_settle = Starting.settle
+
+        def settle(starting: Any, process: Any, error: Any) -> None:  # (spawning thread)
+            if process is not None:  # started
+                span = [time.perf_counter(), 0.0]
+                spans.append(span)
+                process.add_done_callback(lambda _: span.__setitem__(1, time.perf_counter()))
+            original_settle(starting, process, error)
+
+        Starting.settle = settle  # type: ignore[method-assign]
 
     def concurrency(self) -> tuple[float, int]:
         """Mean and peak number of containers alive, over the first start to the last end."""

@@ -20,7 +20,7 @@ import pytest
 from conftest import ARGO, WRITTEN_BY_ARGO
 
 from jupyter_argo.backends.local import LocalBackend
-from jupyter_argo.engine.progress import update_progress
+from jupyter_argo.engine.progress import ProgressTracker, update_progress
 from jupyter_argo.spec.parse import parse_text
 from jupyter_argo.status import pod_name
 
@@ -347,6 +347,47 @@ def test_progress_recomputed_on_workflows_argo_wrote() -> None:
         assert {k: n.get("progress") for k, n in nodes.items()} == {
             k: n.get("progress") for k, n in status["nodes"].items()
         }, path.name
+
+
+def test_progress_followed_change_by_change_on_workflows_argo_wrote() -> None:
+    """The engine's incremental UpdateProgress (a run's successive snapshots) ends where
+    Argo's controller did: nodes appear Pending one by one, then reach the phases Argo
+    saved one by one, each change reported; children are linked as nodes appear."""
+    saves = _complete_saves()
+    if not saves:
+        pytest.skip(f"Argo-written workflows are not at {WRITTEN_BY_ARGO}")
+    for path in saves:
+        status = json.loads(path.read_text())["status"]
+        saved = status["nodes"]
+        tracker = ProgressTracker()
+        nodes: dict[str, dict[str, Any]] = {}
+        total, _ = tracker.update(nodes, set())
+        for nid, node in saved.items():  # Pending, without progress, no children yet
+            fresh = {k: v for k, v in node.items() if k not in ("progress", "children")}
+            fresh["phase"] = "Pending"
+            nodes[nid] = fresh
+            changed = {nid}
+            for parent_id, parent in saved.items():  # linked as soon as both exist
+                if parent_id in nodes and nid in (parent.get("children") or []):
+                    nodes[parent_id].setdefault("children", []).append(nid)
+                    changed.add(parent_id)
+            for child in node.get("children") or []:
+                if child in nodes:
+                    fresh.setdefault("children", []).append(child)
+            total, _ = tracker.update(nodes, changed)
+            assert total == update_progress(copy.deepcopy(nodes))[0], path.name
+        for nid, node in saved.items():
+            nodes[nid]["phase"] = node["phase"]
+            if node["type"] in _EXECUTABLE:
+                nodes[nid]["progress"] = node["progress"]
+            total, _ = tracker.update(nodes, {nid})
+        assert total == status["progress"], path.name
+        assert {k: n.get("progress") for k, n in nodes.items()} == {
+            k: n.get("progress") for k, n in saved.items()
+        }, path.name
+        nodes["unreported"] = {"id": "unreported", "type": "Pod", "phase": "Succeeded"}
+        done, _, all_ = status["progress"].partition("/")
+        assert tracker.update(nodes, set())[0] == f"{int(done) + 1}/{int(all_) + 1}"
 
 
 PROGRESS = """

@@ -277,3 +277,67 @@ def test_a_start_still_waiting_when_its_sandbox_is_cleaned_up_never_runs(
     finally:
         gate.set()
     assert not (tmp_path / "stdout").exists()
+
+
+def _spawners_held(threads: int, gate: threading.Event) -> None:
+    """Every spawning thread of the pool made, then each busy until `gate` opens."""
+    spawner = _spawner(threads)
+    while len(spawner.threads) < threads:
+        spawner.submit(lambda: None)
+    for _ in range(threads):
+        spawner.submit(lambda: gate.wait(30) and None)
+
+
+def test_start_soon_asked_to_stop_before_its_start_stops_once_started(tmp_path: Path) -> None:
+    # The engine holds a container from the moment it asks for its start (start_soon):
+    # a stop asked while the start still waits for a spawning thread ends it once started,
+    # as it ends any running container (SIGTERM to its group: 128 + 15).
+    executor = ProcessExecutor(isolation="none")
+    sandbox = executor.prepare(SandboxSpec(tmp_path / "node", []))
+    gate = threading.Event()
+    try:
+        _spawners_held(_SPAWNERS, gate)
+        container = ContainerSpec("main", "busybox", ["sh", "-c", "sleep 30"], [], {})
+        process = executor.start_soon(
+            container, sandbox, stdout_path=tmp_path / "stdout", log_path=tmp_path / "log"
+        )
+        ended: list[Any] = []
+        process.add_done_callback(ended.append)
+        process.terminate(grace=5)
+        assert process.poll() is None
+        assert not ended
+    finally:
+        gate.set()
+    assert process.wait(20) == 143
+    assert ended == [process]
+    assert process.start_error is None
+    sandbox.cleanup(wait=True)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_start_soon_of_a_sandbox_cleaned_up_before_the_start_ends_with_the_error(
+    mode: str, tmp_path: Path
+) -> None:
+    # What start_async raises, start_soon's process ends with: the step never runs.
+    executor = ProcessExecutor(isolation=mode)
+    sandbox = executor.prepare(SandboxSpec(tmp_path / "node", ["/tmp/out.txt"]))
+    gate = threading.Event()
+    try:
+        _spawners_held(_MAKER_SPAWNERS if mode == "bwrap" else _SPAWNERS, gate)
+        container = ContainerSpec("main", "busybox", ["sh", "-c", "echo started"], [], {})
+        process = executor.start_soon(
+            container, sandbox, stdout_path=tmp_path / "stdout", log_path=tmp_path / "log"
+        )
+        sandbox.cleanup(wait=True)
+    finally:
+        gate.set()
+    process.wait(20)
+    assert isinstance(process.start_error, BackendError)
+    assert "cleaned up before 'main' started" in str(process.start_error)
+    assert process.poll() is None
+    process.kill()  # nothing to signal: no error either
+    assert not (tmp_path / "stdout").exists()
+    with pytest.raises(BackendError, match="cannot start 'main' after clean-up"):
+        executor.start_soon(
+            container, sandbox, stdout_path=tmp_path / "stdout", log_path=tmp_path / "log"
+        )

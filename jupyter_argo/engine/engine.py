@@ -30,7 +30,7 @@ from jupyter_argo.engine.cache import CacheFactory
 from jupyter_argo.engine.estimation import estimator_for
 from jupyter_argo.engine.operator import OperatorHost
 from jupyter_argo.engine.pods import PodHost
-from jupyter_argo.engine.progress import update_progress
+from jupyter_argo.engine.progress import ProgressTracker
 from jupyter_argo.engine.repositories import StoreRepositories
 from jupyter_argo.engine.store import Store
 from jupyter_argo.engine.sync import SyncManager
@@ -79,6 +79,7 @@ class _Run:
     done: bool = False
     dirty_nodes: set[str] = field(default_factory=set)
     node_copies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    progress: ProgressTracker = field(default_factory=ProgressTracker)
     publish_scheduled: bool = False
     started: float = field(default_factory=time.monotonic)
     last_persist: float = 0.0
@@ -503,7 +504,7 @@ class Engine:
         host = OperatorHost(
             lookup=lookup,
             pods=pods,
-            changed=lambda nid: self._changed(run, nid),
+            changed=functools.partial(self._changed, run),
             caches=CacheFactory(self.store, meta["namespace"]),
             estimator=estimator_for(workflow, self.store),
             sync=self._sync,
@@ -699,8 +700,12 @@ class Engine:
         status = workflow["status"]
         nodes = status.get("nodes", {})
         if "phase" in status:  # as Argo's persistUpdates: progress, then save
-            status["progress"], changed = update_progress(nodes)
+            if run.done or run.ending or status.get("finishedAt"):  # the last: every node
+                run.progress = ProgressTracker()
+            status["progress"], changed = run.progress.update(nodes, run.dirty_nodes)
             run.dirty_nodes.update(changed)
+        else:
+            run.progress = ProgressTracker()  # the changes below go unseen by it
         for nid in run.dirty_nodes:
             if nid in nodes:
                 run.node_copies[nid] = _copy_json(nodes[nid])

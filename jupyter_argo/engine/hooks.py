@@ -16,7 +16,7 @@ these hooks before its exit handler and its end.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from jupyter_argo import expr
@@ -61,7 +61,7 @@ class HooksMixin(ExitHandlerMixin):
                     )
                 )
 
-    async def _await_with_hooks(
+    def _await_with_hooks(
         self,
         holder: Mapping[str, Any],
         node: dict[str, Any] | None,
@@ -69,11 +69,12 @@ class HooksMixin(ExitHandlerMixin):
         ctx: BoundaryContext,
         hooks: StartedHooks,
         prefix: str,
-    ) -> dict[str, Any]:
-        """The step's or task's node once done, its hooks evaluated at each phase change."""
+    ) -> Awaitable[dict[str, Any]]:
+        """The step's or task's node once done, its hooks evaluated at each phase change
+        (without hooks to watch: the task itself, awaited by the caller)."""
         if node is None or not _has_expression_hooks(holder.get("hooks")):
-            return await task
-        return await self._watch_phases(
+            return task
+        return self._watch_phases(
             node, task, lambda: self._start_hooks(holder, node, ctx, hooks, prefix)
         )
 
@@ -188,9 +189,13 @@ class HooksMixin(ExitHandlerMixin):
         """Once a step/task node is done: remaining expression hooks, all of them done,
         then its exit hook."""
         self._start_hooks(holder, node, ctx, hooks, prefix)
-        await self._hooks_completed(hooks)
-        await self._run_on_exit(holder, node, ctx, prefix)
+        if hooks.runs:
+            await self._hooks_completed(hooks)
+        if holder.get("hooks") is not None or holder.get("onExit"):  # else no exit hook
+            await self._run_on_exit(holder, node, ctx, prefix)
 
 
 def _has_expression_hooks(hooks: Any) -> bool:
+    if hooks is None:  # (most steps: no isinstance against an ABC then)
+        return False
     return isinstance(hooks, Mapping) and any(name != "exit" for name in hooks)

@@ -131,8 +131,10 @@ class Limiter:
     async def acquire_unless(self, stopped: asyncio.Event) -> bool:
         """Take a slot, or give up (False) when `stopped` is set first: a workflow held
         at its parallelism (0 holds it for good) still ends when it is stopped."""
-        if self.semaphore is None or not self.semaphore.locked():
-            await self.__aenter__()
+        if self.semaphore is None:
+            return True
+        if not self.semaphore.locked():
+            await self.semaphore.acquire()
             return True
         acquiring = asyncio.ensure_future(self.semaphore.acquire())
         stopping = asyncio.ensure_future(stopped.wait())
@@ -706,7 +708,9 @@ class OperatorCore(abc.ABC):
         boundary = self.nodes.get(boundary_id) if boundary_id else None
         if boundary is not None:
             display = name[len(boundary["name"]) :] if name.startswith(boundary["name"]) else name
-            node["displayName"] = _DISPLAY_SEPARATOR.sub("", display)
+            if display[:1] in ("[", "."):  # what the separator can start with
+                display = _DISPLAY_SEPARATOR.sub("", display)
+            node["displayName"] = display
         else:
             node["displayName"] = name
         node["type"] = node_type
@@ -743,7 +747,8 @@ class OperatorCore(abc.ABC):
             if inputs and (inputs.get("parameters") or inputs.get("artifacts")):
                 node["inputs"] = _status_inputs(inputs)
             memoize = template.get("memoize")
-            if isinstance(memoize, Mapping):  # initializeExecutableNode: a miss until a hit
+            # initializeExecutableNode: a miss until a hit
+            if memoize is not None and isinstance(memoize, Mapping):
                 node["memoizationStatus"] = memoization_status(memoize, hit=False)
         self.nodes[nid] = node
         self._changed(nid)
@@ -770,20 +775,24 @@ class OperatorCore(abc.ABC):
                 node["message"] = message
             else:
                 node.pop("message", None)
-        if is_fulfilled(phase) and not node.get("finishedAt"):
+        fulfilled = is_fulfilled(phase)
+        if fulfilled and not node.get("finishedAt"):
             node["finishedAt"] = format_now()
-        if node.get("daemoned"):
-            self._daemoned.add(node["id"])
+        nid = node["id"]
+        daemoned = node.get("daemoned")
+        if daemoned:
+            self._daemoned.add(nid)
         else:
-            self._daemoned.discard(node["id"])
-        if is_fulfilled(phase) or node.get("daemoned"):
-            waiter = self._node_waiters.get(node["id"])
+            self._daemoned.discard(nid)
+        if (fulfilled or daemoned) and self._node_waiters:
+            waiter = self._node_waiters.get(nid)
             if waiter is not None:
                 waiter.set()
-        watcher = self._phase_watchers.get(node["id"])
-        if watcher is not None:
-            watcher.set()
-        self._changed(node["id"])
+        if self._phase_watchers:
+            watcher = self._phase_watchers.get(nid)
+            if watcher is not None:
+                watcher.set()
+        self.host.changed(nid)
         return node
 
     def mark_error(self, node: dict[str, Any], err: BaseException) -> dict[str, Any]:
@@ -869,7 +878,9 @@ class OperatorCore(abc.ABC):
                 raise UserError(
                     f"Maximum recursion depth exceeded ({self.host.max_depth} nested templates)"
                 )
-            resolved = context.resolve(holder)
+            # Not copied: it is only read here, and substitute_template makes the copy the
+            # call runs with (`processed`, a new object whatever it holds).
+            resolved = context.resolve(holder, fresh=False)
             local = {"node.name": name}
             tmpl = resolved.template
             if tmpl.get("retryStrategy") is None and self.spec.get("retryStrategy") is not None:
@@ -903,7 +914,8 @@ class OperatorCore(abc.ABC):
             _DEPTH.reset(token)
 
     async def _execute_call(self, call: TemplateCall, fresh: bool, retried: bool) -> dict[str, Any]:
-        if fresh and isinstance(call.tmpl.get("memoize"), Mapping):
+        memoize = call.tmpl.get("memoize")
+        if fresh and memoize is not None and isinstance(memoize, Mapping):
             try:
                 hit = self._check_cache(call)
             except ArgoError as err:
@@ -1333,7 +1345,8 @@ class OperatorCore(abc.ABC):
 
     async def wait_resumed(self) -> None:
         """Blocks new pods while the workflow is suspended."""
-        await self._resume.wait()
+        if not self._resume.is_set():
+            await self._resume.wait()
 
     # ---- suspend templates (Argo's executeSuspend) ------------------------------------
 
@@ -1573,6 +1586,8 @@ def _display_name(tmpl: Mapping[str, Any]) -> str:
     """The `workflows.argoproj.io/display-name` annotation, which Argo makes the node's
     display name once it matches Argo's rule for it."""
     annotations = tmpl.get("annotations")
+    if not annotations:  # (most templates; no isinstance against an ABC then)
+        return ""
     name = annotations.get(DISPLAY_NAME_ANNOTATION) if isinstance(annotations, Mapping) else None
     if not name:
         return ""

@@ -32,11 +32,19 @@ from jupyter_argo.engine.objects import (
 )
 from jupyter_argo.engine.variables import parameter_value
 from jupyter_argo.errors import ArgoError, BackendError, UnsupportedError, UserError
+from jupyter_argo.executors._inbox import Inbox, inbox
 from jupyter_argo.status import pod_name
 
 if TYPE_CHECKING:
     from jupyter_argo.engine.templates import TemplateContext
-    from jupyter_argo.executors import Process, ProcessExecutor, Sandbox
+    from jupyter_argo.executors import (
+        ContainerSpec,
+        Process,
+        ProcessExecutor,
+        Sandbox,
+        SandboxSpec,
+    )
+    from jupyter_argo.executors._starting import Starting
 
 __all__ = ["RESULT_LIMIT", "PodHost", "PodOperator"]
 
@@ -128,7 +136,7 @@ class PodHost:
     scratch_dir: Path  # each pod's private files while it runs (tmpfs where there is one)
     lookup: Callable[[str, str], dict[str, Any] | None]  # (kind, name) -> object
     artifacts: Any  # jupyter_argo.artifacts.RepositoryConfig for this run
-    running: dict[str, list[Process]] = field(default_factory=dict)
+    running: dict[str, list[Process | Starting]] = field(default_factory=dict)
     shutdown_message: dict[str, str] = field(default_factory=dict)
     exit_pods: set[str] = field(default_factory=set)  # nodes of exit handlers
     retired: list[Sandbox] = field(default_factory=list)  # finished, not yet cleaned up
@@ -142,11 +150,14 @@ class PodHost:
     _script_output: dict[tuple[str, str], bool] = field(default_factory=dict, init=False)
     _deadlines: dict[tuple[Any, Any], str] = field(default_factory=dict, init=False)
     # The containers each running pod has started, by node ID: (name, process).
-    _started: dict[str, list[tuple[str, Process]]] = field(default_factory=dict, init=False)
-    _logs_dir: Path = field(init=False)
+    _started: dict[str, list[tuple[str, Process | Starting]]] = field(
+        default_factory=dict, init=False
+    )
+    _logs_dir: str = field(init=False)  # (a string: paths below it are joined per pod)
+    _retire_timer: bool = field(default=False, init=False)  # `_retire_due` is scheduled
 
     def __post_init__(self) -> None:
-        self._logs_dir = self.run_dir / "logs"
+        self._logs_dir = str(self.run_dir / "logs")
 
     # ---- the store, as a cluster's ConfigMaps and Secrets --------------------------------
 
@@ -172,7 +183,7 @@ class PodHost:
             for process in processes:
                 process.terminate(grace=grace)
 
-    def _catch_up(self, op: PodOperator, nid: str, process: Process) -> None:
+    def _catch_up(self, op: PodOperator, nid: str, process: Process | Starting) -> None:
         """End `process` as a stop, a deadline or a kill that came while it was starting
         (on a spawning thread, not yet in `running`) ended the others."""
         if self.killed:
@@ -270,11 +281,10 @@ class PodHost:
                 io=_IO,
             )
             return
-        from jupyter_argo.executors import SandboxSpec
-
+        SandboxSpec = _specs()[0]
         pod = pod_name(op.name, node["name"], _template_name(node, tmpl))
         node_dir = self.scratch_dir / pod
-        logs_dir = self._logs_dir / pod  # made when a container first prints
+        logs_dir = f"{self._logs_dir}/{pod}"  # made when a container first prints
         mains = self._main_containers(tmpl)
         reads, writes = _declared_paths(tmpl, mains)
         spec = SandboxSpec(
@@ -310,11 +320,21 @@ class PodHost:
 
     def _retire(self, sandbox: Sandbox) -> None:
         self.retired.append(sandbox)
-        if len(self.retired) == 1:
-            asyncio.get_running_loop().call_later(RETIRE_WAIT, self.clean_retired)
+        if not self._retire_timer:  # one timer at a time, not one per finished pod
+            self._retire_timer = True
+            asyncio.get_running_loop().call_later(RETIRE_WAIT, self._retire_due)
+
+    def _retire_due(self) -> None:
+        self._retire_timer = False
+        if self.retired:
+            self.clean_retired()
 
     def clean_retired(self, *, here: bool = True) -> None:
         retired, self.retired = self.retired, []
+        cleanup_all = getattr(self.executor, "cleanup_all", None)
+        if cleanup_all is not None:  # (the process executor's: one job for them all)
+            cleanup_all(retired, here=here)
+            return
         for sandbox in retired:
             sandbox.cleanup(here=here)
 
@@ -333,7 +353,7 @@ class PodHost:
         tmpl: dict[str, Any],
         mains: list[dict[str, Any]],
         sandbox: Sandbox,
-        logs_dir: Path,
+        logs_dir: str,
     ) -> tuple[int | None, str]:
         """Runs init containers, sidecars and the main container(s); the main exit code."""
         nid = node["id"]
@@ -342,10 +362,11 @@ class PodHost:
             code, _ = await self._run_one(op, nid, init, sandbox, logs_dir, env_base, wait=True)
             if code:
                 return code, f"init container {init.get('name')} failed"
-        sidecars = [
-            await self._run_one(op, nid, side, sandbox, logs_dir, env_base, wait=False)
-            for side in tmpl.get("sidecars") or []
-        ]
+        sidecars = []
+        for side in tmpl.get("sidecars") or ():
+            sidecars.append(
+                await self._run_one(op, nid, side, sandbox, logs_dir, env_base, wait=False)
+            )
         daemoned = False
         try:
             if tmpl.get("daemon"):
@@ -381,7 +402,7 @@ class PodHost:
         node: dict[str, Any],
         containers: list[dict[str, Any]],
         sandbox: Sandbox,
-        logs_dir: Path,
+        logs_dir: str,
         env_base: dict[str, str],
     ) -> tuple[int | None, str]:
         """Each container is a `Container` child node; `dependencies` order them
@@ -442,7 +463,7 @@ class PodHost:
         nid: str,
         container: Mapping[str, Any],
         sandbox: Sandbox,
-        logs_dir: Path,
+        logs_dir: str,
         env_base: Mapping[str, str],
         *,
         wait: bool,
@@ -450,8 +471,7 @@ class PodHost:
         timeout: float | None = None,
         stdout: bool = False,
     ) -> tuple[int | None, Process | None]:
-        from jupyter_argo.executors import ContainerSpec
-
+        ContainerSpec = _specs()[1]
         name = str(container.get("name") or "main")
         spec = ContainerSpec(
             name=name,
@@ -463,21 +483,29 @@ class PodHost:
             working_dir=container.get("workingDir"),
             script_source=script,
         )
-        process = await self.executor.start_async(
-            spec,
-            sandbox,
-            stdout_path=logs_dir / f"{name}.stdout",
-            log_path=logs_dir / f"{name}.log",
-        )
+        stdout_path, log_path = f"{logs_dir}/{name}.stdout", f"{logs_dir}/{name}.log"
+        start_soon = getattr(self.executor, "start_soon", None)
+        process: Process | Starting
+        started: Process | None = None
+        if wait and timeout is None and start_soon is not None:
+            # Waited for to its end only: the loop is not told when it has started.
+            process = start_soon(spec, sandbox, stdout_path=stdout_path, log_path=log_path)
+        else:  # (its deadline counts from its start)
+            process = started = await self.executor.start_async(
+                spec, sandbox, stdout_path=stdout_path, log_path=log_path
+            )
         if self.retired:
             self.clean_retired()  # in the shadow of the process just started
         self.running.setdefault(nid, []).append(process)
         self._started.setdefault(nid, []).append((name, process))
         self._catch_up(op, nid, process)
         if not wait:
-            return None, process
+            return None, started
         try:
             code = await _wait(process, timeout)
+            failed = getattr(process, "start_error", None)
+            if failed is not None:
+                raise failed  # as start_async raises it
             if code is None:
                 process.terminate(grace=2.0)
                 self.shutdown_message[nid] = POD_DEADLINE_MESSAGE
@@ -502,7 +530,7 @@ class PodHost:
         tmpl: Mapping[str, Any],
         main: Mapping[str, Any],
         sandbox: Sandbox,
-        logs_dir: Path,
+        logs_dir: str,
         env_base: Mapping[str, str],
     ) -> int | None:
         """Starts a daemon's main container (a script's source written as for any script)
@@ -797,7 +825,7 @@ class PodHost:
         node: dict[str, Any],
         tmpl: Mapping[str, Any],
         sandbox: Sandbox,
-        logs_dir: Path,
+        logs_dir: str,
         code: int,
         reason: str,
     ) -> None:
@@ -816,12 +844,15 @@ class PodHost:
             phase, message = "Failed", stopped
         declared = tmpl.get("outputs") or {}
         try:
-            params = self._output_parameters(declared, sandbox, code)
+            params = self._output_parameters(declared, sandbox, code) if declared else []
             if params:
                 outputs["parameters"] = params
-            arts = await self._output_artifacts(op, node, tmpl, declared, sandbox, logs_dir, phase)
-            if arts:
-                outputs["artifacts"] = arts
+            if declared.get("artifacts") or self._archive_logs(op, tmpl):
+                arts = await self._output_artifacts(
+                    op, node, tmpl, declared, sandbox, logs_dir, phase
+                )
+                if arts:
+                    outputs["artifacts"] = arts
         except ArgoError as err:
             node["outputs"] = outputs
             op.mark(node, "Error" if phase == "Succeeded" else phase, message or str(err))
@@ -832,13 +863,13 @@ class PodHost:
         op.add_node_outputs_to_globals(outputs)
         op.mark(node, phase, message)
 
-    def _result(self, nid: str, logs_dir: Path) -> str:
+    def _result(self, nid: str, logs_dir: str) -> str:
         """The main container's `outputs.result`: nothing to read when it has ended
         without printing (its stdout file was never made)."""
         mains = [process for name, process in self._started.get(nid, ()) if name == "main"]
         if mains and all(_printed(process) is False for process in mains):
             return ""
-        return _read_result(logs_dir / "main.stdout")
+        return _read_result(f"{logs_dir}/main.stdout")
 
     def _output_parameters(
         self, declared: Mapping[str, Any], sandbox: Sandbox, code: int
@@ -886,7 +917,7 @@ class PodHost:
         tmpl: Mapping[str, Any],
         declared: Mapping[str, Any],
         sandbox: Sandbox,
-        logs_dir: Path,
+        logs_dir: str,
         phase: str,
     ) -> list[dict[str, Any]]:
         from jupyter_argo import artifacts
@@ -917,7 +948,7 @@ class PodHost:
             if result is not None:
                 saved.append(result)
         if self._archive_logs(op, tmpl):
-            log = logs_dir / "main.log"
+            log = Path(logs_dir) / "main.log"
             if not log.exists():  # it printed nothing: Argo archives an empty log
                 log.parent.mkdir(parents=True, exist_ok=True)
                 log.touch()
@@ -1160,22 +1191,22 @@ def _include_script_output(op: PodOperator, template_name: str, name: str) -> bo
 
 def _step_or_task_name(node_name: str) -> str:
     """`wf.fanout1(0:1)(0)[0]` -> `fanout1`: retry and expansion suffixes off, then the
-    part after the last dot (operator.go, getStepOrDAGTaskName)."""
-    closers = {")": "(", "]": "["}
-    opener = ""
+    part after the last dot (operator.go, getStepOrDAGTaskName). Each suffix is taken off
+    from its closing bracket back to the nearest opening one; a suffix never opened
+    leaves the name whole."""
     end = len(node_name)
-    for i in range(len(node_name) - 1, -1, -1):
-        char = node_name[i]
-        if opener and char == opener:
-            opener = ""
-        elif opener:
-            continue
-        elif char in closers:
-            opener = closers[char]
+    while end:
+        closer = node_name[end - 1]
+        if closer == ")":
+            start = node_name.rfind("(", 0, end - 1)
+        elif closer == "]":
+            start = node_name.rfind("[", 0, end - 1)
         else:
-            end = i + 1
+            return node_name[:end].rsplit(".", 1)[-1]
+        if start < 0:
             break
-    return node_name[:end].rsplit(".", 1)[-1]
+        end = start
+    return node_name.rsplit(".", 1)[-1]
 
 
 def _argo_deadline(op: PodOperator) -> str:
@@ -1206,6 +1237,10 @@ def _declared_paths(
     tmpl: Mapping[str, Any], mains: list[dict[str, Any]]
 ) -> tuple[list[str], list[str]]:
     """The absolute paths a pod reads (inputs, working dirs) and writes (outputs)."""
+    if not (tmpl.get("inputs") or tmpl.get("outputs")) and not any(
+        container.get("workingDir") for container in mains
+    ):
+        return [], []  # (most pods)
     reads: list[str] = []
     for art in (tmpl.get("inputs") or {}).get("artifacts") or []:
         if art.get("path"):
@@ -1233,8 +1268,11 @@ def _mounts_volumes(tmpl: Mapping[str, Any], mains: list[dict[str, Any]]) -> boo
     """Whether a container of the pod mounts a volume (most mount none)."""
     if (tmpl.get("containerSet") or {}).get("volumeMounts"):
         return True
-    containers = [*mains, *(tmpl.get("sidecars") or []), *(tmpl.get("initContainers") or [])]
-    return any(container.get("volumeMounts") for container in containers)
+    for containers in (mains, tmpl.get("sidecars") or (), tmpl.get("initContainers") or ()):
+        for container in containers:
+            if container.get("volumeMounts"):
+                return True
+    return False
 
 
 def _has_source(art: Mapping[str, Any]) -> bool:
@@ -1278,7 +1316,7 @@ def _storage_message(what: str, err: OSError) -> str:
     return f"cannot store {what}: {err.strerror or err}{where}"
 
 
-def _printed(process: Process) -> bool | None:
+def _printed(process: Process | Starting) -> bool | None:
     """Whether an ended process wrote to its stdout file; None when that is not known
     (still running, or an executor that does not say)."""
     if process.poll() is None:
@@ -1287,7 +1325,7 @@ def _printed(process: Process) -> bool | None:
     return printed if isinstance(printed, bool) else None
 
 
-def _remove_stdouts(logs_dir: Path, started: list[tuple[str, Process]]) -> None:
+def _remove_stdouts(logs_dir: str, started: list[tuple[str, Process | Starting]]) -> None:
     """Remove a finished pod's stdout files: only those its ended containers made, or,
     where that is not known for each, every one in its log directory."""
     printed = [_printed(process) for _, process in started]
@@ -1295,11 +1333,19 @@ def _remove_stdouts(logs_dir: Path, started: list[tuple[str, Process]]) -> None:
         for (name, _), made in zip(started, printed, strict=True):
             if made:
                 with contextlib.suppress(OSError):
-                    (logs_dir / f"{name}.stdout").unlink()
+                    os.unlink(f"{logs_dir}/{name}.stdout")
         return
     with contextlib.suppress(OSError):
-        for stdout in logs_dir.glob("*.stdout"):
+        for stdout in Path(logs_dir).glob("*.stdout"):
             stdout.unlink()
+
+
+@functools.cache
+def _specs() -> tuple[type[SandboxSpec], type[ContainerSpec]]:
+    """The executor's spec classes, imported with the first pod (not with the engine)."""
+    from jupyter_argo.executors import ContainerSpec, SandboxSpec
+
+    return SandboxSpec, ContainerSpec
 
 
 @functools.cache
@@ -1308,10 +1354,10 @@ def _host_name() -> str:
     return socket.gethostname()
 
 
-def _read_result(path: Path) -> str:
+def _read_result(path: str) -> str:
     """The last 256 KiB of a container's stdout; no file means it printed nothing."""
     try:
-        handle = path.open("rb")
+        handle = open(path, "rb")  # noqa: SIM115 (closed below)
     except FileNotFoundError:
         return ""
     with handle:
@@ -1391,25 +1437,33 @@ def _read_parameter(path: Path) -> str | None:
     return text[:-1] if text.endswith("\n") else text
 
 
-async def _wait(process: Process, timeout: float | None) -> int | None:
+async def _wait(process: Process | Starting, timeout: float | None) -> int | None:
     """The exit code, or None after `timeout` seconds; no thread waits per process."""
     code = process.poll()
     if code is not None:
         return code
     loop = asyncio.get_running_loop()
     exited: asyncio.Future[None] = loop.create_future()
-
-    def settle() -> None:
-        if not exited.done():
-            exited.set_result(None)
-
-    def done(_: Process) -> None:
-        loop.call_soon_threadsafe(settle)
-
-    process.add_done_callback(done)
-    with contextlib.suppress(asyncio.TimeoutError):
-        await asyncio.wait_for(exited, timeout)
+    # (pump thread) tells the loop, which settles `exited`: with the other news for it, in
+    # one wake-up of the loop
+    process.add_done_callback(functools.partial(_tell, inbox(loop), exited))
+    if timeout is None:
+        await exited
+    else:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(exited, timeout)
     return process.poll()
+
+
+def _tell(inbox: Inbox, future: asyncio.Future[None], _: Any) -> None:
+    """(pump or spawning thread) a process is done: `_settle` its future on the loop."""
+    inbox.call(_settle, future)
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    """(loop) a waited-for process is done."""
+    if not future.done():
+        future.set_result(None)
 
 
 async def _wait_ready(probe: Any, process: Process, stopped: asyncio.Event) -> None:

@@ -384,8 +384,12 @@ def expand_items(
     # Per loop, not per item: the variables read once, whether the step holds an expression.
     shared = dict(variables)
     expressions = bool(items) and "{{=" in json.dumps(base)
+    # A step with no tag at all (`{{item}}` is often in its arguments, not always) is the
+    # same for every item: copied from its JSON text, made once.
+    plain = json.dumps(base, ensure_ascii=False, separators=(",", ":"))
+    plain = "" if "{{" in plain else plain
     for index, item in enumerate(items):
-        local = dict(shared)
+        local = dict(shared) if not plain else {}
         if isinstance(item, dict):
             for key, value in item.items():
                 local[f"item.{key}"] = parameter_value(value)
@@ -401,9 +405,12 @@ def expand_items(
             raise UserError(
                 f"withItems[{index}] expected string, number, list, or map. received: {item}"
             )
-        copy_ = expr.substitute_object(
-            base, local, expression_env=expr.expand_variables(local) if expressions else None
-        )
+        if plain:
+            copy_ = json.loads(plain)  # what substitute_object gives for a text without tags
+        else:
+            copy_ = expr.substitute_object(
+                base, local, expression_env=expr.expand_variables(local) if expressions else None
+            )
         clean = desc.replace("(", "").replace(")", "")
         copy_["name"] = f"{base['name']}({index}:{clean})"
         expanded.append(copy_)

@@ -81,25 +81,27 @@ class TemplateContext:
         self.lookup = lookup
         self.defaults = defaults or {}
 
-    def resolve(self, holder: Mapping[str, Any]) -> ResolvedTemplate:
-        """The template a step, task or entrypoint names (`template`, `templateRef`, `inline`)."""
+    def resolve(self, holder: Mapping[str, Any], *, fresh: bool = True) -> ResolvedTemplate:
+        """The template a step, task or entrypoint names (`template`, `templateRef`, `inline`).
+        With `fresh` false, a template without defaults to merge is the spec's own object,
+        for a caller that only reads it."""
         inline = holder.get("inline")
         if isinstance(inline, dict):
-            return ResolvedTemplate(self._with_defaults(inline), self, None, None)
+            return ResolvedTemplate(self._with_defaults(inline, fresh), self, None, None)
         ref = holder.get("templateRef")
         if isinstance(ref, dict):
-            return self._resolve_ref(ref)
+            return self._resolve_ref(ref, fresh)
         name = holder.get("template")
         if isinstance(name, str) and name:
             template = self.by_name.get(name)
             if template is None:
                 raise NotFoundError(f"template name '{name}' undefined")
-            return ResolvedTemplate(self._with_defaults(template), self, name, None)
+            return ResolvedTemplate(self._with_defaults(template, fresh), self, name, None)
         raise UserError(
             "a step or task names no template (set `template`, `templateRef` or `inline`)"
         )
 
-    def _resolve_ref(self, ref: dict[str, Any]) -> ResolvedTemplate:
+    def _resolve_ref(self, ref: dict[str, Any], fresh: bool) -> ResolvedTemplate:
         cluster = bool(ref.get("clusterScope"))
         kind = "ClusterWorkflowTemplate" if cluster else "WorkflowTemplate"
         holder_name = str(ref.get("name", ""))
@@ -123,10 +125,12 @@ class TemplateContext:
         out_ref: dict[str, Any] = {"name": holder_name, "template": wanted}
         if cluster:
             out_ref["clusterScope"] = True
-        return ResolvedTemplate(context._with_defaults(template), context, None, out_ref)
+        return ResolvedTemplate(context._with_defaults(template, fresh), context, None, out_ref)
 
-    def _with_defaults(self, template: dict[str, Any]) -> dict[str, Any]:
+    def _with_defaults(self, template: dict[str, Any], fresh: bool = True) -> dict[str, Any]:
         if not self.defaults:
+            if not fresh:
+                return template
             copied: dict[str, Any] = _copy(template)
             return copied
         merged: dict[str, Any] = deep_merge(self.defaults, template)

@@ -271,6 +271,8 @@ def process_inputs(
     inputs = template.get("inputs") or {}
     arg_params = {p.get("name"): p for p in arguments.get("parameters") or []}
     arg_arts = {a.get("name"): a for a in arguments.get("artifacts") or []}
+    if not inputs:
+        return template  # nothing the arguments could give a value to (most pods)
     params = []
     for param in inputs.get("parameters") or []:
         param = dict(param)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from jupyter_argo.errors import BackendError, ConfigError, UnsupportedError
 from jupyter_argo.executors import _bwrap, _linux, _posix_spawn, _watchdog
 from jupyter_argo.executors._images import ImageMap, ImageRule, split_image
+from jupyter_argo.executors._inbox import inbox
 from jupyter_argo.executors._layout import TMP, Confinement, Layout, contain_links, is_under
 from jupyter_argo.executors._process import (
     TOKEN_PREFIX,
@@ -40,6 +41,7 @@ from jupyter_argo.executors._process import (
     spawn_here,
 )
 from jupyter_argo.executors._runtime import Runtime
+from jupyter_argo.executors._starting import Starting
 
 if TYPE_CHECKING:
     from jupyter_argo.executors._maker import MakerSandbox
@@ -135,6 +137,10 @@ class Sandbox:
         shadow of a process it has just started: a sandbox whose processes have all
         ended then costs it no system call at all, everything goes to the background.
         """
+        _discard(self._take_apart(here), wait)
+
+    def _take_apart(self, here: bool) -> Callable[[], None]:
+        """`cleanup` but for the removal, which it returns."""
         self._closed = True
         processes, self._processes = self._processes, []
         namespace, self._namespace = self._namespace, None
@@ -154,7 +160,7 @@ class Sandbox:
             for tree in _remove_quickly(made, paths):
                 shutil.rmtree(tree, ignore_errors=True)
 
-        _discard(remove, wait)
+        return remove
 
     def _make(self) -> None:
         """The node's directory and the layout's directories (once)."""
@@ -276,12 +282,14 @@ class ProcessExecutor:
             self._watchdog = _watchdog.start(TOKEN_PREFIX)
         # Only /tmp private (the paths a step declares mostly live there): a sandbox made
         # ahead fits, its namespace and confinement already built.
-        plain = not sandbox.shared_mounts and _under_tmp(
-            [*sandbox.declared_paths, *sandbox.output_paths]
-        )
         confinement = self.confinement if mode in ("namespace", "bwrap") else None
         in_maker = mode == "bwrap" or (mode == "namespace" and self._maker.ready())
-        if mode == "namespace" and plain and not in_maker:
+        if (
+            mode == "namespace"
+            and not in_maker
+            and not sandbox.shared_mounts
+            and _under_tmp([*sandbox.declared_paths, *sandbox.output_paths])
+        ):
             if self._warm is None:
                 assert confinement is not None
                 self._warm = _WarmSandboxes(self._runtime_dir.root / "sandboxes", confinement)
@@ -294,9 +302,14 @@ class ProcessExecutor:
                 return warm
         node_dir = _path(sandbox.node_dir)
         # The parent (a run's scratch directory) is resolved once, not once per node.
-        parent = node_dir.parent
-        real = _real_parent(parent)
-        base = node_dir if real == parent else real / node_dir.name
+        parent_text, _, name = str(node_dir).rpartition("/")
+        if parent_text.startswith("/"):  # (by its text: no Path made or compared per node)
+            real_text = _real_parent_text(parent_text)
+            base = node_dir if real_text is None else Path(real_text) / name
+        else:
+            parent = node_dir.parent
+            real = _real_parent(parent)
+            base = node_dir if real == parent else real / node_dir.name
         if mode in ("none", "remap"):  # its directories made off this thread (`_make`)
             made = _prepare(sandbox, mode, base, confinement, make=False)
             made._unmade = True
@@ -306,13 +319,20 @@ class ProcessExecutor:
         except OSError as exc:
             raise _unprepared(mode, base, exc) from exc
 
+    def cleanup_all(self, sandboxes: Iterable[Sandbox], *, here: bool = False) -> None:
+        """`cleanup` of each sandbox, their removals one job of the clean-up thread (one
+        wake-up of it for the sandboxes of many finished steps)."""
+        removals = [sandbox._take_apart(here) for sandbox in sandboxes]
+        if removals:
+            _discard(functools.partial(_remove_all, removals), False)
+
     def start(
         self,
         container: ContainerSpec,
         sandbox: Sandbox,
         *,
-        stdout_path: Path,
-        log_path: Path,
+        stdout_path: Path | str,
+        log_path: Path | str,
     ) -> Process:
         """Start `container` in `sandbox`. stdout goes to `stdout_path`; stdout and stderr,
         interleaved as they come, to `log_path`."""
@@ -321,7 +341,7 @@ class ProcessExecutor:
         launch = self._launch(container, sandbox)
         if sandbox._unmade:
             sandbox._make()
-        process = _spawn(launch, container.stdin, sandbox, Path(stdout_path), Path(log_path))
+        process = _spawn(launch, container.stdin, sandbox, stdout_path, log_path)
         if self._warm is not None:
             self._warm.refill()  # now that the start is done
         return process
@@ -331,19 +351,54 @@ class ProcessExecutor:
         container: ContainerSpec,
         sandbox: Sandbox,
         *,
-        stdout_path: Path,
-        log_path: Path,
+        stdout_path: Path | str,
+        log_path: Path | str,
     ) -> Process:
         """`start` for an event loop: the command is resolved here, the process started
         on a spawning thread (`_Spawner`), so that this thread goes on with other steps
         while the C library waits for the child to exec (and, in the namespace mode,
         while that thread enters the sandbox and makes its PID namespace)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Process] = loop.create_future()
+        settle = inbox(loop).call  # with the other news for the loop: one wake-up for all
+        self._start_on_spawner(
+            container,
+            sandbox,
+            stdout_path,
+            log_path,
+            lambda process, error: settle(_settle, future, process, error),
+        )
+        return await future
+
+    def start_soon(
+        self,
+        container: ContainerSpec,
+        sandbox: Sandbox,
+        *,
+        stdout_path: Path | str,
+        log_path: Path | str,
+    ) -> Starting:
+        """`start_async` for a caller that waits for the process to end, not to start: the
+        process it returns at once is started on a spawning thread, and ends with
+        `start_error` set if it could not be (a command that cannot be resolved is refused
+        here, as by `start_async`)."""
+        starting = Starting()
+        self._start_on_spawner(container, sandbox, stdout_path, log_path, starting.settle)
+        return starting
+
+    def _start_on_spawner(
+        self,
+        container: ContainerSpec,
+        sandbox: Sandbox,
+        stdout_path: Path | str,
+        log_path: Path | str,
+        settle: Callable[[Process | None, BaseException | None], None],
+    ) -> None:
+        """Resolve the command here, start it on a spawning thread, which calls `settle`."""
         if sandbox._closed:
             raise BackendError(f"{sandbox!r}: cannot start {container.name!r} after clean-up")
         launch = self._launch(container, sandbox)
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Process] = loop.create_future()
-        stdin, stdout, log = container.stdin, _path(stdout_path), _path(log_path)
+        stdin = container.stdin
 
         def spawn() -> None:  # (spawning thread)
             try:
@@ -351,18 +406,17 @@ class ProcessExecutor:
                     raise BackendError(f"{sandbox!r}: cleaned up before {container.name!r} started")
                 if sandbox._unmade:
                     sandbox._make()
-                process = _spawn(launch, stdin, sandbox, stdout, log)
+                process = _spawn(launch, stdin, sandbox, stdout_path, log_path)
                 if sandbox._closed:  # cleaned up while it started: it may have missed it
                     process.kill()
             except BaseException as exc:
-                loop.call_soon_threadsafe(_settle, future, None, exc)
+                settle(None, exc)
             else:
-                loop.call_soon_threadsafe(_settle, future, process, None)
+                settle(process, None)
             if self._warm is not None and not sandbox.in_maker:
                 self._warm.refill()
 
         _spawner(_MAKER_SPAWNERS if sandbox.in_maker else _SPAWNERS).submit(spawn)
-        return await future
 
     # Resolution: image -> argv, env, cwd
 
@@ -385,8 +439,11 @@ class ProcessExecutor:
             argv.append(str(script_path))
         program, own = self._program(container.image, rule, argv[0], layout)
         user_env = dict(container.env)
-        texts = [*argv[1:], *(script or "",), *user_env.values()]
-        files = rule.referenced_files(texts) if rule else {}
+        files = (
+            rule.referenced_files([*argv[1:], *(script or "",), *user_env.values()])
+            if rule and rule.files
+            else {}
+        )
         if layout.isolating:
             for path, spec in files.items():
                 _provide(sandbox, runtime, path, spec)
@@ -701,6 +758,14 @@ def _discard(job: Callable[[], None], wait: bool) -> None:
     _discards.put(job)
 
 
+def _remove_all(removals: list[Callable[[], None]]) -> None:
+    for remove in removals:
+        try:
+            remove()
+        except Exception:
+            log.exception("jupyter-argo: sandbox clean-up failed")
+
+
 def remove_later(path: Path) -> None:
     """Remove the directory `path` on the clean-up thread, after the clean-ups queued
     before it (and before this process exits)."""
@@ -996,6 +1061,13 @@ def _real_parent(path: Path) -> Path:
     return Path(os.path.realpath(path.absolute()))
 
 
+@functools.lru_cache(maxsize=64)
+def _real_parent_text(path: str) -> str | None:
+    """The real path of the absolute, normalised `path`; None when it is `path` itself."""
+    real = os.path.realpath(path)
+    return None if real == path else real
+
+
 def _path(path: Path | str) -> Path:
     """`Path(path)`, without parsing it again when it is one (a few microseconds)."""
     return path if isinstance(path, Path) else Path(path)
@@ -1167,7 +1239,11 @@ def _stdin_fd(data: bytes | None) -> int:
 
 
 def _spawn(
-    launch: _Launch, stdin: bytes | None, sandbox: Sandbox, stdout_path: Path, log_path: Path
+    launch: _Launch,
+    stdin: bytes | None,
+    sandbox: Sandbox,
+    stdout_path: Path | str,
+    log_path: Path | str,
 ) -> Process:
     stdin_fd = _stdin_fd(stdin)
     out_r, out_w = os.pipe()

@@ -82,6 +82,10 @@ class ImageRule:
         for path in self.files:
             if not path.startswith("/"):
                 raise ConfigError(f"image rule {self.match[0]!r}: file {path!r} is not absolute")
+        # `program_for` of the commands met so far (a rule is immutable): every step of a
+        # loop runs the same command, and matching it against the patterns costs more
+        # than the rest of resolving it.
+        object.__setattr__(self, "_program_of", {})
 
     def matches(self, image: str) -> bool:
         name, tag = split_image(image)
@@ -93,6 +97,16 @@ class ImageRule:
 
     def program_for(self, argv0: str) -> str | None:
         """The local program standing in for `argv0`, if the rule names one."""
+        known: dict[str, str | None] = self._program_of  # type: ignore[attr-defined]
+        try:
+            return known[argv0]
+        except KeyError:
+            found = self._program_for(argv0)
+        if len(known) < 1024:
+            known[argv0] = found
+        return found
+
+    def _program_for(self, argv0: str) -> str | None:
         if argv0 in self.files:
             return self.files[argv0]
         base = posixpath.basename(argv0)

@@ -156,6 +156,9 @@ def is_under(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
 
 
+_NO_CONFINEMENT = Confinement()  # (frozen: one for every sandbox without one)
+
+
 class Layout:
     """The layers of one sandbox. `mode` is namespace, bwrap, remap or none."""
 
@@ -170,7 +173,7 @@ class Layout:
     ) -> None:
         self.mode = mode
         self.base = base
-        self.confinement = confinement or Confinement()
+        self.confinement = confinement or _NO_CONFINEMENT
         self.read_only = frozenset(read_only)  # volumes mounted read-only (runtimes under /tmp)
         self.layers: list[Layer] = []
         self.declared: list[str] = []

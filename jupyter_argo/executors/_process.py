@@ -367,7 +367,7 @@ class OutputFile:
     """A file a process's output goes to, created (with its directory) on the first write:
     most steps print nothing, and creating a file costs more than starting one."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | str) -> None:
         self.path = path
         self._fd = -1
         self.created = False  # made by a write (the file left behind is this one's)
@@ -398,7 +398,7 @@ class OutputFile:
         try:
             return os.open(self.path, flags, 0o644)
         except FileNotFoundError:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             return os.open(self.path, flags, 0o644)
 
 
@@ -435,13 +435,13 @@ class Process:
         self._pump.submit(self._attach)
 
     @classmethod
-    def failed(cls, code: int, message: str, *, log_path: Path) -> Process:
+    def failed(cls, code: int, message: str, *, log_path: Path | str) -> Process:
         """A process that could not start, reported like a shell: 126 or 127 and a message."""
         log = OutputFile(log_path)
         log.write(message.encode() + b"\n")
         log.close()
         process = cls.__new__(cls)
-        process._stdout = OutputFile(log_path.with_suffix(".stdout"))
+        process._stdout = OutputFile(Path(log_path).with_suffix(".stdout"))
         process._log = log
         process.pid = 0
         process._code = code
