@@ -1087,6 +1087,8 @@ def test_a_run_that_goes_wide_moves_to_the_sandbox_maker_and_stays_confined(
     # By default the namespace mode makes a run's first sandboxes itself and starts its
     # sandbox maker in the background: later steps run in the maker's sandboxes. Each
     # sees its own processes only, whoever made its sandbox, and every step ends well.
+    # (It looks after a second: its own /proc comes an instant after it starts, see
+    # docs/isolation.md's known gap.)
     monkeypatch.delenv("JUPYTER_ARGO_SANDBOX_MAKER", raising=False)
     engine = LocalBackend(isolation="namespace")
     wide = """
@@ -1105,7 +1107,7 @@ spec:
   - name: look
     container:
       image: alpine:3.23
-      command: [sh, -c, "sleep 0.2; ls /proc | grep -c '^[0-9]'; echo > /tmp/mine"]
+      command: [sh, -c, "sleep 1; ls /proc | grep -c '^[0-9]'; echo > /tmp/mine"]
 """
     for _ in range(2):  # the second run's sandboxes are all the maker's
         wf = run(engine, wide)

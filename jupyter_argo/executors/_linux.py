@@ -37,7 +37,6 @@ MS_NOEXEC = 0x8
 MS_BIND = 0x1000
 MS_REC = 0x4000
 MS_SLAVE = 1 << 19
-MNT_DETACH = 2
 
 AT_EMPTY_PATH = 0x1000
 AT_RECURSIVE = 0x8000
@@ -106,26 +105,6 @@ def mount(source: str | None, target: str, fstype: str | None, flags: int, data:
         ),
         f"mount {target}",
     )
-
-
-_initial_user_namespace: bool | None = None
-
-
-def in_initial_user_namespace() -> bool:
-    """Whether this process runs in the host's user namespace (not bwrap's, say)."""
-    global _initial_user_namespace
-    if _initial_user_namespace is None:
-        try:
-            with open("/proc/self/uid_map") as handle:
-                _initial_user_namespace = handle.read().split() == ["0", "0", "4294967295"]
-        except OSError:
-            _initial_user_namespace = False
-    return _initial_user_namespace
-
-
-def detach(target: str) -> None:
-    """Unmount the mount at `target` (and the ones below it) lazily: MNT_DETACH."""
-    _check(_lib().umount2(target.encode(), MNT_DETACH), f"umount {target}")
 
 
 def bind(source: str, target: str) -> None:

@@ -99,7 +99,6 @@ class MountNamespace:
         self._sources: dict[str, int] = {}  # volume sources opened before the host was hidden
         self._kept: list[tuple[str, int]] = []  # runtimes to mount back over hidden places
         self._kept_later = False  # opened when first needed (in a copy of the template)
-        self._proc_hidden = False  # the template's /proc, detached before its first process
         self._empty_fd = -1
         if not lazy:
             self._worker.call(self._build_guarded)
@@ -147,16 +146,6 @@ class MountNamespace:
             if self._root_fd >= 0:
                 os.fchdir(self._root_fd)
                 os.chroot(".")
-            if not self._proc_hidden and not _proc_unsupported:
-                # Until its own /proc is mounted, a container that is already running
-                # (its start may be slow to return on a loaded machine) finds /proc
-                # empty, never the host's; a later container of the sandbox finds the
-                # last one's. In a user namespace (bwrap's maker) a new /proc may only
-                # be mounted where one is visible: there it finds the maker's, which
-                # shows the maker and its containers.
-                if _linux.in_initial_user_namespace():
-                    _linux.detach("/proc")
-                self._proc_hidden = True
             self._worker.new_pid_namespace()
             child = _linux.without_root(start)
             self._own_proc(child.pid)
@@ -175,8 +164,8 @@ class MountNamespace:
         global _proc_unsupported
         if _proc_unsupported:
             return
-        # Named from the host's /proc as this thread's working directory: this
-        # sandbox's /proc is empty now (`spawn`).
+        # Named from the host's /proc as this thread's working directory (whatever this
+        # sandbox's /proc shows by now).
         os.fchdir(self._worker.proc_fd)
         flags = _linux.MS_NOSUID | _linux.MS_NODEV | _linux.MS_NOEXEC | _linux.MS_RDONLY
         try:
@@ -187,8 +176,6 @@ class MountNamespace:
             if exc.errno in (errno.EINVAL, errno.EPERM):
                 _proc_unsupported = True
                 log.info("the host's /proc stays visible in sandboxes: %s", exc)
-                if _linux.in_initial_user_namespace():  # hidden by `spawn`: show it again
-                    _linux.mount("proc", "/proc", "proc", flags)
                 return
             raise
 
