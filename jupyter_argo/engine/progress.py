@@ -50,25 +50,10 @@ def update_progress(nodes: Mapping[str, dict[str, Any]]) -> tuple[str, set[str]]
         if node.get("type") not in _EXECUTABLE:
             others.append((nid, node))
             continue
-        progress = node.get("progress")
-        text = progress or "0/1"
-        if text.__class__ is str:
-            parsed = _PARSED.get(text, _UNSEEN)
-            if parsed is _UNSEEN:
-                parsed = _parse(text)
-                if len(_PARSED) < _PARSED_MOST:
-                    _PARSED[text] = parsed
-        else:
-            parsed = _parse(text)
+        parsed = _own_progress(nid, node, changed)
         if parsed is None:
             continue
         n, m = parsed
-        if node.get("phase") in _COMPLETE:
-            n = m
-        value = f"{n}/{m}"
-        if progress != value:
-            node["progress"] = value
-            changed.add(nid)
         own_n[nid] = n
         own_m[nid] = m
         done += n
@@ -100,6 +85,31 @@ def update_progress(nodes: Mapping[str, dict[str, Any]]) -> tuple[str, set[str]]
 _UNSEEN: Any = object()
 _PARSED: dict[str, tuple[int, int] | None] = {}  # `_parse` of the values met so far
 _PARSED_MOST = 4096
+
+
+def _own_progress(nid: str, node: dict[str, Any], changed: set[str]) -> tuple[int, int] | None:
+    """A pod's own progress N/M (M/M once complete), written back (and `nid` added to
+    `changed`) when that differs from what it reported; None when it reported nonsense."""
+    progress = node.get("progress")
+    text = progress or "0/1"
+    if text.__class__ is str:
+        parsed = _PARSED.get(text, _UNSEEN)
+        if parsed is _UNSEEN:
+            parsed = _parse(text)
+            if len(_PARSED) < _PARSED_MOST:
+                _PARSED[text] = parsed
+    else:
+        parsed = _parse(text)
+    if parsed is None:
+        return None
+    n, m = parsed
+    if node.get("phase") in _COMPLETE:
+        n = m
+    value = f"{n}/{m}"
+    if progress != value:
+        node["progress"] = value
+        changed.add(nid)
+    return n, m
 
 
 class ProgressTracker:
@@ -176,25 +186,10 @@ class ProgressTracker:
             self._others[nid] = node
             return
         self._others.pop(nid, None)
-        progress = node.get("progress")
-        text = progress or "0/1"
-        if text.__class__ is str:
-            parsed = _PARSED.get(text, _UNSEEN)
-            if parsed is _UNSEEN:
-                parsed = _parse(text)
-                if len(_PARSED) < _PARSED_MOST:
-                    _PARSED[text] = parsed
-        else:
-            parsed = _parse(text)
+        parsed = _own_progress(nid, node, changed)
         if parsed is None:
             return
         n, m = parsed
-        if node.get("phase") in _COMPLETE:
-            n = m
-        value = f"{n}/{m}"
-        if progress != value:
-            node["progress"] = value
-            changed.add(nid)
         self._own_n[nid] = n
         self._own_m[nid] = m
         self._done += n
