@@ -1298,6 +1298,7 @@ def _spawn(
                     stdin=stdin_fd,
                     stdout=out_w,
                     stderr=err_w,
+                    hold=True,
                 )
             )
             tree = NamespaceTree(popen)

@@ -147,6 +147,13 @@ class MountNamespace:
                 os.fchdir(self._root_fd)
                 os.chroot(".")
             self._worker.new_pid_namespace()
+            # Its /proc is mounted right after it starts: a PID namespace's /proc cannot
+            # be made before its first process exists, and meanwhile it sees the /proc
+            # below (docs/isolation.md, a known gap). In the engine's own process `start`
+            # keeps the interpreter lock while the child starts (`hold`): no other thread
+            # runs Python in between, which halves how often a step sees the host's. (A
+            # sandbox maker does not: its starts would take turns, 1.3 ms per step.)
+            os.fchdir(self._worker.proc_fd)  # (where `_own_proc` names its namespace)
             child = _linux.without_root(start)
             self._own_proc(child.pid)
             return child
@@ -164,9 +171,7 @@ class MountNamespace:
         global _proc_unsupported
         if _proc_unsupported:
             return
-        # Named from the host's /proc as this thread's working directory (whatever this
-        # sandbox's /proc shows by now).
-        os.fchdir(self._worker.proc_fd)
+        # Named from the host's /proc, this thread's working directory (`spawn`).
         flags = _linux.MS_NOSUID | _linux.MS_NODEV | _linux.MS_NOEXEC | _linux.MS_RDONLY
         try:
             _linux.mount("proc", "/proc", "proc", flags, f"pidns={pid}/ns/pid")

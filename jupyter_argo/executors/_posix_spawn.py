@@ -47,6 +47,11 @@ class _Lib:
             ctypes.POINTER(ctypes.c_char_p),
         ]
         self.spawn.restype = ctypes.c_int
+        # The same, holding the interpreter lock: nothing else of this process runs
+        # between the child's exec and the caller's next step (its own /proc).
+        self.spawn_held = held.posix_spawn
+        self.spawn_held.argtypes = self.spawn.argtypes
+        self.spawn_held.restype = ctypes.c_int
         self.init = held.posix_spawn_file_actions_init
         self.init.argtypes = [p]
         self.destroy = held.posix_spawn_file_actions_destroy
@@ -102,11 +107,13 @@ def spawn(
     stdout: int,
     stderr: int,
     keep: tuple[int, ...] = (),
+    hold: bool = False,
 ) -> int:
     """Start `program` (a path) in a new session with `argv`, `env` and working directory
     `cwd`, fds 0-2 from `stdin` (-1: /dev/null), `stdout` and `stderr`, the fds in `keep`
     passed on under their numbers; its pid. OSError as exec would fail (FileNotFoundError
-    for a missing program or working directory). Needs `available()`."""
+    for a missing program or working directory). Needs `available()`. With `hold`, the
+    interpreter lock is kept while the child starts."""
     lib = _lib
     if lib is None:
         raise OSError("posix_spawn is not available here")
@@ -125,7 +132,8 @@ def spawn(
         args = _strings([os.fsencode(a) for a in argv])
         environ = _strings([os.fsencode(f"{k}={v}") for k, v in env.items()])
         pid = ctypes.c_int()
-        code = lib.spawn(ctypes.byref(pid), os.fsencode(program), actions, lib.attr, args, environ)
+        call = lib.spawn_held if hold else lib.spawn
+        code = call(ctypes.byref(pid), os.fsencode(program), actions, lib.attr, args, environ)
     finally:
         lib.destroy(actions)
     if code:

@@ -90,6 +90,7 @@ def spawn_here(
     stdout: int,
     stderr: int,
     keep: tuple[int, ...] = (),
+    hold: bool = False,
 ) -> Spawned:
     """Start `argv` in a new session with posix_spawn: one C call, where Popen runs a
     page of Python; the child changes to `cwd` itself and inherits this thread's
@@ -106,7 +107,15 @@ def spawn_here(
         program = found
     if _posix_spawn.available():
         pid = _posix_spawn.spawn(
-            program, argv, env, cwd=cwd, stdin=stdin, stdout=stdout, stderr=stderr, keep=keep
+            program,
+            argv,
+            env,
+            cwd=cwd,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            keep=keep,
+            hold=hold,  # (the interpreter lock: see MountNamespace.spawn)
         )
         return Spawned(pid)
     os.chdir(cwd)
